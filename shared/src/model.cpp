@@ -4,8 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
+
+#include "digitlab/kernels.hpp"
 
 namespace digitlab {
 
@@ -34,8 +38,9 @@ std::int64_t ActivationShape::size() const {
 
 namespace {
 
-// Largest activation (in floats) a layer may produce: far above any digit model, far below overflow.
-constexpr std::int64_t kMaxActivation = std::int64_t{1} << 28;
+// Largest activation (in floats) a layer may produce: 64 MiB, far above any digit model (the CNN's
+// largest is 25,088) and small enough for a browser tab.
+constexpr std::int64_t kMaxActivation = std::int64_t{1} << 24;
 // Largest single dimension or layer parameter we accept before multiplying.
 constexpr std::int64_t kMaxDim = std::int64_t{1} << 24;
 
@@ -260,10 +265,12 @@ Result<std::vector<ActivationShape>> infer_shapes(const Model& model) {
   }
   return shapes;
 }
-
 std::int64_t parameter_count(const Layer& layer) {
+  // batch_norm's running_mean and running_var are buffers, not trainable parameters (as in PyTorch).
+  const std::size_t counted = layer.kind == LayerKind::batch_norm ? std::min<std::size_t>(2, layer.tensors.size())
+                                                                  : layer.tensors.size();
   std::int64_t n = 0;
-  for (const Tensor& t : layer.tensors) n += static_cast<std::int64_t>(t.values.size());
+  for (std::size_t i = 0; i < counted; ++i) n += static_cast<std::int64_t>(layer.tensors[i].values.size());
   return n;
 }
 
@@ -273,162 +280,271 @@ std::int64_t parameter_count(const Model& model) {
   return n;
 }
 
+// ---- prepare(): weights packed once for the kernels ---------------------------------------------------
+
+struct PreparedModel {
+  std::vector<std::uint64_t> fingerprint;  // what the packs were made from (see fingerprint_of)
+  std::vector<ActivationShape> shapes;     // infer_shapes(), checked once
+  std::vector<kernels::PackedConv> packed;         // per layer: linear and conv2d
+  std::vector<kernels::Elementwise> elementwise;   // per layer: batch_norm, activations, dropout
+};
+
 namespace {
 
-// Reference-simple layer implementations (plain loops, in the order PyTorch's definitions read).
+std::uint64_t float_bits(float value) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
 
-void run_linear(const Layer& layer, const std::vector<float>& in, std::vector<float>& out) {
-  const std::int64_t n_in = layer.in_features, n_out = layer.out_features;
-  const float* w = layer.tensors[0].values.data();  // (out, in)
-  const float* b = layer.tensors[1].values.data();  // (out)
-  out.assign(static_cast<std::size_t>(n_out), 0.f);
-  for (std::int64_t o = 0; o < n_out; ++o) {
-    float sum = 0.f;
-    for (std::int64_t k = 0; k < n_in; ++k) sum += w[o * n_in + k] * in[static_cast<std::size_t>(k)];
-    out[static_cast<std::size_t>(o)] = sum + b[o];
+// Everything prepare() read: the card's input fields, every layer's parameters and tensor shapes, and
+// 8 values sampled from each tensor. Cheap enough for every forward() call (no pass over the weights),
+// so a copied Model keeps its packs while a reshaped or reloaded one gets new ones. An edit of a weight
+// that is not sampled goes unnoticed: call prepare() after editing weights in place.
+std::vector<std::uint64_t> fingerprint_of(const Model& model) {
+  const ModelCard& card = model.card;
+  std::vector<std::uint64_t> f = {static_cast<std::uint64_t>(card.input_channels),
+                                  static_cast<std::uint64_t>(card.input_height),
+                                  static_cast<std::uint64_t>(card.input_width),
+                                  float_bits(card.normalize_mean),
+                                  float_bits(card.normalize_std),
+                                  card.class_names.size(),
+                                  model.layers.size()};
+  for (const Layer& layer : model.layers) {
+    for (std::int64_t v : {static_cast<std::int64_t>(layer.kind), layer.in_features, layer.out_features,
+                           layer.in_channels, layer.out_channels, layer.kernel, layer.stride, layer.padding,
+                           layer.channels}) {
+      f.push_back(static_cast<std::uint64_t>(v));
+    }
+    f.push_back(float_bits(layer.alpha) << 32 | float_bits(layer.eps));
+    f.push_back(layer.tensors.size());
+    for (const Tensor& tensor : layer.tensors) {
+      f.push_back(tensor.shape.size());
+      for (std::int64_t d : tensor.shape) f.push_back(static_cast<std::uint64_t>(d));
+      const std::size_t n = tensor.values.size();
+      f.push_back(n);
+      if (n == 0) continue;
+      for (std::size_t i = 0; i < 8; ++i) f.push_back(float_bits(tensor.values[i * (n - 1) / 7]));
+    }
+  }
+  return f;
+}
+
+Result<std::shared_ptr<const PreparedModel>> build_prepared(const Model& model) {
+  Result<std::vector<ActivationShape>> shapes = infer_shapes(model);
+  if (!shapes) return shapes.error();
+  auto prepared = std::make_shared<PreparedModel>();
+  prepared->fingerprint = fingerprint_of(model);
+  prepared->shapes = std::move(shapes).value();
+  prepared->packed.resize(model.layers.size());
+  prepared->elementwise.resize(model.layers.size());
+  // Until the first layer that changes values, the activations are model inputs: a first linear layer
+  // can then skip the blank pixel (normalised paper, (0 - mean) / std exactly as preprocess computes it).
+  bool model_input = true;
+  const float blank = (0.f - model.card.normalize_mean) / model.card.normalize_std;
+  for (std::size_t i = 0; i < model.layers.size(); ++i) {
+    const Layer& layer = model.layers[i];
+    const auto& t = layer.tensors;
+    kernels::Elementwise& op = prepared->elementwise[i];
+    switch (layer.kind) {
+      case LayerKind::linear:
+        prepared->packed[i] = kernels::pack_linear(t[0].values.data(), t[1].values.data(),
+                                                   static_cast<int>(layer.in_features),
+                                                   static_cast<int>(layer.out_features), model_input ? blank : 0.f);
+        break;
+      case LayerKind::conv2d:
+        prepared->packed[i] = kernels::pack_conv2d(
+            t[0].values.data(), t[1].values.data(), static_cast<int>(layer.in_channels),
+            static_cast<int>(layer.out_channels), static_cast<int>(layer.kernel), static_cast<int>(layer.stride),
+            static_cast<int>(layer.padding));
+        break;
+      case LayerKind::batch_norm:
+        op = kernels::make_batch_norm(t[0].values.data(), t[1].values.data(), t[2].values.data(),
+                                      t[3].values.data(), static_cast<int>(layer.channels), layer.eps);
+        break;
+      case LayerKind::relu: op.op = kernels::Elementwise::Op::relu; break;
+      case LayerKind::leaky_relu:
+        op.op = kernels::Elementwise::Op::leaky_relu;
+        op.alpha = layer.alpha;
+        break;
+      case LayerKind::sigmoid: op.op = kernels::Elementwise::Op::sigmoid; break;
+      case LayerKind::tanh: op.op = kernels::Elementwise::Op::tanh; break;
+      case LayerKind::dropout:
+      case LayerKind::flatten:
+      case LayerKind::max_pool2d:
+      case LayerKind::softmax:
+        break;
+    }
+    if (layer.kind != LayerKind::flatten && layer.kind != LayerKind::dropout) model_input = false;
+  }
+  return std::shared_ptr<const PreparedModel>(std::move(prepared));
+}
+
+}  // namespace
+
+Status prepare(Model& model) {
+  model.prepared.reset();
+  Result<std::shared_ptr<const PreparedModel>> prepared = build_prepared(model);
+  if (!prepared) return prepared.error();
+  model.prepared = std::move(prepared).value();
+  return Ok{};
+}
+
+// ---- forward() ----------------------------------------------------------------------------------------
+
+namespace {
+
+// How a 3-d activation is stored. Convolutions and pooling work channels-last (HWC, so their inner loops
+// run over channels); PyTorch's order (CHW) is restored for flatten, softmax and the activations we return.
+enum class Layout { chw, hwc };
+
+// Buffers reused across calls (one set per thread), so a warm forward() does not allocate for them.
+struct Workspace {
+  std::vector<float> current, next;
+  kernels::Scratch scratch;
+};
+
+bool fusable(LayerKind kind) {
+  return kind == LayerKind::batch_norm || kind == LayerKind::relu || kind == LayerKind::leaky_relu ||
+         kind == LayerKind::sigmoid || kind == LayerKind::tanh || kind == LayerKind::dropout;
+}
+
+// The activation in PyTorch's (C, H, W) order.
+void copy_as_chw(const std::vector<float>& values, const ActivationShape& shape, Layout layout,
+                 std::vector<float>& out) {
+  out.resize(values.size());
+  if (layout == Layout::hwc && shape.dims.size() == 3 && shape.dims[0] > 1) {
+    kernels::hwc_to_chw(values.data(), static_cast<int>(shape.dims[0]), static_cast<int>(shape.dims[1]),
+                        static_cast<int>(shape.dims[2]), out.data());
+  } else {
+    std::copy(values.begin(), values.end(), out.begin());
   }
 }
 
-void run_conv2d(const Layer& layer, const ActivationShape& in_shape, const ActivationShape& out_shape,
-                const std::vector<float>& in, std::vector<float>& out) {
-  const std::int64_t c_in = in_shape.dims[0], h_in = in_shape.dims[1], w_in = in_shape.dims[2];
-  const std::int64_t c_out = out_shape.dims[0], h_out = out_shape.dims[1], w_out = out_shape.dims[2];
-  const std::int64_t k = layer.kernel, s = layer.stride, p = layer.padding;
-  const float* w = layer.tensors[0].values.data();  // (out, in, k, k)
-  const float* b = layer.tensors[1].values.data();  // (out)
-  out.assign(static_cast<std::size_t>(c_out * h_out * w_out), 0.f);
-  for (std::int64_t o = 0; o < c_out; ++o) {
-    for (std::int64_t y = 0; y < h_out; ++y) {
-      for (std::int64_t x = 0; x < w_out; ++x) {
-        float sum = 0.f;
-        for (std::int64_t c = 0; c < c_in; ++c) {
-          for (std::int64_t ky = 0; ky < k; ++ky) {
-            const std::int64_t iy = y * s + ky - p;
-            if (iy < 0 || iy >= h_in) continue;
-            for (std::int64_t kx = 0; kx < k; ++kx) {
-              const std::int64_t ix = x * s + kx - p;
-              if (ix < 0 || ix >= w_in) continue;
-              sum += w[((o * c_in + c) * k + ky) * k + kx] * in[static_cast<std::size_t>((c * h_in + iy) * w_in + ix)];
-            }
-          }
-        }
-        out[static_cast<std::size_t>((o * h_out + y) * w_out + x)] = sum + b[o];
-      }
-    }
+// Converts a 3-d activation to `wanted` in place (through ws.next).
+void convert_layout(Workspace& ws, const ActivationShape& shape, Layout& layout, Layout wanted) {
+  if (layout == wanted) return;
+  layout = wanted;
+  if (shape.dims.size() != 3 || shape.dims[0] == 1) return;  // one channel: both orders are the same
+  const int c = static_cast<int>(shape.dims[0]), h = static_cast<int>(shape.dims[1]), w = static_cast<int>(shape.dims[2]);
+  ws.next.resize(ws.current.size());
+  if (wanted == Layout::hwc) {
+    kernels::chw_to_hwc(ws.current.data(), c, h, w, ws.next.data());
+  } else {
+    kernels::hwc_to_chw(ws.current.data(), c, h, w, ws.next.data());
   }
-}
-
-void run_batch_norm(const Layer& layer, const ActivationShape& shape, std::vector<float>& v) {
-  const std::int64_t channels = shape.dims[0];
-  const std::int64_t per_channel = shape.size() / channels;
-  const auto& gamma = layer.tensors[0].values;
-  const auto& beta = layer.tensors[1].values;
-  const auto& mean = layer.tensors[2].values;
-  const auto& var = layer.tensors[3].values;
-  for (std::int64_t c = 0; c < channels; ++c) {
-    const float scale = gamma[c] / std::sqrt(var[c] + layer.eps);
-    for (std::int64_t i = 0; i < per_channel; ++i) {
-      float& x = v[static_cast<std::size_t>(c * per_channel + i)];
-      x = (x - mean[c]) * scale + beta[c];
-    }
-  }
-}
-
-void run_max_pool(const Layer& layer, const ActivationShape& in_shape, const ActivationShape& out_shape,
-                  const std::vector<float>& in, std::vector<float>& out) {
-  const std::int64_t h_in = in_shape.dims[1], w_in = in_shape.dims[2];
-  const std::int64_t c = out_shape.dims[0], h_out = out_shape.dims[1], w_out = out_shape.dims[2];
-  out.assign(static_cast<std::size_t>(c * h_out * w_out), 0.f);
-  for (std::int64_t ch = 0; ch < c; ++ch) {
-    for (std::int64_t y = 0; y < h_out; ++y) {
-      for (std::int64_t x = 0; x < w_out; ++x) {
-        float best = -std::numeric_limits<float>::infinity();
-        for (std::int64_t ky = 0; ky < layer.kernel; ++ky) {
-          for (std::int64_t kx = 0; kx < layer.kernel; ++kx) {
-            const float value = in[static_cast<std::size_t>((ch * h_in + y * layer.stride + ky) * w_in +
-                                                            x * layer.stride + kx)];
-            // NaN propagates like PyTorch's max_pool2d.
-            if (value > best || std::isnan(value)) best = value;
-          }
-        }
-        out[static_cast<std::size_t>((ch * h_out + y) * w_out + x)] = best;
-      }
-    }
-  }
-}
-
-// Softmax over groups of `group` consecutive values, max-subtracted for stability.
-void softmax_in_place(float* v, std::size_t count, std::size_t group) {
-  for (std::size_t start = 0; start + group <= count; start += group) {
-    float largest = v[start];
-    for (std::size_t i = 1; i < group; ++i) largest = std::max(largest, v[start + i]);
-    float total = 0.f;
-    for (std::size_t i = 0; i < group; ++i) {
-      v[start + i] = std::exp(v[start + i] - largest);
-      total += v[start + i];
-    }
-    for (std::size_t i = 0; i < group; ++i) v[start + i] /= total;
-  }
+  ws.current.swap(ws.next);
 }
 
 }  // namespace
 
 Result<Prediction> forward(const Model& model, const float* input, std::size_t input_size, bool keep_activations) {
-  Result<std::vector<ActivationShape>> shapes_or = infer_shapes(model);
-  if (!shapes_or) return shapes_or.error();
-  const std::vector<ActivationShape>& shapes = shapes_or.value();
-  const std::size_t expected =
-      static_cast<std::size_t>(model.card.input_channels * model.card.input_height * model.card.input_width);
+  // Packed weights: the prepared ones when they still describe this model, else packed for this call.
+  std::shared_ptr<const PreparedModel> prepared = model.prepared;
+  if (!prepared || prepared->fingerprint != fingerprint_of(model)) {
+    Result<std::shared_ptr<const PreparedModel>> built = build_prepared(model);
+    if (!built) return built.error();
+    prepared = std::move(built).value();
+  }
+  const PreparedModel& plan = *prepared;
+  const ModelCard& card = model.card;
+  const std::size_t expected = static_cast<std::size_t>(card.input_channels * card.input_height * card.input_width);
   if (input == nullptr || input_size != expected) {
     return make_error(ErrorCode::bad_argument, "input", 0,
                       "forward() needs " + std::to_string(expected) + " input floats (channels*height*width from "
                           "the model card), got " + std::to_string(input_size) + (input ? "." : " (null pointer)."));
   }
 
+  thread_local Workspace ws;
   Prediction prediction;
-  ActivationShape shape{{model.card.input_channels, model.card.input_height, model.card.input_width}};
-  std::vector<float> current(input, input + input_size), next;
+  ws.current.assign(input, input + input_size);
+  ActivationShape shape{{card.input_channels, card.input_height, card.input_width}};
+  Layout layout = Layout::chw;
   // The logits are the output of the last layer that is not a trailing softmax.
   std::size_t logits_layer = model.layers.size();
   while (logits_layer > 0 && model.layers[logits_layer - 1].kind == LayerKind::softmax) --logits_layer;
-  if (logits_layer == 0) prediction.logits = current;
+  if (logits_layer == 0) prediction.logits = ws.current;
 
-  for (std::size_t i = 0; i < model.layers.size(); ++i) {
+  const std::size_t layer_count = model.layers.size();
+  for (std::size_t i = 0; i < layer_count; ++i) {
     const Layer& layer = model.layers[i];
-    const ActivationShape& out_shape = shapes[i];
+    std::size_t last = i;  // the last layer this step computes (fused epilogues extend it)
     switch (layer.kind) {
-      case LayerKind::linear: run_linear(layer, current, next); current.swap(next); break;
-      case LayerKind::conv2d: run_conv2d(layer, shape, out_shape, current, next); current.swap(next); break;
-      case LayerKind::batch_norm: run_batch_norm(layer, shape, current); break;
+      case LayerKind::linear:
+      case LayerKind::conv2d: {
+        // Without activations to return, the following batch_norm / activation / dropout layers run
+        // inside the kernel on each output block. The float operations are the same either way.
+        const kernels::Elementwise* epilogue[16];
+        int epilogue_count = 0;
+        while (!keep_activations && last + 1 < layer_count && epilogue_count < 16 &&
+               fusable(model.layers[last + 1].kind)) {
+          ++last;
+          epilogue[epilogue_count++] = &plan.elementwise[last];
+        }
+        const ActivationShape& out_shape = plan.shapes[i];
+        int height = 1, width = 1, out_h = 1, out_w = 1;
+        if (layer.kind == LayerKind::conv2d) {
+          convert_layout(ws, shape, layout, Layout::hwc);
+          height = static_cast<int>(shape.dims[1]);
+          width = static_cast<int>(shape.dims[2]);
+          out_h = static_cast<int>(out_shape.dims[1]);
+          out_w = static_cast<int>(out_shape.dims[2]);
+        }
+        ws.next.resize(static_cast<std::size_t>(out_shape.size()));
+        kernels::conv2d_hwc(plan.packed[i], ws.current.data(), height, width, ws.next.data(), out_h, out_w,
+                            epilogue, epilogue_count, ws.scratch);
+        ws.current.swap(ws.next);
+        layout = Layout::hwc;
+        break;
+      }
+      case LayerKind::batch_norm:
       case LayerKind::relu:
-        for (float& x : current) x = x > 0.f ? x : 0.f;
-        break;
       case LayerKind::leaky_relu:
-        for (float& x : current) x = x > 0.f ? x : x * layer.alpha;
-        break;
       case LayerKind::sigmoid:
-        for (float& x : current) x = 1.f / (1.f + std::exp(-x));
+      case LayerKind::tanh: {
+        const auto& d = shape.dims;
+        const std::int64_t channels = d[0], plane = d.size() == 3 ? d[1] * d[2] : 1;
+        if (layout == Layout::hwc && d.size() == 3) {
+          kernels::apply_elementwise(plan.elementwise[i], ws.current.data(), plane, channels, 1);
+        } else {
+          kernels::apply_elementwise(plan.elementwise[i], ws.current.data(), 1, channels, plane);
+        }
         break;
-      case LayerKind::tanh:
-        for (float& x : current) x = std::tanh(x);
+      }
+      case LayerKind::max_pool2d: {
+        convert_layout(ws, shape, layout, Layout::hwc);
+        const ActivationShape& out_shape = plan.shapes[i];
+        ws.next.resize(static_cast<std::size_t>(out_shape.size()));
+        kernels::max_pool_hwc(ws.current.data(), static_cast<int>(shape.dims[0]), static_cast<int>(shape.dims[1]),
+                              static_cast<int>(shape.dims[2]), static_cast<int>(layer.kernel),
+                              static_cast<int>(layer.stride), ws.next.data(), static_cast<int>(out_shape.dims[1]),
+                              static_cast<int>(out_shape.dims[2]));
+        ws.current.swap(ws.next);
         break;
-      case LayerKind::max_pool2d: run_max_pool(layer, shape, out_shape, current, next); current.swap(next); break;
+      }
       case LayerKind::flatten:
+        convert_layout(ws, shape, layout, Layout::chw);
+        break;
       case LayerKind::dropout:
         break;
       case LayerKind::softmax:
-        softmax_in_place(current.data(), current.size(),
-                         static_cast<std::size_t>(shape.dims.back()));
+        convert_layout(ws, shape, layout, Layout::chw);
+        kernels::softmax(ws.current.data(), static_cast<std::int64_t>(ws.current.size()), shape.dims.back());
         break;
     }
-    shape = out_shape;
-    if (keep_activations) prediction.activations.push_back(current);
-    if (i + 1 == logits_layer) prediction.logits = current;
+    shape = plan.shapes[last];
+    if (shape.dims.size() != 3) layout = Layout::chw;  // flat: one order
+    if (keep_activations) {
+      prediction.activations.emplace_back();
+      copy_as_chw(ws.current, shape, layout, prediction.activations.back());
+    }
+    if (last + 1 == logits_layer) copy_as_chw(ws.current, shape, layout, prediction.logits);
+    i = last;
   }
 
   prediction.probabilities = prediction.logits;
-  softmax_in_place(prediction.probabilities.data(), prediction.probabilities.size(),
-                   prediction.probabilities.size());
+  kernels::softmax(prediction.probabilities.data(), static_cast<std::int64_t>(prediction.probabilities.size()),
+                   static_cast<std::int64_t>(prediction.probabilities.size()));
   prediction.label = static_cast<int>(std::max_element(prediction.logits.begin(), prediction.logits.end()) -
                                       prediction.logits.begin());
   return prediction;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,9 +58,15 @@ struct ModelCard {
   std::string trainer_version;
 };
 
+// The layers' weights packed for forward()'s kernels (kernels.hpp); built by prepare(), opaque here.
+struct PreparedModel;
+
 struct Model {
   ModelCard card;
   std::vector<Layer> layers;
+  // Set by prepare(); copies share it. forward() uses it while it still matches the layers (structure
+  // and a sample of the weights) and otherwise packs the weights again on every call: correct, slower.
+  std::shared_ptr<const PreparedModel> prepared;
 };
 
 // Shape of one activation: (channels, height, width) for image-like, (features) for flat.
@@ -85,7 +92,12 @@ struct Prediction {
 Result<Prediction> forward(const Model& model, const float* input, std::size_t input_size,
                            bool keep_activations = false);
 
-// Parameter count of a layer and of the model (what the trainer prints).
+// Checks the model (as infer_shapes does) and packs its weights once, so that forward() does not repack
+// them on every call. Call it after loading or building a model, and again after editing its layers.
+Status prepare(Model& model);
+
+// Parameter count of a layer and of the model (what the trainer prints): trainable parameters as PyTorch
+// counts them, so batch_norm counts gamma and beta but not its running statistics (buffers).
 std::int64_t parameter_count(const Layer& layer);
 std::int64_t parameter_count(const Model& model);
 

@@ -1,0 +1,344 @@
+// The hot loops behind forward(): packing, the register-blocked conv/linear kernel with fused epilogues,
+// pooling, layout changes, deterministic exp and softmax. Read kernels.hpp first for why they look so.
+//
+// Sections: 1. vector helpers  2. packing  3. elementwise ops  4. conv2d_hwc (also linear)
+//           5. pooling and layouts  6. exp and softmax
+#include "digitlab/kernels.hpp"
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace digitlab {
+namespace kernels {
+
+// ---- 1. Vector helpers ------------------------------------------------------------------------------
+// A GCC/Clang vector of 4 floats: SSE2 natively, SIMD128 under Emscripten (-msimd128). memcpy gives
+// unaligned loads and stores without breaking aliasing rules.
+typedef float f32x4 __attribute__((vector_size(16)));
+constexpr int kVectors = kPanelWidth / 4;
+
+namespace {
+
+inline f32x4 load4(const float* p) {
+  f32x4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(float* p, f32x4 v) { std::memcpy(p, &v, sizeof v); }
+// Broadcast by construction, not by `f32x4{} + s`: adding +0 would turn -0 into +0.
+inline f32x4 splat(float s) { return f32x4{s, s, s, s}; }
+
+using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using PanelMatrix = Eigen::Matrix<float, Eigen::Dynamic, kPanelWidth, Eigen::RowMajor>;
+
+}  // namespace
+
+// ---- 2. Packing -------------------------------------------------------------------------------------
+
+namespace {
+
+PackedConv empty_pack(int in_channels, int out_channels, int kernel, int stride, int padding) {
+  PackedConv packed;
+  packed.in_channels = in_channels;
+  packed.out_channels = out_channels;
+  packed.kernel = kernel;
+  packed.stride = stride;
+  packed.padding = padding;
+  packed.panels = (out_channels + kPanelWidth - 1) / kPanelWidth;
+  const std::size_t panel_stride = static_cast<std::size_t>(kernel) * kernel * in_channels * kPanelWidth;
+  const int last = packed.panels - 1;
+  packed.weights.assign(panel_stride * last + panel_stride / kPanelWidth * packed.panel_width(last), 0.f);
+  packed.bias.assign(static_cast<std::size_t>(last) * kPanelWidth + packed.panel_width(last), 0.f);
+  return packed;
+}
+
+}  // namespace
+
+PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, int out_channels, int kernel,
+                       int stride, int padding) {
+  PackedConv packed = empty_pack(in_channels, out_channels, kernel, stride, padding);
+  const std::size_t taps = static_cast<std::size_t>(kernel) * kernel;
+  const std::size_t panel_stride = taps * in_channels * kPanelWidth;
+  // (out, in, ky, kx) -> per panel (ky, kx, in, lane): the lane (output within the panel) is innermost.
+  for (int o = 0; o < out_channels; ++o) {
+    const int panel = o / kPanelWidth, lane = o % kPanelWidth, width = packed.panel_width(panel);
+    float* panel_weights = packed.weights.data() + panel * panel_stride;
+    for (int c = 0; c < in_channels; ++c) {
+      for (std::size_t tap = 0; tap < taps; ++tap) {
+        panel_weights[(tap * in_channels + c) * width + lane] =
+            weight[(static_cast<std::size_t>(o) * in_channels + c) * taps + tap];
+      }
+    }
+    packed.bias[o] = bias[o];
+  }
+  return packed;
+}
+
+PackedConv pack_linear(const float* weight, const float* bias, int in_features, int out_features,
+                       float skip_value) {
+  PackedConv packed = empty_pack(in_features, out_features, 1, 1, 0);
+  const Eigen::Map<const RowMajorMatrix> w(weight, out_features, in_features);  // (out, in)
+  for (int panel = 0; panel < packed.panels; ++panel) {
+    const int first = panel * kPanelWidth, lanes = std::min(kPanelWidth, out_features - first);
+    Eigen::Map<RowMajorMatrix> block(packed.weights.data() + static_cast<std::size_t>(first) * in_features,
+                                     in_features, packed.panel_width(panel));  // (in, lane)
+    block.leftCols(lanes) = w.middleRows(first, lanes).transpose();
+  }
+  // Skipping inputs equal to s needs s * sum_k w[o][k] in the bias; summed in double, rounded once.
+  const Eigen::VectorXd row_sums = w.cast<double>().rowwise().sum();
+  bool finite = std::isfinite(skip_value);
+  for (int o = 0; o < out_features && finite; ++o) {
+    finite = std::isfinite(static_cast<float>(double(bias[o]) + double(skip_value) * row_sums[o]));
+  }
+  packed.skip_value = finite ? skip_value : 0.f;
+  for (int o = 0; o < out_features; ++o) {
+    packed.bias[o] = packed.skip_value == 0.f
+                         ? bias[o]
+                         : static_cast<float>(double(bias[o]) + double(packed.skip_value) * row_sums[o]);
+  }
+  return packed;
+}
+
+// ---- 3. Elementwise ops -------------------------------------------------------------------------------
+
+Elementwise make_batch_norm(const float* gamma, const float* beta, const float* running_mean,
+                            const float* running_var, int channels, float eps) {
+  Elementwise op;
+  op.op = Elementwise::Op::batch_norm;
+  op.mean.assign(running_mean, running_mean + channels);
+  op.beta.assign(beta, beta + channels);
+  op.scale.resize(static_cast<std::size_t>(channels));
+  // Same float operations as the unfused formula, so fused and unfused results agree bit for bit.
+  for (int c = 0; c < channels; ++c) op.scale[c] = gamma[c] / std::sqrt(running_var[c] + eps);
+  return op;
+}
+
+namespace {
+
+inline float sigmoid(float x) { return 1.f / (1.f + exp_deterministic(-x)); }
+
+inline float tanh_deterministic(float x) {
+  // tanh|x| = (1 - e^-2|x|) / (1 + e^-2|x|): no overflow; absolute error about 1e-7 near 0.
+  const float magnitude = std::fabs(x);
+  const float t = exp_deterministic(-2.f * magnitude);
+  const float result = (1.f - t) / (1.f + t);
+  return x < 0.f ? -result : result;
+}
+
+}  // namespace
+
+void apply_to_channels(const Elementwise& op, float* v, int first_channel, int count) {
+  switch (op.op) {
+    case Elementwise::Op::identity:
+      break;
+    case Elementwise::Op::batch_norm: {
+      const float* mean = op.mean.data() + first_channel;
+      const float* scale = op.scale.data() + first_channel;
+      const float* beta = op.beta.data() + first_channel;
+      for (int i = 0; i < count; ++i) v[i] = (v[i] - mean[i]) * scale[i] + beta[i];
+      break;
+    }
+    case Elementwise::Op::relu:
+      for (int i = 0; i < count; ++i) v[i] = v[i] > 0.f ? v[i] : 0.f;
+      break;
+    case Elementwise::Op::leaky_relu:
+      for (int i = 0; i < count; ++i) v[i] = v[i] > 0.f ? v[i] : v[i] * op.alpha;
+      break;
+    case Elementwise::Op::sigmoid:
+      for (int i = 0; i < count; ++i) v[i] = sigmoid(v[i]);
+      break;
+    case Elementwise::Op::tanh:
+      for (int i = 0; i < count; ++i) v[i] = tanh_deterministic(v[i]);
+      break;
+  }
+}
+
+void apply_elementwise(const Elementwise& op, float* values, std::int64_t outer, std::int64_t channels,
+                       std::int64_t inner) {
+  if (op.op != Elementwise::Op::batch_norm) {
+    apply_to_channels(op, values, 0, static_cast<int>(outer * channels * inner));
+  } else if (inner == 1) {
+    for (std::int64_t o = 0; o < outer; ++o) apply_to_channels(op, values + o * channels, 0, static_cast<int>(channels));
+  } else {
+    for (std::int64_t o = 0; o < outer; ++o) {
+      for (std::int64_t c = 0; c < channels; ++c) {
+        float* v = values + (o * channels + c) * inner;
+        const float mean = op.mean[c], scale = op.scale[c], beta = op.beta[c];
+        for (std::int64_t i = 0; i < inner; ++i) v[i] = (v[i] - mean) * scale + beta;
+      }
+    }
+  }
+}
+
+// ---- 4. conv2d_hwc (and linear) -----------------------------------------------------------------------
+
+namespace {
+
+// Lists the inputs that differ from skip (index and input - skip), branch-free: a data-dependent branch
+// per value would mispredict on ReLU outputs. Returns how many.
+inline int gather_nonzero(const float* x, int n, float skip, int* index, float* value) {
+  int count = 0;
+  for (int c = 0; c < n; ++c) {
+    const float v = x[c];
+    index[count] = c;
+    value[count] = v - skip;
+    count += (v != skip) ? 1 : 0;
+  }
+  return count;
+}
+
+// One panel of outputs, VECTORS x 4 lanes wide, for every output pixel. The accumulators live in
+// registers for the whole sum; the epilogue runs on them before they are stored.
+template <int VECTORS>
+void conv_panel(const PackedConv& conv, const float* panel_weights, int first, int lanes, int height, int width,
+                float* output, int out_h, int out_w, const Elementwise* const* epilogue, int epilogue_count,
+                const Scratch& scratch) {
+  constexpr int kWidth = VECTORS * 4;
+  const int channels = conv.in_channels, k = conv.kernel, stride = conv.stride, pad = conv.padding;
+  const std::size_t tap_size = static_cast<std::size_t>(channels) * kWidth;
+  alignas(16) float block[kWidth];
+  for (int oy = 0; oy < out_h; ++oy) {
+    for (int ox = 0; ox < out_w; ++ox) {
+      f32x4 acc[VECTORS];
+      for (int j = 0; j < VECTORS; ++j) acc[j] = load4(conv.bias.data() + first + 4 * j);
+      for (int ky = 0; ky < k; ++ky) {
+        const int iy = oy * stride + ky - pad;
+        if (iy < 0 || iy >= height) continue;  // zero padding: no terms
+        for (int kx = 0; kx < k; ++kx) {
+          const int ix = ox * stride + kx - pad;
+          if (ix < 0 || ix >= width) continue;
+          const std::size_t q = static_cast<std::size_t>(iy) * width + ix;
+          const int count = scratch.count[q];
+          const int* index = scratch.index.data() + q * channels;
+          const float* value = scratch.value.data() + q * channels;
+          const float* tap_weights = panel_weights + (static_cast<std::size_t>(ky) * k + kx) * tap_size;
+          for (int t = 0; t < count; ++t) {
+            const float* row = tap_weights + static_cast<std::size_t>(index[t]) * kWidth;
+            const f32x4 v = splat(value[t]);
+            for (int j = 0; j < VECTORS; ++j) acc[j] += load4(row + 4 * j) * v;
+          }
+        }
+      }
+      for (int j = 0; j < VECTORS; ++j) store4(block + 4 * j, acc[j]);
+      for (int e = 0; e < epilogue_count; ++e) apply_to_channels(*epilogue[e], block, first, lanes);
+      float* out = output + (static_cast<std::size_t>(oy) * out_w + ox) * conv.out_channels + first;
+      std::memcpy(out, block, sizeof(float) * lanes);
+    }
+  }
+}
+
+}  // namespace
+
+void conv2d_hwc(const PackedConv& conv, const float* input, int height, int width, float* output, int out_h,
+                int out_w, const Elementwise* const* epilogue, int epilogue_count, Scratch& scratch) {
+  const int channels = conv.in_channels;
+  const std::size_t pixels = static_cast<std::size_t>(height) * width;
+  // The sparse form of the input: per pixel, the channels that are not the skip value.
+  scratch.count.resize(pixels);
+  scratch.index.resize(pixels * channels);
+  scratch.value.resize(pixels * channels);
+  for (std::size_t q = 0; q < pixels; ++q) {
+    scratch.count[q] = gather_nonzero(input + q * channels, channels, conv.skip_value,
+                                      scratch.index.data() + q * channels, scratch.value.data() + q * channels);
+  }
+  // Panel outer, pixels inner: one panel's weights (36 KB for the CNN's second conv) stay in L1/L2.
+  const std::size_t panel_stride = static_cast<std::size_t>(conv.kernel) * conv.kernel * channels * kPanelWidth;
+  for (int panel = 0; panel < conv.panels; ++panel) {
+    const float* panel_weights = conv.weights.data() + panel * panel_stride;
+    const int first = panel * kPanelWidth, lanes = std::min(kPanelWidth, conv.out_channels - first);
+    switch (conv.panel_width(panel) / 4) {
+#define DIGITLAB_PANEL_CASE(V)                                                                              \
+  case V:                                                                                                   \
+    conv_panel<V>(conv, panel_weights, first, lanes, height, width, output, out_h, out_w, epilogue,         \
+                  epilogue_count, scratch);                                                                 \
+    break;
+      DIGITLAB_PANEL_CASE(1) DIGITLAB_PANEL_CASE(2) DIGITLAB_PANEL_CASE(3) DIGITLAB_PANEL_CASE(4)
+      DIGITLAB_PANEL_CASE(5) DIGITLAB_PANEL_CASE(6) DIGITLAB_PANEL_CASE(7) DIGITLAB_PANEL_CASE(8)
+#undef DIGITLAB_PANEL_CASE
+      default: break;
+    }
+  }
+}
+
+// ---- 5. Pooling and layouts ---------------------------------------------------------------------------
+
+void max_pool_hwc(const float* input, int channels, int height, int width, int kernel, int stride, float* output,
+                  int out_h, int out_w) {
+  (void)height;
+  for (int oy = 0; oy < out_h; ++oy) {
+    for (int ox = 0; ox < out_w; ++ox) {
+      float* out = output + (static_cast<std::size_t>(oy) * out_w + ox) * channels;
+      const float* first = input + (static_cast<std::size_t>(oy) * stride * width + ox * stride) * channels;
+      std::memcpy(out, first, sizeof(float) * channels);
+      for (int ky = 0; ky < kernel; ++ky) {
+        for (int kx = 0; kx < kernel; ++kx) {
+          const float* in = input + ((static_cast<std::size_t>(oy) * stride + ky) * width + ox * stride + kx) * channels;
+          for (int c = 0; c < channels; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
+        }
+      }
+    }
+  }
+}
+
+void chw_to_hwc(const float* input, int channels, int height, int width, float* output) {
+  const std::size_t plane = static_cast<std::size_t>(height) * width;
+  for (int c = 0; c < channels; ++c)
+    for (std::size_t p = 0; p < plane; ++p) output[p * channels + c] = input[c * plane + p];
+}
+
+void hwc_to_chw(const float* input, int channels, int height, int width, float* output) {
+  const std::size_t plane = static_cast<std::size_t>(height) * width;
+  for (std::size_t p = 0; p < plane; ++p)
+    for (int c = 0; c < channels; ++c) output[c * plane + p] = input[p * channels + c];
+}
+
+// ---- 6. exp and softmax -------------------------------------------------------------------------------
+
+float exp_deterministic(float x) {
+  if (x != x) return x;  // NaN
+  if (x > 88.72283f) return std::numeric_limits<float>::infinity();
+  if (x < -87.33654f) return 0.f;  // below FLT_MIN: flushing keeps subnormal rounding out of the way
+  // x = n ln2 + r, |r| <= ln2/2; n rounded to nearest by the 1.5 * 2^23 trick (no libm involved).
+  const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
+  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;  // ln2 split: hi * n is exact
+  // Taylor to degree 7: truncation below 6e-9 relative on |r| <= 0.347.
+  float p = 1.f / 5040.f;
+  p = p * r + 1.f / 720.f;
+  p = p * r + 1.f / 120.f;
+  p = p * r + 1.f / 24.f;
+  p = p * r + 1.f / 6.f;
+  p = p * r + 0.5f;
+  p = p * r + 1.f;
+  p = p * r + 1.f;
+  // 2^n built from bits in two halves (n can be 128, beyond one float exponent); both factors exact.
+  const int e = static_cast<int>(n);
+  const int e1 = e / 2, e2 = e - e1;
+  const std::uint32_t bits1 = static_cast<std::uint32_t>(e1 + 127) << 23;
+  const std::uint32_t bits2 = static_cast<std::uint32_t>(e2 + 127) << 23;
+  float scale1, scale2;
+  std::memcpy(&scale1, &bits1, sizeof scale1);
+  std::memcpy(&scale2, &bits2, sizeof scale2);
+  return p * scale1 * scale2;
+}
+
+void softmax(float* values, std::int64_t count, std::int64_t group) {
+  if (group <= 0) return;
+  for (std::int64_t start = 0; start + group <= count; start += group) {
+    float* v = values + start;
+    float largest = v[0];
+    for (std::int64_t i = 1; i < group; ++i) largest = v[i] > largest ? v[i] : largest;
+    float total = 0.f;
+    for (std::int64_t i = 0; i < group; ++i) {
+      v[i] = exp_deterministic(v[i] - largest);
+      total += v[i];
+    }
+    for (std::int64_t i = 0; i < group; ++i) v[i] /= total;
+  }
+}
+
+}  // namespace kernels
+}  // namespace digitlab

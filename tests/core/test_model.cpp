@@ -1,0 +1,457 @@
+// forward() against straightforward double-precision loops written here, for every layer kind and the
+// three architectures; plus infer_shapes() errors and determinism. Read next: shared/src/model.cpp.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "digitlab/architectures.hpp"
+#include "digitlab/model.hpp"
+
+using namespace digitlab;
+
+namespace {
+
+// Tolerance for every comparison below: |core - reference| <= kTolerance * max(1, |reference|).
+constexpr double kTolerance = 1e-4;
+
+// ---- The reference: one plain double-precision loop per layer kind, on (C, H, W) row-major data. ----
+struct RefActivation {
+  std::vector<std::int64_t> dims;
+  std::vector<double> values;
+};
+
+RefActivation reference_layer(const Layer& layer, const RefActivation& in) {
+  RefActivation out;
+  const auto& d = in.dims;
+  auto tensor = [&](std::size_t i) -> const std::vector<float>& { return layer.tensors[i].values; };
+  switch (layer.kind) {
+    case LayerKind::linear: {
+      const std::int64_t n_in = layer.in_features, n_out = layer.out_features;
+      out.dims = {n_out};
+      out.values.assign(static_cast<std::size_t>(n_out), 0.0);
+      for (std::int64_t o = 0; o < n_out; ++o) {
+        double sum = tensor(1)[o];
+        for (std::int64_t k = 0; k < n_in; ++k) sum += double(tensor(0)[o * n_in + k]) * in.values[k];
+        out.values[o] = sum;
+      }
+      break;
+    }
+    case LayerKind::conv2d: {
+      const std::int64_t c_in = d[0], h = d[1], w = d[2], k = layer.kernel, s = layer.stride, p = layer.padding;
+      const std::int64_t c_out = layer.out_channels;
+      const std::int64_t h_out = (h + 2 * p - k) / s + 1, w_out = (w + 2 * p - k) / s + 1;
+      out.dims = {c_out, h_out, w_out};
+      out.values.assign(static_cast<std::size_t>(c_out * h_out * w_out), 0.0);
+      for (std::int64_t o = 0; o < c_out; ++o)
+        for (std::int64_t y = 0; y < h_out; ++y)
+          for (std::int64_t x = 0; x < w_out; ++x) {
+            double sum = tensor(1)[o];
+            for (std::int64_t c = 0; c < c_in; ++c)
+              for (std::int64_t ky = 0; ky < k; ++ky)
+                for (std::int64_t kx = 0; kx < k; ++kx) {
+                  const std::int64_t iy = y * s + ky - p, ix = x * s + kx - p;
+                  if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                  sum += double(tensor(0)[((o * c_in + c) * k + ky) * k + kx]) * in.values[(c * h + iy) * w + ix];
+                }
+            out.values[(o * h_out + y) * w_out + x] = sum;
+          }
+      break;
+    }
+    case LayerKind::batch_norm: {
+      out = in;
+      const std::int64_t per_channel = static_cast<std::int64_t>(in.values.size()) / d[0];
+      for (std::int64_t c = 0; c < d[0]; ++c) {
+        const double scale = tensor(0)[c] / std::sqrt(double(tensor(3)[c]) + double(layer.eps));
+        for (std::int64_t i = 0; i < per_channel; ++i) {
+          double& v = out.values[c * per_channel + i];
+          v = (v - tensor(2)[c]) * scale + tensor(1)[c];
+        }
+      }
+      break;
+    }
+    case LayerKind::relu:
+      out = in;
+      for (double& v : out.values) v = v > 0 ? v : 0;
+      break;
+    case LayerKind::leaky_relu:
+      out = in;
+      for (double& v : out.values) v = v > 0 ? v : v * layer.alpha;
+      break;
+    case LayerKind::sigmoid:
+      out = in;
+      for (double& v : out.values) v = 1 / (1 + std::exp(-v));
+      break;
+    case LayerKind::tanh:
+      out = in;
+      for (double& v : out.values) v = std::tanh(v);
+      break;
+    case LayerKind::max_pool2d: {
+      const std::int64_t c = d[0], h = d[1], w = d[2], k = layer.kernel, s = layer.stride;
+      const std::int64_t h_out = (h - k) / s + 1, w_out = (w - k) / s + 1;
+      out.dims = {c, h_out, w_out};
+      out.values.assign(static_cast<std::size_t>(c * h_out * w_out), 0.0);
+      for (std::int64_t ch = 0; ch < c; ++ch)
+        for (std::int64_t y = 0; y < h_out; ++y)
+          for (std::int64_t x = 0; x < w_out; ++x) {
+            double best = -std::numeric_limits<double>::infinity();
+            for (std::int64_t ky = 0; ky < k; ++ky)
+              for (std::int64_t kx = 0; kx < k; ++kx)
+                best = std::max(best, in.values[(ch * h + y * s + ky) * w + x * s + kx]);
+            out.values[(ch * h_out + y) * w_out + x] = best;
+          }
+      break;
+    }
+    case LayerKind::flatten:
+      out = in;
+      out.dims = {static_cast<std::int64_t>(in.values.size())};
+      break;
+    case LayerKind::dropout:
+      out = in;
+      break;
+    case LayerKind::softmax: {
+      out = in;
+      const std::size_t group = static_cast<std::size_t>(d.back());
+      for (std::size_t start = 0; start < out.values.size(); start += group) {
+        double largest = -std::numeric_limits<double>::infinity(), total = 0;
+        for (std::size_t i = 0; i < group; ++i) largest = std::max(largest, out.values[start + i]);
+        for (std::size_t i = 0; i < group; ++i) total += std::exp(out.values[start + i] - largest);
+        for (std::size_t i = 0; i < group; ++i) out.values[start + i] = std::exp(out.values[start + i] - largest) / total;
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+std::vector<RefActivation> reference_forward(const Model& model, const std::vector<float>& input) {
+  RefActivation current{{model.card.input_channels, model.card.input_height, model.card.input_width},
+                        std::vector<double>(input.begin(), input.end())};
+  std::vector<RefActivation> all;
+  for (const Layer& layer : model.layers) {
+    current = reference_layer(layer, current);
+    all.push_back(current);
+  }
+  return all;
+}
+
+// ---- Comparison with evidence. ----
+struct Difference {
+  double largest = 0;  // largest |core - reference| / max(1, |reference|)
+  std::size_t where = 0;
+  double core = 0, reference = 0;
+  bool size_ok = true;
+};
+
+Difference compare(const std::vector<float>& core, const std::vector<double>& reference) {
+  Difference diff;
+  if (core.size() != reference.size()) {
+    diff.size_ok = false;
+    return diff;
+  }
+  for (std::size_t i = 0; i < core.size(); ++i) {
+    const double d = std::fabs(double(core[i]) - reference[i]) / std::max(1.0, std::fabs(reference[i]));
+    if (!(d <= diff.largest)) {  // also catches NaN
+      diff.largest = std::isnan(d) ? std::numeric_limits<double>::infinity() : d;
+      diff.where = i;
+      diff.core = core[i];
+      diff.reference = reference[i];
+    }
+  }
+  return diff;
+}
+
+std::string evidence(const std::string& what, const Difference& d) {
+  if (!d.size_ok) return what + ": sizes differ";
+  char text[256];
+  std::snprintf(text, sizeof text, "%s: largest scaled |diff| %.3g at index %zu (core %.9g, reference %.9g)",
+                what.c_str(), d.largest, d.where, d.core, d.reference);
+  return text;
+}
+
+// Runs the core (with activations, prepared and not) and the reference; checks every layer's output,
+// the logits and the probabilities. Returns the largest logit difference.
+double check_against_reference(const Model& model, const std::vector<float>& input, const std::string& name) {
+  const std::vector<RefActivation> reference = reference_forward(model, input);
+  auto result = forward(model, input.data(), input.size(), true);
+  INFO(name);
+  if (!result) FAIL(result.error().to_string());
+  const Prediction& p = result.value();
+  REQUIRE(p.activations.size() == model.layers.size());
+  for (std::size_t i = 0; i < model.layers.size(); ++i) {
+    const Difference d = compare(p.activations[i], reference[i].values);
+    const std::string text = evidence(name + " layer " + std::to_string(i) + " (" +
+                                          layer_kind_name(model.layers[i].kind) + ")", d);
+    INFO(text);
+    CHECK(d.size_ok);
+    CHECK(d.largest <= kTolerance);
+  }
+  // Logits: the last output that is not a trailing softmax.
+  std::size_t logits_layer = model.layers.size();
+  while (logits_layer > 1 && model.layers[logits_layer - 1].kind == LayerKind::softmax) --logits_layer;
+  const std::vector<double>& ref_logits = reference[logits_layer - 1].values;
+  const Difference logit_diff = compare(p.logits, ref_logits);
+  {
+    INFO(evidence(name + " logits", logit_diff));
+    CHECK(logit_diff.size_ok);
+    CHECK(logit_diff.largest <= kTolerance);
+  }
+  RefActivation probabilities{{static_cast<std::int64_t>(ref_logits.size())}, ref_logits};
+  probabilities = reference_layer(make_simple_layer(LayerKind::softmax), probabilities);
+  const Difference prob_diff = compare(p.probabilities, probabilities.values);
+  {
+    INFO(evidence(name + " probabilities", prob_diff));
+    CHECK(prob_diff.largest <= kTolerance);
+  }
+  // Without activations, and with a prepared model: the same bits (one code path, no hidden fast path
+  // with other numerics).
+  auto plain = forward(model, input.data(), input.size(), false);
+  REQUIRE(plain);
+  CHECK(plain.value().logits == p.logits);
+  CHECK(plain.value().activations.empty());
+  Model prepared = model;
+  REQUIRE(prepare(prepared));
+  auto fast = forward(prepared, input.data(), input.size(), false);
+  REQUIRE(fast);
+  CHECK(fast.value().logits == p.logits);
+  CHECK(fast.value().label == p.label);
+  std::printf("%-40s largest scaled logit |diff| vs double reference: %.3g\n", name.c_str(), logit_diff.largest);
+  return logit_diff.largest;
+}
+
+std::vector<float> random_input(std::int64_t size, std::uint64_t seed, float low = -1.f, float high = 1.f) {
+  SeededRandom random(seed);
+  std::vector<float> v(static_cast<std::size_t>(size));
+  for (float& x : v) x = random.uniform(low, high);
+  return v;
+}
+
+// An input shaped like a normalised MNIST digit: mostly the blank value -1 (ink 0), some strokes.
+std::vector<float> digit_like_input(std::uint64_t seed) {
+  SeededRandom random(seed);
+  std::vector<float> v(784, -1.f);
+  for (int y = 6; y < 22; ++y)
+    for (int x = 9; x < 19; ++x)
+      if (random.uniform(0.f, 1.f) < 0.45f) v[y * 28 + x] = random.uniform(-1.f, 1.f);
+  return v;
+}
+
+Model single_layer_model(std::int64_t c, std::int64_t h, std::int64_t w, std::vector<Layer> layers, std::uint64_t seed) {
+  Model model;
+  model.card.architecture = "test";
+  model.card.input_channels = c;
+  model.card.input_height = h;
+  model.card.input_width = w;
+  model.layers = std::move(layers);
+  if (model.layers.empty() || (model.layers.back().kind != LayerKind::linear &&
+                               model.layers.back().kind != LayerKind::flatten &&
+                               model.layers.back().kind != LayerKind::softmax)) {
+    model.layers.push_back(make_simple_layer(LayerKind::flatten));
+  }
+  randomize_parameters(model, seed);
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE("linear matches the double reference, dense and sparse inputs", "[model]") {
+  for (std::int64_t n_in : {1, 3, 7, 64, 100}) {
+    for (std::int64_t n_out : {1, 5, 16, 37, 130}) {
+      Model model = single_layer_model(1, 1, n_in, {make_simple_layer(LayerKind::flatten), make_linear_layer(n_in, n_out)},
+                                       static_cast<std::uint64_t>(n_in * 1000 + n_out));
+      std::vector<float> input = random_input(n_in, 7);
+      const std::string name = "linear " + std::to_string(n_in) + "->" + std::to_string(n_out);
+      check_against_reference(model, input, name);
+      for (std::size_t i = 0; i < input.size(); i += 2) input[i] = 0.f;  // half zeros (like after a ReLU)
+      check_against_reference(model, input, name + " half zeros");
+    }
+  }
+}
+
+TEST_CASE("conv2d matches the double reference for several kernels, strides and paddings", "[model]") {
+  struct Case { std::int64_t c_in, c_out, h, w, k, s, p; };
+  const Case cases[] = {
+      {1, 32, 28, 28, 3, 1, 1}, {3, 5, 9, 7, 3, 1, 1}, {2, 4, 8, 8, 1, 1, 0}, {4, 6, 11, 9, 5, 2, 2},
+      {5, 3, 7, 7, 3, 2, 0},   {8, 12, 6, 5, 3, 1, 2}, {1, 1, 3, 3, 3, 1, 0}, {6, 7, 10, 10, 4, 3, 1},
+      {32, 64, 14, 14, 3, 1, 1},
+  };
+  for (const Case& c : cases) {
+    Layer conv = make_conv2d_layer(c.c_in, c.c_out, c.k, c.s, c.p);
+    Model model = single_layer_model(c.c_in, c.h, c.w, {conv}, static_cast<std::uint64_t>(c.c_in * 31 + c.k));
+    std::vector<float> input = random_input(c.c_in * c.h * c.w, 11);
+    const std::string name = "conv2d " + std::to_string(c.c_in) + "->" + std::to_string(c.c_out) + " " +
+                             std::to_string(c.h) + "x" + std::to_string(c.w) + " k" + std::to_string(c.k) + " s" +
+                             std::to_string(c.s) + " p" + std::to_string(c.p);
+    check_against_reference(model, input, name);
+    for (std::size_t i = 0; i < input.size(); i += 3) input[i] = 0.f;
+    check_against_reference(model, input, name + " some zeros");
+  }
+}
+
+TEST_CASE("batch_norm 1d and 2d, activations, pooling, dropout and softmax match the reference", "[model]") {
+  check_against_reference(single_layer_model(1, 1, 20, {make_simple_layer(LayerKind::flatten), make_batch_norm_layer(20)}, 3),
+                          random_input(20, 1, -3.f, 3.f), "batch_norm 1d");
+  check_against_reference(single_layer_model(6, 5, 4, {make_batch_norm_layer(6)}, 4), random_input(120, 2, -3.f, 3.f),
+                          "batch_norm 2d");
+  for (LayerKind kind : {LayerKind::relu, LayerKind::sigmoid, LayerKind::tanh, LayerKind::dropout}) {
+    std::vector<float> input = random_input(60, 5, -12.f, 12.f);
+    input[0] = 0.f;
+    input[1] = 90.f;  // saturating sigmoid / tanh
+    input[2] = -90.f;
+    input[3] = 1e-7f;
+    check_against_reference(single_layer_model(3, 4, 5, {make_simple_layer(kind)}, 5), input, layer_kind_name(kind));
+  }
+  check_against_reference(single_layer_model(3, 4, 5, {make_leaky_relu_layer(0.2f)}, 6), random_input(60, 6), "leaky_relu");
+  check_against_reference(single_layer_model(3, 8, 8, {make_max_pool2d_layer(2, 2)}, 7), random_input(192, 7), "max_pool 2/2");
+  check_against_reference(single_layer_model(5, 7, 9, {make_max_pool2d_layer(2, 2)}, 8), random_input(315, 8), "max_pool 2/2 odd");
+  check_against_reference(single_layer_model(2, 9, 7, {make_max_pool2d_layer(3, 2)}, 9), random_input(126, 9), "max_pool 3/2");
+  check_against_reference(single_layer_model(2, 6, 6, {make_max_pool2d_layer(2, 1)}, 9), random_input(72, 10), "max_pool 2/1");
+  // A trailing softmax: logits are the layer before it, probabilities the softmax of those.
+  check_against_reference(single_layer_model(1, 1, 30,
+                                             {make_simple_layer(LayerKind::flatten), make_linear_layer(30, 10),
+                                              make_simple_layer(LayerKind::softmax)},
+                                             10),
+                          random_input(30, 11, -5.f, 5.f), "linear + softmax");
+  // Softmax in the middle over the last dimension of (C, H, W).
+  check_against_reference(single_layer_model(2, 3, 4, {make_simple_layer(LayerKind::softmax), make_simple_layer(LayerKind::flatten)}, 12),
+                          random_input(24, 12, -4.f, 4.f), "softmax over width");
+}
+
+TEST_CASE("mixed stacks: conv, batch_norm, activations and pooling in unusual orders", "[model]") {
+  Model model = single_layer_model(
+      3, 12, 10,
+      {make_conv2d_layer(3, 6, 3, 1, 1), make_simple_layer(LayerKind::tanh), make_batch_norm_layer(6),
+       make_max_pool2d_layer(2, 2), make_conv2d_layer(6, 5, 3, 2, 1), make_leaky_relu_layer(0.1f),
+       make_simple_layer(LayerKind::sigmoid), make_simple_layer(LayerKind::flatten), make_batch_norm_layer(5 * 3 * 3),
+       make_linear_layer(45, 7), make_simple_layer(LayerKind::relu), make_dropout_layer(0.5f), make_linear_layer(7, 4)},
+      21);
+  check_against_reference(model, random_input(360, 21, -2.f, 2.f), "mixed stack");
+}
+
+TEST_CASE("the three architectures match the double reference", "[model][architectures]") {
+  for (const std::string& name : architecture_names()) {
+    Model model = make_architecture(name, 42).value();
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      check_against_reference(model, random_input(784, seed), name + " random input " + std::to_string(seed));
+      check_against_reference(model, digit_like_input(seed), name + " digit-like input " + std::to_string(seed));
+    }
+  }
+}
+
+TEST_CASE("architectures have the tutorial's shapes and parameter counts", "[model][architectures]") {
+  // Trainable parameters as PyTorch counts them (batch_norm: gamma and beta; running statistics are
+  // buffers, not parameters).
+  CHECK(parameter_count(make_mlp()) == 669706);
+  CHECK(parameter_count(make_mlp_deep()) == 784 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10);
+  CHECK(parameter_count(make_cnn()) == 320 + 64 + 18496 + 128 + 73856 + 256 + 590336 + 1024 + 262656 + 1024 + 5130);
+  auto shapes = infer_shapes(make_cnn());
+  REQUIRE(shapes);
+  const std::vector<std::vector<std::int64_t>> expected = {
+      {32, 28, 28}, {32, 28, 28}, {32, 28, 28}, {32, 14, 14}, {64, 14, 14}, {64, 14, 14}, {64, 14, 14}, {64, 7, 7},
+      {128, 7, 7}, {128, 7, 7}, {128, 7, 7}, {128, 3, 3}, {1152}, {512}, {512}, {512}, {512}, {512}, {512},
+      {512}, {512}, {10}};
+  REQUIRE(shapes.value().size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) CHECK(shapes.value()[i].dims == expected[i]);
+  // Same seed, same bits; another seed, other weights.
+  CHECK(make_cnn(5).layers[0].tensors[0].values == make_cnn(5).layers[0].tensors[0].values);
+  CHECK(make_cnn(5).layers[0].tensors[0].values != make_cnn(6).layers[0].tensors[0].values);
+  CHECK_FALSE(make_architecture("resnet"));
+}
+
+TEST_CASE("forward is deterministic and prepare() survives copies and edits", "[model]") {
+  Model model = make_cnn(3);
+  const std::vector<float> input = random_input(784, 9);
+  auto first = forward(model, input.data(), input.size());
+  REQUIRE(first);
+  REQUIRE(prepare(model));
+  for (int i = 0; i < 3; ++i) {
+    auto again = forward(model, input.data(), input.size());
+    REQUIRE(again);
+    CHECK(again.value().logits == first.value().logits);
+  }
+  Model copy = model;  // shares the packed weights
+  auto from_copy = forward(copy, input.data(), input.size());
+  REQUIRE(from_copy);
+  CHECK(from_copy.value().logits == first.value().logits);
+  // Changing the structure or the weights after prepare(): forward notices and does not use stale packs.
+  copy.layers.back().tensors[1].values[0] += 5.f;  // last bias: sampled by the fingerprint
+  auto edited = forward(copy, input.data(), input.size());
+  REQUIRE(edited);
+  CHECK(edited.value().logits[0] == Approx(first.value().logits[0] + 5.f).margin(1e-4));
+}
+
+TEST_CASE("infer_shapes and forward reject bad models and inputs with clear errors", "[model][errors]") {
+  const Model good = make_mlp(1);
+  std::vector<float> input(784, 0.f);
+  {
+    auto r = forward(good, input.data(), 783);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::bad_argument);
+    CHECK(r.error().message.find("784") != std::string::npos);
+    CHECK_FALSE(forward(good, nullptr, 784));
+  }
+  {
+    Model m = good;
+    m.layers[1].tensors[0].shape = {784, 512};  // transposed weight
+    auto r = infer_shapes(m);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::shape_mismatch);
+    CHECK(r.error().field == "layer[1].tensors[0] (weight)");
+    CHECK_FALSE(forward(m, input.data(), input.size()));
+  }
+  {
+    Model m = good;
+    m.layers[1].tensors[0].values.pop_back();  // shape says more than the values hold
+    CHECK(infer_shapes(m).error().code == ErrorCode::shape_mismatch);
+  }
+  {
+    Model m = good;
+    m.layers.erase(m.layers.begin());  // no flatten before the first linear
+    auto r = infer_shapes(m);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("flatten") != std::string::npos);
+  }
+  {
+    Model m = good;
+    m.layers[0].kind = static_cast<LayerKind>(99);
+    CHECK(infer_shapes(m).error().code == ErrorCode::bad_layer);
+  }
+  {
+    Model m = good;
+    m.card.class_names.pop_back();
+    CHECK(infer_shapes(m).error().code == ErrorCode::shape_mismatch);
+  }
+  {
+    Model m = make_cnn(1);
+    m.layers[0].padding = std::int64_t{1} << 62;  // would overflow
+    CHECK(infer_shapes(m).error().code == ErrorCode::bad_layer);
+    m = make_cnn(1);
+    m.layers[0].stride = 0;
+    CHECK(infer_shapes(m).error().code == ErrorCode::bad_layer);
+    m = make_cnn(1);
+    m.layers[3].kernel = 100;  // pool larger than its input
+    CHECK(infer_shapes(m).error().code == ErrorCode::shape_mismatch);
+    m = make_cnn(1);
+    m.layers[1].eps = -1.f;
+    CHECK(infer_shapes(m).error().code == ErrorCode::bad_value);
+    m = make_cnn(1);
+    m.card.input_height = -28;
+    CHECK(infer_shapes(m).error().code == ErrorCode::bad_dimensions);
+    m = make_cnn(1);
+    m.layers.clear();
+    CHECK_FALSE(infer_shapes(m));
+    m = make_cnn(1);
+    CHECK_FALSE(prepare(m.layers.empty() ? m : (m.layers[5].channels = 3, m)));
+  }
+  {
+    // Non-finite values never crash: NaN input gives NaN logits, not an abort.
+    std::vector<float> bad(784, std::numeric_limits<float>::quiet_NaN());
+    auto r = forward(make_cnn(1), bad.data(), bad.size());
+    REQUIRE(r);
+    CHECK(r.value().logits.size() == 10);
+  }
+}
