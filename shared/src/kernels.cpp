@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace digitlab {
 namespace kernels {
@@ -19,7 +20,6 @@ namespace kernels {
 // A GCC/Clang vector of 4 floats: SSE2 natively, SIMD128 under Emscripten (-msimd128). memcpy gives
 // unaligned loads and stores without breaking aliasing rules.
 typedef float f32x4 __attribute__((vector_size(16)));
-constexpr int kVectors = kPanelWidth / 4;
 
 namespace {
 
@@ -39,30 +39,24 @@ using PanelMatrix = Eigen::Matrix<float, Eigen::Dynamic, kPanelWidth, Eigen::Row
 
 // ---- 2. Packing -------------------------------------------------------------------------------------
 
-namespace {
-
-PackedConv empty_pack(int in_channels, int out_channels, int kernel, int stride, int padding) {
+PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, int out_channels, int kernel,
+                       int stride, int padding, int in_h, int in_w, const float* skip) {
   PackedConv packed;
   packed.in_channels = in_channels;
   packed.out_channels = out_channels;
   packed.kernel = kernel;
   packed.stride = stride;
   packed.padding = padding;
+  packed.in_h = in_h;
+  packed.in_w = in_w;
+  packed.out_h = (in_h + 2 * padding - kernel) / stride + 1;
+  packed.out_w = (in_w + 2 * padding - kernel) / stride + 1;
   packed.panels = (out_channels + kPanelWidth - 1) / kPanelWidth;
-  const std::size_t panel_stride = static_cast<std::size_t>(kernel) * kernel * in_channels * kPanelWidth;
-  const int last = packed.panels - 1;
-  packed.weights.assign(panel_stride * last + panel_stride / kPanelWidth * packed.panel_width(last), 0.f);
-  packed.bias.assign(static_cast<std::size_t>(last) * kPanelWidth + packed.panel_width(last), 0.f);
-  return packed;
-}
-
-}  // namespace
-
-PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, int out_channels, int kernel,
-                       int stride, int padding) {
-  PackedConv packed = empty_pack(in_channels, out_channels, kernel, stride, padding);
+  packed.out_stride = (out_channels + 3) / 4 * 4;
   const std::size_t taps = static_cast<std::size_t>(kernel) * kernel;
   const std::size_t panel_stride = taps * in_channels * kPanelWidth;
+  packed.weights.assign(panel_stride * (packed.panels - 1) + taps * in_channels * packed.panel_width(packed.panels - 1),
+                        0.f);
   // (out, in, ky, kx) -> per panel (ky, kx, in, lane): the lane (output within the panel) is innermost.
   for (int o = 0; o < out_channels; ++o) {
     const int panel = o / kPanelWidth, lane = o % kPanelWidth, width = packed.panel_width(panel);
@@ -73,32 +67,61 @@ PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, 
             weight[(static_cast<std::size_t>(o) * in_channels + c) * taps + tap];
       }
     }
-    packed.bias[o] = bias[o];
+  }
+  packed.skip.assign(static_cast<std::size_t>(in_channels), 0.f);
+  if (skip != nullptr) packed.skip.assign(skip, skip + in_channels);
+  // share[tap][o] = sum_c w[o][c][tap] * skip[c]; an output pixel's bias adds the shares of the taps
+  // that land inside the input. All in double, in a fixed order, rounded once.
+  std::vector<double> share(taps * out_channels, 0.0);
+  for (int o = 0; o < out_channels; ++o)
+    for (int c = 0; c < in_channels; ++c)
+      if (packed.skip[c] != 0.f)
+        for (std::size_t tap = 0; tap < taps; ++tap)
+          share[tap * out_channels + o] +=
+              double(weight[(static_cast<std::size_t>(o) * in_channels + c) * taps + tap]) * double(packed.skip[c]);
+  packed.bias_map.assign(static_cast<std::size_t>(packed.out_h) * packed.out_w * packed.out_stride, 0.f);
+  std::vector<double> sum(static_cast<std::size_t>(out_channels));
+  for (int oy = 0; oy < packed.out_h; ++oy) {
+    for (int ox = 0; ox < packed.out_w; ++ox) {
+      for (int o = 0; o < out_channels; ++o) sum[o] = bias[o];
+      for (int ky = 0; ky < kernel; ++ky) {
+        const int iy = oy * stride + ky - padding;
+        if (iy < 0 || iy >= in_h) continue;
+        for (int kx = 0; kx < kernel; ++kx) {
+          const int ix = ox * stride + kx - padding;
+          if (ix < 0 || ix >= in_w) continue;
+          const double* tap_share = share.data() + (static_cast<std::size_t>(ky) * kernel + kx) * out_channels;
+          for (int o = 0; o < out_channels; ++o) sum[o] += tap_share[o];
+        }
+      }
+      float* row = packed.bias_map.data() + (static_cast<std::size_t>(oy) * packed.out_w + ox) * packed.out_stride;
+      for (int o = 0; o < out_channels; ++o) row[o] = static_cast<float>(sum[o]);
+    }
   }
   return packed;
 }
 
-PackedConv pack_linear(const float* weight, const float* bias, int in_features, int out_features,
-                       float skip_value) {
-  PackedConv packed = empty_pack(in_features, out_features, 1, 1, 0);
+PackedLinear pack_linear(const float* weight, const float* bias, int in_features, int out_features,
+                         const float* skip) {
+  PackedLinear packed;
+  packed.in_features = in_features;
+  packed.out_features = out_features;
+  packed.row_stride = (out_features + 3) / 4 * 4;
+  packed.weights.assign(static_cast<std::size_t>(in_features) * packed.row_stride, 0.f);
+  packed.bias.assign(static_cast<std::size_t>(packed.row_stride), 0.f);
   const Eigen::Map<const RowMajorMatrix> w(weight, out_features, in_features);  // (out, in)
-  for (int panel = 0; panel < packed.panels; ++panel) {
-    const int first = panel * kPanelWidth, lanes = std::min(kPanelWidth, out_features - first);
-    Eigen::Map<RowMajorMatrix> block(packed.weights.data() + static_cast<std::size_t>(first) * in_features,
-                                     in_features, packed.panel_width(panel));  // (in, lane)
-    block.leftCols(lanes) = w.middleRows(first, lanes).transpose();
-  }
-  // Skipping inputs equal to s needs s * sum_k w[o][k] in the bias; summed in double, rounded once.
-  const Eigen::VectorXd row_sums = w.cast<double>().rowwise().sum();
-  bool finite = std::isfinite(skip_value);
-  for (int o = 0; o < out_features && finite; ++o) {
-    finite = std::isfinite(static_cast<float>(double(bias[o]) + double(skip_value) * row_sums[o]));
-  }
-  packed.skip_value = finite ? skip_value : 0.f;
+  Eigen::Map<RowMajorMatrix> rows(packed.weights.data(), in_features, packed.row_stride);  // (in, out)
+  rows.leftCols(out_features) = w.transpose();
+  packed.skip.assign(static_cast<std::size_t>(in_features), 0.f);
+  if (skip != nullptr) packed.skip.assign(skip, skip + in_features);
+  // bias + w * skip, in double, in a fixed order (not Eigen's product, whose order depends on the SIMD
+  // it was compiled for), rounded once.
   for (int o = 0; o < out_features; ++o) {
-    packed.bias[o] = packed.skip_value == 0.f
-                         ? bias[o]
-                         : static_cast<float>(double(bias[o]) + double(packed.skip_value) * row_sums[o]);
+    double sum = bias[o];
+    for (int k = 0; k < in_features; ++k) {
+      if (packed.skip[k] != 0.f) sum += double(w(o, k)) * double(packed.skip[k]);
+    }
+    packed.bias[o] = static_cast<float>(sum);
   }
   return packed;
 }
@@ -174,19 +197,19 @@ void apply_elementwise(const Elementwise& op, float* values, std::int64_t outer,
   }
 }
 
-// ---- 4. conv2d_hwc (and linear) -----------------------------------------------------------------------
+// ---- 4. conv2d_hwc and linear ------------------------------------------------------------------------
 
 namespace {
 
-// Lists the inputs that differ from skip (index and input - skip), branch-free: a data-dependent branch
-// per value would mispredict on ReLU outputs. Returns how many.
-inline int gather_nonzero(const float* x, int n, float skip, int* index, float* value) {
+// Lists the inputs that differ from their skip value (index, and x - skip four times), branch-free: a
+// data-dependent branch per value would mispredict on ReLU outputs. Returns how many.
+inline int gather(const float* x, const float* skip, int n, int* index, float* value) {
   int count = 0;
   for (int c = 0; c < n; ++c) {
-    const float v = x[c];
+    const float v = x[c], s = skip[c];
     index[count] = c;
-    value[count] = v - skip;
-    count += (v != skip) ? 1 : 0;
+    store4(value + 4 * count, splat(v - s));
+    count += (v != s) ? 1 : 0;
   }
   return count;
 }
@@ -194,74 +217,115 @@ inline int gather_nonzero(const float* x, int n, float skip, int* index, float* 
 // One panel of outputs, VECTORS x 4 lanes wide, for every output pixel. The accumulators live in
 // registers for the whole sum; the epilogue runs on them before they are stored.
 template <int VECTORS>
-void conv_panel(const PackedConv& conv, const float* panel_weights, int first, int lanes, int height, int width,
-                float* output, int out_h, int out_w, const Elementwise* const* epilogue, int epilogue_count,
-                const Scratch& scratch) {
+void conv_panel(const PackedConv& conv, const float* panel_weights, int first, float* output,
+                const Elementwise* const* epilogue, int epilogue_count, const Scratch& scratch) {
   constexpr int kWidth = VECTORS * 4;
   const int channels = conv.in_channels, k = conv.kernel, stride = conv.stride, pad = conv.padding;
+  const int lanes = std::min(kWidth, conv.out_channels - first);
   const std::size_t tap_size = static_cast<std::size_t>(channels) * kWidth;
   alignas(16) float block[kWidth];
-  for (int oy = 0; oy < out_h; ++oy) {
-    for (int ox = 0; ox < out_w; ++ox) {
+  for (int oy = 0; oy < conv.out_h; ++oy) {
+    for (int ox = 0; ox < conv.out_w; ++ox) {
+      const std::size_t pixel = static_cast<std::size_t>(oy) * conv.out_w + ox;
+      const float* bias = conv.bias_map.data() + pixel * conv.out_stride + first;
       f32x4 acc[VECTORS];
-      for (int j = 0; j < VECTORS; ++j) acc[j] = load4(conv.bias.data() + first + 4 * j);
+      for (int j = 0; j < VECTORS; ++j) acc[j] = load4(bias + 4 * j);
       for (int ky = 0; ky < k; ++ky) {
         const int iy = oy * stride + ky - pad;
-        if (iy < 0 || iy >= height) continue;  // zero padding: no terms
+        if (iy < 0 || iy >= conv.in_h) continue;  // zero padding: no terms (the bias map knows)
         for (int kx = 0; kx < k; ++kx) {
           const int ix = ox * stride + kx - pad;
-          if (ix < 0 || ix >= width) continue;
-          const std::size_t q = static_cast<std::size_t>(iy) * width + ix;
+          if (ix < 0 || ix >= conv.in_w) continue;
+          const std::size_t q = static_cast<std::size_t>(iy) * conv.in_w + ix;
           const int count = scratch.count[q];
           const int* index = scratch.index.data() + q * channels;
-          const float* value = scratch.value.data() + q * channels;
+          const float* value = scratch.value.data() + q * channels * 4;
           const float* tap_weights = panel_weights + (static_cast<std::size_t>(ky) * k + kx) * tap_size;
           for (int t = 0; t < count; ++t) {
             const float* row = tap_weights + static_cast<std::size_t>(index[t]) * kWidth;
-            const f32x4 v = splat(value[t]);
+            const f32x4 v = load4(value + 4 * t);
             for (int j = 0; j < VECTORS; ++j) acc[j] += load4(row + 4 * j) * v;
           }
         }
       }
       for (int j = 0; j < VECTORS; ++j) store4(block + 4 * j, acc[j]);
       for (int e = 0; e < epilogue_count; ++e) apply_to_channels(*epilogue[e], block, first, lanes);
-      float* out = output + (static_cast<std::size_t>(oy) * out_w + ox) * conv.out_channels + first;
-      std::memcpy(out, block, sizeof(float) * lanes);
+      std::memcpy(output + pixel * conv.out_channels + first, block, sizeof(float) * lanes);
     }
   }
 }
 
 }  // namespace
 
-void conv2d_hwc(const PackedConv& conv, const float* input, int height, int width, float* output, int out_h,
-                int out_w, const Elementwise* const* epilogue, int epilogue_count, Scratch& scratch) {
+void conv2d_hwc(const PackedConv& conv, const float* input, float* output, const Elementwise* const* epilogue,
+                int epilogue_count, Scratch& scratch) {
   const int channels = conv.in_channels;
-  const std::size_t pixels = static_cast<std::size_t>(height) * width;
-  // The sparse form of the input: per pixel, the channels that are not the skip value.
+  const std::size_t pixels = static_cast<std::size_t>(conv.in_h) * conv.in_w;
+  // The sparse form of the input: per pixel, the channels that differ from the skip vector.
   scratch.count.resize(pixels);
   scratch.index.resize(pixels * channels);
-  scratch.value.resize(pixels * channels);
+  scratch.value.resize(pixels * channels * 4);
   for (std::size_t q = 0; q < pixels; ++q) {
-    scratch.count[q] = gather_nonzero(input + q * channels, channels, conv.skip_value,
-                                      scratch.index.data() + q * channels, scratch.value.data() + q * channels);
+    scratch.count[q] = gather(input + q * channels, conv.skip.data(), channels, scratch.index.data() + q * channels,
+                              scratch.value.data() + q * channels * 4);
   }
   // Panel outer, pixels inner: one panel's weights (36 KB for the CNN's second conv) stay in L1/L2.
   const std::size_t panel_stride = static_cast<std::size_t>(conv.kernel) * conv.kernel * channels * kPanelWidth;
   for (int panel = 0; panel < conv.panels; ++panel) {
-    const float* panel_weights = conv.weights.data() + panel * panel_stride;
-    const int first = panel * kPanelWidth, lanes = std::min(kPanelWidth, conv.out_channels - first);
+    const float* w = conv.weights.data() + panel * panel_stride;
+    const int first = panel * kPanelWidth;
     switch (conv.panel_width(panel) / 4) {
-#define DIGITLAB_PANEL_CASE(V)                                                                              \
-  case V:                                                                                                   \
-    conv_panel<V>(conv, panel_weights, first, lanes, height, width, output, out_h, out_w, epilogue,         \
-                  epilogue_count, scratch);                                                                 \
-    break;
-      DIGITLAB_PANEL_CASE(1) DIGITLAB_PANEL_CASE(2) DIGITLAB_PANEL_CASE(3) DIGITLAB_PANEL_CASE(4)
-      DIGITLAB_PANEL_CASE(5) DIGITLAB_PANEL_CASE(6) DIGITLAB_PANEL_CASE(7) DIGITLAB_PANEL_CASE(8)
-#undef DIGITLAB_PANEL_CASE
-      default: break;
+      case 1: conv_panel<1>(conv, w, first, output, epilogue, epilogue_count, scratch); break;
+      case 2: conv_panel<2>(conv, w, first, output, epilogue, epilogue_count, scratch); break;
+      case 3: conv_panel<3>(conv, w, first, output, epilogue, epilogue_count, scratch); break;
+      case 4: conv_panel<4>(conv, w, first, output, epilogue, epilogue_count, scratch); break;
+      case 5: conv_panel<5>(conv, w, first, output, epilogue, epilogue_count, scratch); break;
+      case 6: conv_panel<6>(conv, w, first, output, epilogue, epilogue_count, scratch); break;
+      case 7: conv_panel<7>(conv, w, first, output, epilogue, epilogue_count, scratch); break;
+      default: conv_panel<8>(conv, w, first, output, epilogue, epilogue_count, scratch); break;
     }
   }
+}
+
+void linear(const PackedLinear& layer, const float* input, float* output, const Elementwise* const* epilogue,
+            int epilogue_count, Scratch& scratch) {
+  const int stride = layer.row_stride;
+  scratch.index.resize(static_cast<std::size_t>(layer.in_features));
+  scratch.value.resize(static_cast<std::size_t>(layer.in_features) * 4);
+  const int count = gather(input, layer.skip.data(), layer.in_features, scratch.index.data(), scratch.value.data());
+  const int* index = scratch.index.data();
+  const float* value = scratch.value.data();
+  // y (a few KB) stays in L1 while the weight rows stream past; four rows per pass over y keep y's loads
+  // and stores off the critical path. Each output still adds its terms in input order.
+  float* y = output;
+  std::memcpy(y, layer.bias.data(), sizeof(float) * layer.out_features);
+  alignas(16) float tail[4];
+  const int full = layer.out_features / 4 * 4;
+  auto rows_pass = [&](auto rows_tag, int t) {
+    constexpr int kRows = decltype(rows_tag)::value;
+    const float* row[kRows];
+    f32x4 v[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      row[r] = layer.weights.data() + static_cast<std::size_t>(index[t + r]) * stride;
+      v[r] = load4(value + 4 * (t + r));
+    }
+    for (int j = 0; j < full; j += 4) {
+      f32x4 acc = load4(y + j);
+      for (int r = 0; r < kRows; ++r) acc += load4(row[r] + j) * v[r];
+      store4(y + j, acc);
+    }
+    if (full < layer.out_features) {  // the last 1-3 outputs: the padded row lanes are zero
+      std::memcpy(tail, y + full, sizeof(float) * (layer.out_features - full));
+      f32x4 acc = load4(tail);
+      for (int r = 0; r < kRows; ++r) acc += load4(row[r] + full) * v[r];
+      store4(tail, acc);
+      std::memcpy(y + full, tail, sizeof(float) * (layer.out_features - full));
+    }
+  };
+  int t = 0;
+  for (; t + 4 <= count; t += 4) rows_pass(std::integral_constant<int, 4>{}, t);
+  for (; t < count; ++t) rows_pass(std::integral_constant<int, 1>{}, t);
+  for (int e = 0; e < epilogue_count; ++e) apply_to_channels(*epilogue[e], y, 0, layer.out_features);
 }
 
 // ---- 5. Pooling and layouts ---------------------------------------------------------------------------

@@ -283,10 +283,11 @@ std::int64_t parameter_count(const Model& model) {
 // ---- prepare(): weights packed once for the kernels ---------------------------------------------------
 
 struct PreparedModel {
-  std::vector<std::uint64_t> fingerprint;  // what the packs were made from (see fingerprint_of)
-  std::vector<ActivationShape> shapes;     // infer_shapes(), checked once
-  std::vector<kernels::PackedConv> packed;         // per layer: linear and conv2d
-  std::vector<kernels::Elementwise> elementwise;   // per layer: batch_norm, activations, dropout
+  std::vector<std::uint64_t> fingerprint;        // what the packs were made from (see fingerprint_of)
+  std::vector<ActivationShape> shapes;           // infer_shapes(), checked once
+  std::vector<kernels::PackedLinear> linear;     // per layer: linear
+  std::vector<kernels::PackedConv> conv;         // per layer: conv2d
+  std::vector<kernels::Elementwise> elementwise;  // per layer: batch_norm, activations
 };
 
 namespace {
@@ -330,70 +331,6 @@ std::vector<std::uint64_t> fingerprint_of(const Model& model) {
   return f;
 }
 
-Result<std::shared_ptr<const PreparedModel>> build_prepared(const Model& model) {
-  Result<std::vector<ActivationShape>> shapes = infer_shapes(model);
-  if (!shapes) return shapes.error();
-  auto prepared = std::make_shared<PreparedModel>();
-  prepared->fingerprint = fingerprint_of(model);
-  prepared->shapes = std::move(shapes).value();
-  prepared->packed.resize(model.layers.size());
-  prepared->elementwise.resize(model.layers.size());
-  // Until the first layer that changes values, the activations are model inputs: a first linear layer
-  // can then skip the blank pixel (normalised paper, (0 - mean) / std exactly as preprocess computes it).
-  bool model_input = true;
-  const float blank = (0.f - model.card.normalize_mean) / model.card.normalize_std;
-  for (std::size_t i = 0; i < model.layers.size(); ++i) {
-    const Layer& layer = model.layers[i];
-    const auto& t = layer.tensors;
-    kernels::Elementwise& op = prepared->elementwise[i];
-    switch (layer.kind) {
-      case LayerKind::linear:
-        prepared->packed[i] = kernels::pack_linear(t[0].values.data(), t[1].values.data(),
-                                                   static_cast<int>(layer.in_features),
-                                                   static_cast<int>(layer.out_features), model_input ? blank : 0.f);
-        break;
-      case LayerKind::conv2d:
-        prepared->packed[i] = kernels::pack_conv2d(
-            t[0].values.data(), t[1].values.data(), static_cast<int>(layer.in_channels),
-            static_cast<int>(layer.out_channels), static_cast<int>(layer.kernel), static_cast<int>(layer.stride),
-            static_cast<int>(layer.padding));
-        break;
-      case LayerKind::batch_norm:
-        op = kernels::make_batch_norm(t[0].values.data(), t[1].values.data(), t[2].values.data(),
-                                      t[3].values.data(), static_cast<int>(layer.channels), layer.eps);
-        break;
-      case LayerKind::relu: op.op = kernels::Elementwise::Op::relu; break;
-      case LayerKind::leaky_relu:
-        op.op = kernels::Elementwise::Op::leaky_relu;
-        op.alpha = layer.alpha;
-        break;
-      case LayerKind::sigmoid: op.op = kernels::Elementwise::Op::sigmoid; break;
-      case LayerKind::tanh: op.op = kernels::Elementwise::Op::tanh; break;
-      case LayerKind::dropout:
-      case LayerKind::flatten:
-      case LayerKind::max_pool2d:
-      case LayerKind::softmax:
-        break;
-    }
-    if (layer.kind != LayerKind::flatten && layer.kind != LayerKind::dropout) model_input = false;
-  }
-  return std::shared_ptr<const PreparedModel>(std::move(prepared));
-}
-
-}  // namespace
-
-Status prepare(Model& model) {
-  model.prepared.reset();
-  Result<std::shared_ptr<const PreparedModel>> prepared = build_prepared(model);
-  if (!prepared) return prepared.error();
-  model.prepared = std::move(prepared).value();
-  return Ok{};
-}
-
-// ---- forward() ----------------------------------------------------------------------------------------
-
-namespace {
-
 // How a 3-d activation is stored. Convolutions and pooling work channels-last (HWC, so their inner loops
 // run over channels); PyTorch's order (CHW) is restored for flatten, softmax and the activations we return.
 enum class Layout { chw, hwc };
@@ -436,34 +373,36 @@ void convert_layout(Workspace& ws, const ActivationShape& shape, Layout& layout,
   ws.current.swap(ws.next);
 }
 
-}  // namespace
-
-Result<Prediction> forward(const Model& model, const float* input, std::size_t input_size, bool keep_activations) {
-  // Packed weights: the prepared ones when they still describe this model, else packed for this call.
-  std::shared_ptr<const PreparedModel> prepared = model.prepared;
-  if (!prepared || prepared->fingerprint != fingerprint_of(model)) {
-    Result<std::shared_ptr<const PreparedModel>> built = build_prepared(model);
-    if (!built) return built.error();
-    prepared = std::move(built).value();
+// Packs layer i's weights with the given skip vector (nullptr: zeros).
+void pack_layer(const Model& model, std::size_t i, const ActivationShape& in_shape, const float* skip,
+                PreparedModel& plan) {
+  const Layer& layer = model.layers[i];
+  const auto& t = layer.tensors;
+  if (layer.kind == LayerKind::linear) {
+    plan.linear[i] = kernels::pack_linear(t[0].values.data(), t[1].values.data(), static_cast<int>(layer.in_features),
+                                          static_cast<int>(layer.out_features), skip);
+  } else {
+    plan.conv[i] = kernels::pack_conv2d(t[0].values.data(), t[1].values.data(), static_cast<int>(layer.in_channels),
+                                        static_cast<int>(layer.out_channels), static_cast<int>(layer.kernel),
+                                        static_cast<int>(layer.stride), static_cast<int>(layer.padding),
+                                        static_cast<int>(in_shape.dims[1]), static_cast<int>(in_shape.dims[2]), skip);
   }
-  const PreparedModel& plan = *prepared;
-  const ModelCard& card = model.card;
-  const std::size_t expected = static_cast<std::size_t>(card.input_channels * card.input_height * card.input_width);
-  if (input == nullptr || input_size != expected) {
-    return make_error(ErrorCode::bad_argument, "input", 0,
-                      "forward() needs " + std::to_string(expected) + " input floats (channels*height*width from "
-                          "the model card), got " + std::to_string(input_size) + (input ? "." : " (null pointer)."));
-  }
+}
 
+// Runs the layers. With `tune` (only while preparing, on a blank input), each convolution -- and a linear
+// layer fed straight from the model input -- is packed just before it runs, with the activation it is
+// about to see as its skip vector: what its input looks like wherever the paper is blank.
+void execute(const Model& model, const PreparedModel& plan, PreparedModel* tune, const float* input,
+             std::size_t input_size, bool keep_activations, Prediction& prediction) {
   thread_local Workspace ws;
-  Prediction prediction;
+  const ModelCard& card = model.card;
   ws.current.assign(input, input + input_size);
   ActivationShape shape{{card.input_channels, card.input_height, card.input_width}};
   Layout layout = Layout::chw;
+  bool model_input = true;  // only flatten / dropout so far
   // The logits are the output of the last layer that is not a trailing softmax.
   std::size_t logits_layer = model.layers.size();
   while (logits_layer > 0 && model.layers[logits_layer - 1].kind == LayerKind::softmax) --logits_layer;
-  if (logits_layer == 0) prediction.logits = ws.current;
 
   const std::size_t layer_count = model.layers.size();
   for (std::size_t i = 0; i < layer_count; ++i) {
@@ -481,18 +420,20 @@ Result<Prediction> forward(const Model& model, const float* input, std::size_t i
           ++last;
           epilogue[epilogue_count++] = &plan.elementwise[last];
         }
-        const ActivationShape& out_shape = plan.shapes[i];
-        int height = 1, width = 1, out_h = 1, out_w = 1;
-        if (layer.kind == LayerKind::conv2d) {
-          convert_layout(ws, shape, layout, Layout::hwc);
-          height = static_cast<int>(shape.dims[1]);
-          width = static_cast<int>(shape.dims[2]);
-          out_h = static_cast<int>(out_shape.dims[1]);
-          out_w = static_cast<int>(out_shape.dims[2]);
+        const bool conv = layer.kind == LayerKind::conv2d;
+        if (conv) convert_layout(ws, shape, layout, Layout::hwc);
+        if (tune != nullptr && (conv || model_input)) {
+          const std::size_t center =
+              conv ? (static_cast<std::size_t>(shape.dims[1] / 2) * shape.dims[2] + shape.dims[2] / 2) * shape.dims[0]
+                   : 0;
+          pack_layer(model, i, shape, ws.current.data() + center, *tune);
         }
-        ws.next.resize(static_cast<std::size_t>(out_shape.size()));
-        kernels::conv2d_hwc(plan.packed[i], ws.current.data(), height, width, ws.next.data(), out_h, out_w,
-                            epilogue, epilogue_count, ws.scratch);
+        ws.next.resize(static_cast<std::size_t>(plan.shapes[i].size()));
+        if (conv) {
+          kernels::conv2d_hwc(plan.conv[i], ws.current.data(), ws.next.data(), epilogue, epilogue_count, ws.scratch);
+        } else {
+          kernels::linear(plan.linear[i], ws.current.data(), ws.next.data(), epilogue, epilogue_count, ws.scratch);
+        }
         ws.current.swap(ws.next);
         layout = Layout::hwc;
         break;
@@ -532,6 +473,10 @@ Result<Prediction> forward(const Model& model, const float* input, std::size_t i
         kernels::softmax(ws.current.data(), static_cast<std::int64_t>(ws.current.size()), shape.dims.back());
         break;
     }
+    for (std::size_t j = i; j <= last; ++j) {
+      const LayerKind kind = model.layers[j].kind;
+      if (kind != LayerKind::flatten && kind != LayerKind::dropout) model_input = false;
+    }
     shape = plan.shapes[last];
     if (shape.dims.size() != 3) layout = Layout::chw;  // flat: one order
     if (keep_activations) {
@@ -541,7 +486,85 @@ Result<Prediction> forward(const Model& model, const float* input, std::size_t i
     if (last + 1 == logits_layer) copy_as_chw(ws.current, shape, layout, prediction.logits);
     i = last;
   }
+  if (logits_layer == 0) prediction.logits.assign(input, input + input_size);
+}
 
+Result<std::shared_ptr<const PreparedModel>> build_prepared(const Model& model) {
+  Result<std::vector<ActivationShape>> shapes = infer_shapes(model);
+  if (!shapes) return shapes.error();
+  auto plan = std::make_shared<PreparedModel>();
+  plan->fingerprint = fingerprint_of(model);
+  plan->shapes = std::move(shapes).value();
+  const std::size_t n = model.layers.size();
+  plan->linear.resize(n);
+  plan->conv.resize(n);
+  plan->elementwise.resize(n);
+  ActivationShape in_shape{{model.card.input_channels, model.card.input_height, model.card.input_width}};
+  for (std::size_t i = 0; i < n; ++i) {
+    const Layer& layer = model.layers[i];
+    const auto& t = layer.tensors;
+    kernels::Elementwise& op = plan->elementwise[i];
+    switch (layer.kind) {
+      case LayerKind::linear:
+      case LayerKind::conv2d: pack_layer(model, i, in_shape, nullptr, *plan); break;
+      case LayerKind::batch_norm:
+        op = kernels::make_batch_norm(t[0].values.data(), t[1].values.data(), t[2].values.data(),
+                                      t[3].values.data(), static_cast<int>(layer.channels), layer.eps);
+        break;
+      case LayerKind::relu: op.op = kernels::Elementwise::Op::relu; break;
+      case LayerKind::leaky_relu:
+        op.op = kernels::Elementwise::Op::leaky_relu;
+        op.alpha = layer.alpha;
+        break;
+      case LayerKind::sigmoid: op.op = kernels::Elementwise::Op::sigmoid; break;
+      case LayerKind::tanh: op.op = kernels::Elementwise::Op::tanh; break;
+      case LayerKind::dropout:
+      case LayerKind::flatten:
+      case LayerKind::max_pool2d:
+      case LayerKind::softmax: break;
+    }
+    in_shape = plan->shapes[i];
+  }
+  // One run on blank paper (every pixel (0 - mean) / std, as preprocess_canvas computes it) chooses the
+  // skip vectors; the packs above (zero skips) run the layers before the one being chosen.
+  const ModelCard& card = model.card;
+  const float blank = (0.f - card.normalize_mean) / card.normalize_std;
+  if (std::isfinite(blank)) {
+    const std::vector<float> paper(static_cast<std::size_t>(card.input_channels * card.input_height * card.input_width),
+                                   blank);
+    Prediction ignored;
+    execute(model, *plan, plan.get(), paper.data(), paper.size(), false, ignored);
+  }
+  return std::shared_ptr<const PreparedModel>(std::move(plan));
+}
+
+}  // namespace
+
+Status prepare(Model& model) {
+  model.prepared.reset();
+  Result<std::shared_ptr<const PreparedModel>> prepared = build_prepared(model);
+  if (!prepared) return prepared.error();
+  model.prepared = std::move(prepared).value();
+  return Ok{};
+}
+
+Result<Prediction> forward(const Model& model, const float* input, std::size_t input_size, bool keep_activations) {
+  // Packed weights: the prepared ones when they still describe this model, else packed for this call.
+  std::shared_ptr<const PreparedModel> prepared = model.prepared;
+  if (!prepared || prepared->fingerprint != fingerprint_of(model)) {
+    Result<std::shared_ptr<const PreparedModel>> built = build_prepared(model);
+    if (!built) return built.error();
+    prepared = std::move(built).value();
+  }
+  const ModelCard& card = model.card;
+  const std::size_t expected = static_cast<std::size_t>(card.input_channels * card.input_height * card.input_width);
+  if (input == nullptr || input_size != expected) {
+    return make_error(ErrorCode::bad_argument, "input", 0,
+                      "forward() needs " + std::to_string(expected) + " input floats (channels*height*width from "
+                          "the model card), got " + std::to_string(input_size) + (input ? "." : " (null pointer)."));
+  }
+  Prediction prediction;
+  execute(model, *prepared, nullptr, input, input_size, keep_activations, prediction);
   prediction.probabilities = prediction.logits;
   kernels::softmax(prediction.probabilities.data(), static_cast<std::int64_t>(prediction.probabilities.size()),
                    static_cast<std::int64_t>(prediction.probabilities.size()));

@@ -1,17 +1,20 @@
-// The hot loops of forward(): weights packed once for a register-blocked "axpy" kernel shared by linear
-// and conv2d, fused bias + batch_norm + activation epilogues, pooling and layout changes, and a
-// deterministic exp. Used by model.cpp and the benchmark. Read next: model.cpp, docs/core.md.
+// The hot loops of forward(): weights packed once for register-blocked "axpy" kernels (linear, conv2d),
+// fused bias + batch_norm + activation epilogues, pooling and layout changes, and a deterministic exp.
+// Used by model.cpp and the benchmark. Read next: model.cpp, docs/core.md (with the measurements).
 //
-// Why this shape (measured, docs/benchmarks.md):
-// - The innermost loop always runs over 32 INDEPENDENT outputs (out[j] += w[k][j] * x[k]); each output
-//   sums its terms in one fixed order on every platform. With -ffp-contract=off (CMakeLists.txt) the
-//   native and the WebAssembly builds therefore give bit-identical results.
-// - Eigen 3.4 is unvectorised under Emscripten (-msimd128), and GCC 12 keeps a plain-loop accumulator
-//   array in memory (a load and a store per term). GCC/Clang vector types (f32x4 below; no intrinsics,
-//   no #ifdef) keep the 8 accumulators in registers and become SSE2 natively and SIMD128 in wasm.
-// - Terms whose input is the "skip value" are skipped: 0 after a ReLU, and for a first linear layer the
-//   blank pixel (-mean/std), with that constant's share folded into the bias. The sum is algebraically
-//   the same; only which terms are added changes (results stay identical across platforms).
+// Why this shape:
+// - The innermost loops always run over INDEPENDENT outputs (out[j] += w[k][j] * x[k]); each output adds
+//   its terms in one fixed order on every platform. With -ffp-contract=off (CMakeLists.txt) the native
+//   and the WebAssembly builds therefore give bit-identical results.
+// - Eigen 3.4 is unvectorised under Emscripten (-msimd128) and its matrix-vector product was 3x slower
+//   than these kernels natively (bench_core "mlp/eigen"); GCC 12 keeps a plain-loop accumulator array in
+//   memory (a load and a store per term). GCC/Clang vector types (f32x4; no intrinsics, no #ifdef) keep
+//   the accumulators in registers and become SSE2 natively and SIMD128 in wasm. Eigen::Map still views
+//   the PyTorch-ordered tensors when packing.
+// - Skip vectors: a layer adds w * (x - skip) only for inputs x that differ from skip, and starts from a
+//   bias that already holds the skipped inputs' share (bias + sum w * skip, summed in double). The sum is
+//   algebraically the same. skip is 0 after a ReLU; for convolutions and a first linear layer it is what
+//   the input looks like on blank paper, so the background of a drawing costs nothing.
 #pragma once
 
 #include <cstdint>
@@ -20,18 +23,20 @@
 namespace digitlab {
 namespace kernels {
 
-constexpr int kPanelWidth = 32;  // outputs per register block: 8 vectors of 4 floats
+constexpr int kPanelWidth = 32;  // conv outputs per register block: 8 vectors of 4 floats
 
-// A convolution, or a linear layer (kernel 1 on a 1x1 image), packed for conv2d_hwc(). Outputs come in
-// panels of kPanelWidth; the last panel is narrower when out_channels is not a multiple of 32 (rounded
-// up to 4), so a 10-class layer computes 12 lanes, not 32.
+// A convolution packed for conv2d_hwc(), for one input size. Outputs come in panels of kPanelWidth (8
+// accumulator vectors); the last panel is narrower when out_channels is not a multiple of 32 (rounded up
+// to 4 lanes).
 struct PackedConv {
   int in_channels = 0, out_channels = 0, kernel = 1, stride = 1, padding = 0;
-  int panels = 0;           // ceil(out_channels / kPanelWidth)
-  float skip_value = 0.f;   // inputs equal to this contribute nothing (their share is in bias)
+  int in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  int panels = 0;      // ceil(out_channels / kPanelWidth)
+  int out_stride = 0;  // out_channels rounded up to 4
   // Panel p: (kernel, kernel, in_channels, panel_width(p)) at weights[p * kernel^2 * in_channels * 32].
   std::vector<float> weights;
-  std::vector<float> bias;  // (out_channels rounded up to 4), zero padded
+  std::vector<float> skip;      // (in_channels): input values whose terms are left out
+  std::vector<float> bias_map;  // (out_h * out_w, out_stride): bias + the skipped share, per output pixel
 
   int panel_width(int panel) const {
     const int lanes = out_channels - panel * kPanelWidth;
@@ -39,12 +44,24 @@ struct PackedConv {
   }
 };
 
-// weight (out, in, k, k) and bias (out) as PyTorch stores them.
+// weight (out, in, k, k) and bias (out) as PyTorch stores them; skip (in) or nullptr for zeros. The
+// bias map accounts for zero padding: an output near the border only gets the taps that exist.
 PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, int out_channels, int kernel,
-                       int stride, int padding);
-// weight (out, in), bias (out). skip_value: see above; pass 0 unless every input is a model input.
-PackedConv pack_linear(const float* weight, const float* bias, int in_features, int out_features,
-                       float skip_value);
+                       int stride, int padding, int in_h, int in_w, const float* skip);
+
+// A linear layer packed for linear(): weight transposed to (in, out) rows, so each input that is not
+// skipped reads one contiguous row (the hardware prefetcher's favourite pattern: the deep MLP's 10 MB of
+// weights do not fit in L2 and stream from L3).
+struct PackedLinear {
+  int in_features = 0, out_features = 0;
+  int row_stride = 0;          // out_features rounded up to 4
+  std::vector<float> weights;  // (in_features, row_stride), zero padded
+  std::vector<float> skip;     // (in_features)
+  std::vector<float> bias;     // (row_stride): bias + the skipped share
+};
+// weight (out, in) and bias (out); skip (in) or nullptr for zeros.
+PackedLinear pack_linear(const float* weight, const float* bias, int in_features, int out_features,
+                         const float* skip);
 
 // An elementwise layer that can run on its own or fused into a conv/linear epilogue.
 struct Elementwise {
@@ -65,13 +82,17 @@ void apply_elementwise(const Elementwise& op, float* values, std::int64_t outer,
 // Reused buffers (the sparse input lists); forward() keeps one per thread so it does not allocate.
 struct Scratch {
   std::vector<int> index, count;
-  std::vector<float> value;
+  std::vector<float> value;  // 4 copies of each value: a plain vector load instead of a shuffle
 };
 
-// input (height, width, in_channels) -> output (out_h, out_w, out_channels), both channels-last;
-// the epilogue ops run on each output block while it is still in registers' reach.
-void conv2d_hwc(const PackedConv& conv, const float* input, int height, int width, float* output, int out_h,
-                int out_w, const Elementwise* const* epilogue, int epilogue_count, Scratch& scratch);
+// input (in_h, in_w, in_channels) -> output (out_h, out_w, out_channels), both channels-last; the
+// epilogue ops run on each output block before it is stored.
+void conv2d_hwc(const PackedConv& conv, const float* input, float* output, const Elementwise* const* epilogue,
+                int epilogue_count, Scratch& scratch);
+
+// output (out_features) = bias + weight x, then the epilogue ops.
+void linear(const PackedLinear& layer, const float* input, float* output, const Elementwise* const* epilogue,
+            int epilogue_count, Scratch& scratch);
 
 // Channels-last max pooling (floors like PyTorch's MaxPool2d).
 void max_pool_hwc(const float* input, int channels, int height, int width, int kernel, int stride, float* output,

@@ -1,0 +1,17 @@
+# The core benchmark (tests/bench/bench_core.cpp): built natively and in wasm, run by hand (commands in
+# docs/benchmarks.md). A short smoke run is registered so it keeps working; its timings decide nothing.
+if(DIGITLAB_BUILD_BENCHMARKS)
+  add_executable(bench_core bench/bench_core.cpp)
+  target_link_libraries(bench_core PRIVATE digitlab::core)
+  target_compile_definitions(bench_core PRIVATE DIGITLAB_DATA_DIR="${DIGITLAB_DATA_DIR}")
+  if(EMSCRIPTEN)
+    target_compile_definitions(bench_core PRIVATE DIGITLAB_BENCH_BUILD="wasm-simd128")
+    target_link_options(bench_core PRIVATE -sNODERAWFS=1 -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1)
+    set(_bench_args --wasm-file "${CMAKE_CURRENT_BINARY_DIR}/bench_core.wasm")
+  else()
+    target_compile_definitions(bench_core PRIVATE DIGITLAB_BENCH_BUILD="native")
+    set(_bench_args "")
+  endif()
+  add_test(NAME ${DIGITLAB_TEST_PREFIX}.bench_core-smoke COMMAND bench_core --runs 20 --warmup 2 ${_bench_args})
+  set_tests_properties(${DIGITLAB_TEST_PREFIX}.bench_core-smoke PROPERTIES TIMEOUT 120 LABELS bench)
+endif()
