@@ -1,0 +1,92 @@
+// The committed fuzz seeds (tests/fuzz/corpus/weights/) are golden files: the valid ones must be exactly what
+// the writer produces today on this platform, the broken ones must fail with their code. Read next: fuzz_weights.cpp.
+#include "test_weights_util.hpp"
+
+#include <cstdio>
+
+using namespace weights_test;
+
+namespace {
+
+const std::string kCorpus = std::string(DIGITLAB_SOURCE_DIR) + "/tests/fuzz/corpus/weights/";
+const std::string kRegenerated = std::string(DIGITLAB_TEST_OUTPUT_DIR) + "/";
+
+// flatten, linear 16->8, tanh, linear 8->4, sigmoid on a 1x4x4 input, without a self-test.
+Model small_mlp() {
+  Model model = tiny_model();
+  model.card.architecture = "mlp-small";
+  model.card.class_names = {"n", "e", "s", "w"};
+  model.layers = {make_simple_layer(LayerKind::flatten), make_linear_layer(16, 8), make_simple_layer(LayerKind::tanh),
+                  make_linear_layer(8, 4), make_simple_layer(LayerKind::sigmoid)};
+  randomize_parameters(model, 21);
+  return model;
+}
+
+std::vector<std::uint8_t> written(const Model& model, DType dtype, bool self_test) {
+  WriteOptions options;
+  options.dtype = dtype;
+  if (self_test) options.self_test_input = seeded_input(input_size(model), 11);
+  return write_weights(model, options).value();
+}
+
+struct Seed {
+  const char* name;
+  std::vector<std::uint8_t> bytes;
+  ErrorCode expected;  // ok for the valid ones
+};
+
+std::vector<Seed> seeds() {
+  const std::vector<std::uint8_t> tiny = written(tiny_model(), DType::float32, true);
+  std::vector<std::uint8_t> flipped = tiny;
+  flipped[900] ^= 0x10;
+  const std::uint64_t gamma = wf::decode_tensor(tiny.data() + tensor_record(tiny, 2)).offset;
+  std::vector<std::uint8_t> failing = tiny;
+  failing[self_test_offset(tiny) + 8 + 4 * 16 + 3] ^= 0x40;  // first expected logit's top bits
+  wf::reseal_checksums(failing);
+  return {
+      {"tiny-f32.dlw", tiny, ErrorCode::ok},
+      {"tiny-f16.dlw", written(tiny_model(), DType::float16, true), ErrorCode::ok},
+      {"tiny-int8.dlw", written(tiny_model(), DType::int8, true), ErrorCode::ok},
+      {"mlp-small.dlw", written(small_mlp(), DType::float32, false), ErrorCode::ok},
+      {"broken-truncated.dlw", std::vector<std::uint8_t>(tiny.begin(), tiny.begin() + 700), ErrorCode::truncated},
+      {"broken-bit-flip.dlw", flipped, ErrorCode::checksum_mismatch},
+      {"broken-overlap.dlw", with_tensor(tiny, 3, [&](wf::TensorRecord& r) { r.offset = gamma; }), ErrorCode::overlapping},
+      {"broken-self-test.dlw", failing, ErrorCode::self_test_failed},
+  };
+}
+
+std::vector<std::uint8_t> read_all(const std::string& path) {
+  std::vector<std::uint8_t> bytes;
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    std::uint8_t chunk[4096];
+    std::size_t n;
+    while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
+    std::fclose(f);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("the committed weights seeds are the writer's output today, byte for byte, on every platform", "[weights]") {
+  std::vector<std::string> stale;
+  for (const Seed& seed : seeds()) {
+    INFO("seed " << seed.name);
+    CHECK(seed.bytes.size() < 20 * 1024);
+    Result<LoadedWeights> loaded = load_weights(seed.bytes);
+    CHECK((loaded.ok() ? ErrorCode::ok : loaded.error().code) == seed.expected);
+    if (read_all(kCorpus + seed.name) != seed.bytes) {
+      stale.push_back(seed.name);
+      if (std::FILE* out = std::fopen((kRegenerated + seed.name).c_str(), "wb")) {
+        std::fwrite(seed.bytes.data(), 1, seed.bytes.size(), out);
+        std::fclose(out);
+      }
+    }
+  }
+  if (!stale.empty()) {
+    std::string copy = "cd " + kRegenerated + " && cp";
+    for (const std::string& name : stale) copy += " " + name;
+    FAIL_CHECK("seed files differ from the writer's output. If the format or the seeded weights changed on "
+               "purpose, update them: " << copy << " " << kCorpus);
+  }
+}
