@@ -1,0 +1,529 @@
+// The training run (see trainer.hpp). Sections: 1. environment  2. evaluation  3. the run: set-up, the
+// loop, checkpoints, outputs  4. weights file and run record. Read next: checkpoint.cpp, evaluate.cpp.
+#include "trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <torch/version.h>
+#if defined(DIGITLAB_TRAINER_CUDA)
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+#include "atomic_file.hpp"
+#include "blas_setup.hpp"
+#include "checkpoint.hpp"
+#include "console.hpp"
+#include "digitlab/architectures.hpp"
+#include "digitlab/weights.hpp"
+#include "export.hpp"
+
+namespace digitlab::trainer {
+
+using Clock = std::chrono::steady_clock;
+
+static double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// ---- 1. Environment ----------------------------------------------------------------------------------------
+
+Result<RunEnvironment> prepare_environment(const std::string& device, int threads) {
+  RunEnvironment environment;
+  environment.libtorch_version = fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH);
+  const bool cuda = torch::cuda::is_available();
+#if defined(DIGITLAB_TRAINER_CUDA)
+  if (cuda) {
+    const auto* properties = at::cuda::getCurrentDeviceProperties();
+    environment.cuda = fmt::format("CUDA {}.{} (runtime), {} device(s): {}", CUDA_VERSION / 1000,
+                                   (CUDA_VERSION % 1000) / 10, torch::cuda::device_count(), properties->name);
+  } else {
+    environment.cuda = "CUDA built in but no GPU available";
+  }
+#else
+  environment.cuda = "no CUDA in this LibTorch (CPU build)";
+#endif
+  if (device == "cuda" && !cuda)
+    return make_error(ErrorCode::bad_argument, "device", 0,
+                      "--device cuda was asked for but " + environment.cuda + "; use --device cpu or auto");
+  if (device != "auto" && device != "cpu" && device != "cuda")
+    return make_error(ErrorCode::bad_argument, "device", 0, "unknown device '" + device + "': choose auto, cpu or cuda");
+  environment.device = (device == "cuda" || (device == "auto" && cuda)) ? torch::Device(torch::kCUDA)
+                                                                         : torch::Device(torch::kCPU);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  environment.threads = threads > 0 ? threads : cores;
+  at::set_num_threads(environment.threads);
+  if (environment.device.is_cpu()) {
+    // Every CPU kernel we use is deterministic for a fixed thread count; this makes LibTorch refuse (rather
+    // than silently use) any that is not, so "same seed, same bytes" stays true.
+    at::globalContext().setDeterministicAlgorithms(true, false);
+  } else {
+    at::globalContext().setBenchmarkCuDNN(true);  // GPU runs aim for speed, not bit-reproducibility
+  }
+  environment.blas = blas_description();
+  return environment;
+}
+
+nlohmann::json RunEnvironment::to_json() const {
+  return {{"device", device.str()}, {"threads", threads}, {"libtorch", libtorch_version}, {"cuda", cuda},
+          {"blas", blas}};
+}
+
+std::vector<std::string> RunEnvironment::header_lines() const {
+  std::vector<std::string> lines = {fmt::format("Using {} device", device.is_cuda() ? "cuda" : "cpu"),
+                                    fmt::format("LibTorch {}, {}, {} CPU thread{}", libtorch_version, cuda, threads,
+                                                threads == 1 ? "" : "s")};
+  if (!blas.empty()) lines.push_back("BLAS: " + blas);
+  return lines;
+}
+
+// ---- 2. Evaluation -------------------------------------------------------------------------------------------
+
+torch::Tensor predict_logits(NetworkImpl& network, const torch::Tensor& images, const Normalizer& normalizer,
+                             std::int64_t chunk) {
+  c10::InferenceMode inference;  // no autograd bookkeeping at all, unlike NoGradGuard
+  network.eval();
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t start = 0; start < images.size(0); start += chunk) {
+    const std::int64_t end = std::min(images.size(0), start + chunk);
+    parts.push_back(network.forward(normalizer(images.slice(0, start, end))).to(torch::kCPU, torch::kFloat32));
+  }
+  return torch::cat(parts).contiguous();
+}
+
+Evaluation evaluate_logits(const torch::Tensor& logits, const torch::Tensor& labels, int classes) {
+  Evaluation evaluation;
+  torch::Tensor predicted = logits.argmax(1).to(torch::kCPU, torch::kInt64).contiguous();
+  torch::Tensor truth = labels.to(torch::kCPU, torch::kInt64).contiguous();
+  evaluation.count = predicted.size(0);
+  evaluation.confusion.assign(classes, std::vector<std::int64_t>(classes, 0));
+  const std::int64_t* p = predicted.data_ptr<std::int64_t>();
+  const std::int64_t* t = truth.data_ptr<std::int64_t>();
+  evaluation.predictions.assign(p, p + evaluation.count);
+  for (std::int64_t i = 0; i < evaluation.count; ++i) {
+    if (t[i] >= 0 && t[i] < classes && p[i] >= 0 && p[i] < classes) ++evaluation.confusion[t[i]][p[i]];
+    if (p[i] == t[i])
+      ++evaluation.correct;
+    else
+      evaluation.misclassified.push_back(i);
+  }
+  evaluation.accuracy = evaluation.count > 0 ? double(evaluation.correct) / double(evaluation.count) : 0.0;
+  return evaluation;
+}
+
+// ---- 3. The run --------------------------------------------------------------------------------------------
+
+namespace {
+
+// What the loop carries between steps and what a checkpoint stores of it (as JSON, next to the tensors).
+struct Progress {
+  int epoch = 0;                 // 0-based epoch in progress
+  std::int64_t step = 0;         // next step within it
+  std::int64_t global_step = 0;  // steps done in all
+  std::int64_t window_steps = 0; // steps since the last loss log line
+  double train_seconds = 0;      // of the epoch in progress, before a resume
+  std::vector<LossPoint> losses;
+  std::vector<EpochRecord> epochs;
+};
+
+nlohmann::json to_json(const LossPoint& point) {
+  return {{"epoch", point.epoch}, {"step", point.step}, {"global_step", point.global_step}, {"loss", point.loss},
+          {"mean_loss", point.mean_loss}};
+}
+
+nlohmann::json to_json(const EpochRecord& record) {
+  return {{"epoch", record.epoch},
+          {"learning_rate", record.learning_rate},
+          {"train_loss", record.train_loss},
+          {"test_accuracy", record.test_accuracy},
+          {"train_seconds", record.train_seconds},
+          {"eval_seconds", record.eval_seconds},
+          {"images_per_second", record.images_per_second}};
+}
+
+nlohmann::json to_json(const Progress& progress) {
+  nlohmann::json losses = nlohmann::json::array(), epochs = nlohmann::json::array();
+  for (const auto& point : progress.losses) losses.push_back(to_json(point));
+  for (const auto& record : progress.epochs) epochs.push_back(to_json(record));
+  return {{"epoch", progress.epoch}, {"step", progress.step}, {"global_step", progress.global_step},
+          {"window_steps", progress.window_steps}, {"train_seconds", progress.train_seconds},
+          {"losses", losses}, {"epochs", epochs}};
+}
+
+Progress progress_from_json(const nlohmann::json& json) {
+  Progress progress;
+  progress.epoch = json.at("epoch").get<int>();
+  progress.step = json.at("step").get<std::int64_t>();
+  progress.global_step = json.at("global_step").get<std::int64_t>();
+  progress.window_steps = json.at("window_steps").get<std::int64_t>();
+  progress.train_seconds = json.at("train_seconds").get<double>();
+  for (const auto& point : json.at("losses"))
+    progress.losses.push_back({point.at("epoch").get<int>(), point.at("step").get<std::int64_t>(),
+                               point.at("global_step").get<std::int64_t>(), point.at("loss").get<double>(),
+                               point.at("mean_loss").get<double>()});
+  for (const auto& record : json.at("epochs"))
+    progress.epochs.push_back({record.at("epoch").get<int>(), record.at("learning_rate").get<double>(),
+                               record.at("train_loss").get<double>(), record.at("test_accuracy").get<double>(),
+                               record.at("train_seconds").get<double>(), record.at("eval_seconds").get<double>(),
+                               record.at("images_per_second").get<double>()});
+  return progress;
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& options,
+                                                        const std::vector<torch::Tensor>& parameters) {
+  namespace optim = torch::optim;
+  if (options.optimizer == "adam")
+    return std::make_unique<optim::Adam>(parameters,
+                                         optim::AdamOptions(options.learning_rate).weight_decay(options.weight_decay));
+  if (options.optimizer == "adamw")
+    return std::make_unique<optim::AdamW>(
+        parameters, optim::AdamWOptions(options.learning_rate).weight_decay(options.weight_decay));
+  return std::make_unique<optim::SGD>(
+      parameters,
+      optim::SGDOptions(options.learning_rate).momentum(options.momentum).weight_decay(options.weight_decay));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double learning_rate) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(learning_rate);
+}
+
+// The printing side of a run: silent in quiet mode except one line per epoch; a progress bar only when
+// asked for or on a terminal.
+class RunLog {
+ public:
+  explicit RunLog(const TrainOptions& options)
+      : quiet_(options.quiet),
+        bar_(!options.quiet && options.progress != "off" && (options.progress == "on" || is_terminal(stderr))) {}
+  void line(const std::string& text) {
+    if (!quiet_) bar_.print_line(text);
+  }
+  void always(const std::string& text) { bar_.print_line(text); }
+  ProgressBar& bar() { return bar_; }
+
+ private:
+  bool quiet_;
+  ProgressBar bar_;
+};
+
+}  // namespace
+
+Result<TrainResult> train(TrainOptions options) {
+  const auto run_started = Clock::now();
+  options.resolve_defaults();
+  if (auto valid = options.validate(); !valid) return valid.error();
+  const DatasetInfo dataset = find_dataset(options.dataset).value();
+  const Schedule schedule = parse_schedule(options.scheduler).value();
+  const Augmentation augmentation = parse_augmentation(options.augmentation).value();
+
+  auto environment = prepare_environment(options.device, options.threads);
+  if (!environment) return environment.error();
+  TrainResult result;
+  result.options = options;
+  result.environment = environment.value();
+  const torch::Device device = result.environment.device;
+  RunLog log(options);
+  for (const auto& line : result.environment.header_lines()) log.line(line);
+
+  // Data: one uint8 tensor per split, on the device.
+  const auto load_started = Clock::now();
+  auto train_split = load_split(options.data_dir, "train", options.limit_train, device);
+  if (!train_split) return train_split.error();
+  auto test_split = load_split(options.data_dir, "t10k", options.limit_test, device);
+  if (!test_split) return test_split.error();
+  const DeviceSplit& train_data = train_split.value();
+  const DeviceSplit& test_data = test_split.value();
+  result.load_seconds = seconds_since(load_started);
+  result.train_images = train_data.size();
+  result.test_images = test_data.size();
+  const std::int64_t batch = options.batch_size;
+  const std::int64_t steps_per_epoch = (train_data.size() + batch - 1) / batch;  // the last batch may be short
+  result.steps_per_epoch = steps_per_epoch;
+  log.line(fmt::format("Data: {} ({}), {} training and {} test images, loaded in {:.2f}s", dataset.card_name,
+                       options.data_dir, with_thousands(train_data.size()), with_thousands(test_data.size()),
+                       result.load_seconds));
+
+  // The network, initialised the way PyTorch does from the seed.
+  torch::manual_seed(options.seed);
+  Model spec = make_architecture(options.model).value();
+  spec.card.dataset = dataset.card_name;
+  spec.card.class_names = dataset.class_names;
+  auto built = build_network(spec);
+  if (!built) return built.error();
+  Network network = built.value();
+  network->to(device);
+  if (device.is_cpu() && options.channels_last) network->use_channels_last();
+  if (options.print_model) {
+    std::ostringstream text;
+    network->print_summary(text, "NeuralNetwork");
+    std::string printed = text.str();
+    if (!printed.empty() && printed.back() == '\n') printed.pop_back();
+    log.line(printed);
+  }
+  log.line("Recipe: " + options.recipe() + ", normalise (x/255 - 0.5)/0.5");
+
+  auto optimizer = make_optimizer(options, network->parameters());
+  const Normalizer normalizer(spec.card.normalize_mean, spec.card.normalize_std, device);
+  // The data order has its own generator, so dropout draws (torch's default generator) never shift it.
+  torch::Generator data_generator = at::detail::createCPUGenerator(options.seed);
+  Progress progress;
+  // Per-epoch loss sums on the device: reading a loss back every step would stall a GPU.
+  torch::Tensor loss_sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  torch::Tensor epoch_start_state = data_generator.get_state();
+
+  if (!options.resume.empty()) {
+    CheckpointState state;
+    if (auto loaded = load_checkpoint(options.resume, *network, *optimizer, options.recipe_json(), &state); !loaded)
+      return loaded.error();
+    try {
+      progress = progress_from_json(state.progress);
+    } catch (const nlohmann::json::exception& error) {
+      return make_error(ErrorCode::bad_value, "checkpoint.progress", 0,
+                        options.resume + " has unreadable progress data: " + error.what());
+    }
+    data_generator.set_state(state.data_generator_state);
+    epoch_start_state = state.data_generator_state;
+    at::Generator default_generator = at::detail::getDefaultCPUGenerator();  // a handle: shares the state
+    {
+      std::lock_guard<std::mutex> lock(default_generator.mutex());
+      default_generator.set_state(state.default_generator_state);
+    }
+    loss_sums = state.loss_sums.to(device);
+    result.resumed_from = options.resume;
+    log.line(fmt::format("Resumed from {} at epoch {}, step {} ({} steps done)", options.resume, progress.epoch + 1,
+                         progress.step, progress.global_step));
+  }
+
+  auto checkpoint_now = [&]() -> Status {
+    CheckpointState state;
+    state.recipe = options.recipe_json();
+    state.progress = to_json(progress);
+    state.data_generator_state = epoch_start_state;
+    state.default_generator_state = at::detail::getDefaultCPUGenerator().get_state();
+    state.loss_sums = loss_sums;
+    return save_checkpoint(options.checkpoint, *network, *optimizer, state);
+  };
+
+  const std::int64_t total_steps = steps_per_epoch * options.epochs;
+  for (; progress.epoch < options.epochs; ++progress.epoch) {
+    const int epoch = progress.epoch;
+    // The epoch's order (and shifts) from the generator as it was at the epoch's start, so a resumed run
+    // redraws exactly what the interrupted one drew.
+    data_generator.set_state(epoch_start_state);
+    torch::Tensor order = torch::randperm(train_data.size(), data_generator).to(device);
+    torch::Tensor shifts;
+    if (augmentation.max_shift > 0)
+      shifts = torch::randint(0, 2 * augmentation.max_shift + 1, {train_data.size(), 2}, data_generator).to(device);
+
+    network->train();
+    log.bar().start(fmt::format("Epoch {}/{}", epoch + 1, options.epochs), steps_per_epoch, progress.step);
+    const auto epoch_started = Clock::now();
+    const std::int64_t first_step = progress.step;
+    double learning_rate = options.learning_rate;
+    std::string last_loss;
+    for (; progress.step < steps_per_epoch; ++progress.step) {
+      const std::int64_t start = progress.step * batch, end = std::min(train_data.size(), start + batch);
+      learning_rate = schedule.learning_rate(options.learning_rate, epoch, double(progress.global_step) / total_steps);
+      set_learning_rate(*optimizer, learning_rate);
+
+      torch::Tensor indices = order.slice(0, start, end);
+      torch::Tensor pixels = train_data.images.index_select(0, indices);
+      if (augmentation.max_shift > 0)
+        pixels = shift_images(pixels, shifts.slice(0, start, end), augmentation.max_shift);
+      torch::Tensor inputs = normalizer(pixels);
+      torch::Tensor targets = train_data.labels.index_select(0, indices);
+
+      // Gradients set to "none" rather than zero-filled: backward() then writes them fresh, no fill pass.
+      for (auto& parameter : network->parameters()) parameter.mutable_grad() = torch::Tensor();
+      torch::Tensor loss = torch::nn::functional::cross_entropy(network->forward(inputs), targets);
+      loss.backward();
+      optimizer->step();
+
+      torch::Tensor detached = loss.detach();
+      loss_sums.add_(detached.to(torch::kFloat64));
+      ++progress.global_step;
+      ++progress.window_steps;
+      if ((progress.step + 1) % options.log_every == 0) {
+        const double value = detached.item<double>();
+        const double mean = loss_sums[1].item<double>() / double(progress.window_steps);
+        progress.losses.push_back({epoch + 1, progress.step + 1, progress.global_step, value, mean});
+        loss_sums[1].zero_();
+        progress.window_steps = 0;
+        last_loss = fmt::format("loss {:.4f}", value);
+        log.line(fmt::format("Epoch [{}/{}], Step [{}/{}], Loss: {:.4f}", epoch + 1, options.epochs,
+                             progress.step + 1, steps_per_epoch, value));
+      }
+      log.bar().update(progress.step + 1, (progress.step + 1 - first_step) * batch, last_loss);
+
+      const bool stop_here = options.stop_after_steps > 0 && progress.global_step == options.stop_after_steps;
+      const bool periodic = options.checkpoint_every > 0 && progress.global_step % options.checkpoint_every == 0;
+      if (options.write_outputs && (stop_here || periodic)) {
+        ++progress.step;  // the checkpoint resumes at the next step
+        progress.train_seconds += seconds_since(epoch_started);
+        Status saved = checkpoint_now();
+        progress.train_seconds -= seconds_since(epoch_started);
+        --progress.step;
+        if (!saved) return saved.error();
+      }
+      if (stop_here) {
+        log.bar().finish();
+        log.always(fmt::format("Stopped after {} steps as asked (--stop-after-steps); checkpoint: {}\n"
+                               "Continue with the same options and --resume {}",
+                               progress.global_step, options.checkpoint, options.checkpoint));
+        result.stopped_early = true;
+        result.losses = progress.losses;
+        result.epochs = progress.epochs;
+        result.total_seconds = seconds_since(run_started);
+        return result;
+      }
+    }
+    if (device.is_cuda()) torch::cuda::synchronize();
+    const double train_seconds = progress.train_seconds + seconds_since(epoch_started);
+    log.bar().finish();
+
+    // Test accuracy after the epoch.
+    const auto eval_started = Clock::now();
+    torch::Tensor logits = predict_logits(*network, test_data.images, normalizer);
+    result.test = evaluate_logits(logits, test_data.labels, static_cast<int>(dataset.class_names.size()));
+    result.test.seconds = seconds_since(eval_started);
+    network->train();
+
+    EpochRecord record;
+    record.epoch = epoch + 1;
+    record.learning_rate = learning_rate;
+    record.train_loss = loss_sums[0].item<double>() / double(steps_per_epoch);
+    record.test_accuracy = result.test.accuracy;
+    record.train_seconds = train_seconds;
+    record.eval_seconds = result.test.seconds;
+    record.images_per_second = train_data.size() / std::max(train_seconds, 1e-9);
+    progress.epochs.push_back(record);
+    const std::string epoch_line =
+        fmt::format("Epoch [{}/{}] done: train loss {:.4f}, test accuracy {:.2f} % ({}/{}), {:.2f} s/epoch ({} img/s), "
+                    "eval {:.2f}s",
+                    epoch + 1, options.epochs, record.train_loss, 100 * record.test_accuracy,
+                    with_thousands(result.test.correct), with_thousands(result.test.count), train_seconds,
+                    with_thousands(static_cast<std::int64_t>(record.images_per_second)), record.eval_seconds);
+    if (options.quiet) log.always(epoch_line); else log.line(epoch_line);
+
+    // On to the next epoch; the checkpoint taken here resumes at its first step.
+    loss_sums.zero_();
+    progress.step = 0;
+    progress.window_steps = 0;
+    progress.train_seconds = 0;
+    epoch_start_state = data_generator.get_state();
+    if (options.write_outputs) {
+      ++progress.epoch;
+      Status saved = checkpoint_now();
+      --progress.epoch;
+      if (!saved) return saved.error();
+    }
+  }
+  result.losses = progress.losses;
+  result.epochs = progress.epochs;
+  if (result.test.count == 0) {
+    // Resumed from the checkpoint of the last epoch: the final model has not been evaluated in this process.
+    const auto eval_started = Clock::now();
+    torch::Tensor logits = predict_logits(*network, test_data.images, normalizer);
+    result.test = evaluate_logits(logits, test_data.labels, static_cast<int>(dataset.class_names.size()));
+    result.test.seconds = seconds_since(eval_started);
+  }
+
+  // Per-class accuracy and the confusion matrix of the final model.
+  const auto& names = dataset.class_names;
+  if (!options.quiet) {
+    std::string per_class = "Per-class test accuracy:";
+    for (std::size_t c = 0; c < names.size(); ++c) {
+      std::int64_t total = 0;
+      for (std::int64_t v : result.test.confusion[c]) total += v;
+      per_class += fmt::format("\n  {:>11} ({}): {:6.2f} %  ({}/{})", names[c], c,
+                               total ? 100.0 * result.test.confusion[c][c] / total : 0.0,
+                               result.test.confusion[c][c], total);
+    }
+    log.line(per_class);
+    std::string matrix = render_confusion_matrix(result.test.confusion, names);
+    if (!matrix.empty() && matrix.back() == '\n') matrix.pop_back();
+    log.line("Confusion matrix (rows: true class, columns: predicted):\n" + matrix);
+    log.line(fmt::format("Test accuracy: {:.2f} % ({} of {} test images, {} misclassified)",
+                         100 * result.test.accuracy, with_thousands(result.test.correct),
+                         with_thousands(result.test.count), with_thousands(result.test.misclassified.size())));
+  }
+
+  // Export: the card says what the file is and how it was made.
+  ModelCard card = spec.card;
+  card.recipe = options.recipe();
+  card.test_accuracy = options.limit_test == 0 ? static_cast<float>(result.test.accuracy) : -1.f;
+  card.trainer_version = std::string(DIGITLAB_TRAINER_VERSION) + " (LibTorch " + result.environment.libtorch_version + ")";
+  result.model = export_model(*network, card);
+  result.total_seconds = seconds_since(run_started);
+  if (!options.write_outputs) return result;
+
+  auto bytes = weights_bytes(result.model, normalizer.image(test_data.images[0]));
+  if (!bytes) return bytes.error();
+  // Read the file back through the core before keeping it: the self-test compares the core's logits
+  // with the ones the writer stored.
+  auto reloaded = load_weights(bytes.value());
+  if (!reloaded) {
+    Error error = reloaded.error();
+    error.message = "the weights file just written does not read back: " + error.message;
+    return error;
+  }
+  result.self_test_max_abs_diff = reloaded.value().self_test_max_abs_diff;
+  result.weights_bytes = static_cast<std::int64_t>(bytes.value().size());
+  if (auto written = write_file_atomically(options.output, bytes.value()); !written) return written.error();
+  result.total_seconds = seconds_since(run_started);
+  if (auto written = write_file_atomically(options.record, run_record(result).dump(2) + "\n"); !written)
+    return written.error();
+  log.line(fmt::format("Wrote {} ({} bytes, self-test max |logit diff| {:.2g}) and the run record {}",
+                       options.output, with_thousands(result.weights_bytes), result.self_test_max_abs_diff,
+                       options.record));
+  return result;
+}
+
+// ---- 4. Weights file and run record ------------------------------------------------------------------------
+
+Result<std::vector<std::uint8_t>> weights_bytes(const Model& model, const std::vector<float>& self_test_input) {
+  WriteOptions write_options;
+  write_options.dtype = DType::float32;
+  write_options.self_test_input = self_test_input;
+  return write_weights(model, write_options);
+}
+
+nlohmann::json run_record(const TrainResult& result) {
+  nlohmann::json losses = nlohmann::json::array(), epochs = nlohmann::json::array();
+  for (const auto& point : result.losses) losses.push_back(to_json(point));
+  for (const auto& record : result.epochs) epochs.push_back(to_json(record));
+  std::vector<double> per_class;
+  for (std::size_t c = 0; c < result.test.confusion.size(); ++c) {
+    std::int64_t total = 0;
+    for (std::int64_t v : result.test.confusion[c]) total += v;
+    per_class.push_back(total ? double(result.test.confusion[c][c]) / double(total) : 0.0);
+  }
+  double train_seconds = 0;
+  for (const auto& record : result.epochs) train_seconds += record.train_seconds;
+  return {
+      {"format", "digitlab-run-record-1"},
+      {"trainer_version", DIGITLAB_TRAINER_VERSION},
+      {"recipe", result.options.recipe()},
+      {"config", result.options.to_json()},
+      {"environment", result.environment.to_json()},
+      {"data", {{"train_images", result.train_images}, {"test_images", result.test_images},
+                {"steps_per_epoch", result.steps_per_epoch}}},
+      {"losses", losses},
+      {"epochs", epochs},
+      {"timings", {{"load_seconds", result.load_seconds}, {"train_seconds", train_seconds},
+                   {"total_seconds", result.total_seconds},
+                   {"seconds_per_epoch", result.epochs.empty() ? 0.0 : train_seconds / result.epochs.size()}}},
+      {"test", {{"accuracy", result.test.accuracy}, {"correct", result.test.correct}, {"count", result.test.count},
+                {"class_names", result.model.card.class_names}, {"per_class_accuracy", per_class},
+                {"confusion_matrix", result.test.confusion}, {"misclassified", result.test.misclassified}}},
+      {"weights", {{"path", result.options.output}, {"bytes", result.weights_bytes},
+                   {"self_test_max_abs_diff", result.self_test_max_abs_diff}}},
+      {"resumed_from", result.resumed_from},
+  };
+}
+
+}  // namespace digitlab::trainer
