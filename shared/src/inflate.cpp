@@ -481,6 +481,18 @@ class Inflater {
           }
         }
         out[written++] = std::uint8_t(entry_value(e));
+        if (fast) {
+          // Literals come in runs: up to two more fit in the bits left by the refill (56 - 15 >= 2 * 15)
+          // and the output room (kFastOutputRoom >= 3), saving two refills and loop checks.
+          e = lookup(literal_length, kLiteralLengthPrimaryBits, bit_buffer_);
+          if (entry_kind(e) != kLiteral) continue;
+          consume(entry_code_bits(e));
+          out[written++] = std::uint8_t(entry_value(e));
+          e = lookup(literal_length, kLiteralLengthPrimaryBits, bit_buffer_);
+          if (entry_kind(e) != kLiteral) continue;
+          consume(entry_code_bits(e));
+          out[written++] = std::uint8_t(entry_value(e));
+        }
         continue;
       }
       if (kind == kBaseAndExtra) {
