@@ -81,10 +81,12 @@ std::vector<std::uint64_t> expected_dims(LayerKind kind, std::size_t slot, std::
                                          std::uint64_t out_features, std::uint64_t in_channels,
                                          std::uint64_t out_channels, std::uint64_t kernel, std::uint64_t channels) {
   switch (kind) {
-    case LayerKind::linear: return slot == 0 ? std::vector<std::uint64_t>{out_features, in_features}
-                                             : std::vector<std::uint64_t>{out_features};
-    case LayerKind::conv2d: return slot == 0 ? std::vector<std::uint64_t>{out_channels, in_channels, kernel, kernel}
-                                             : std::vector<std::uint64_t>{out_channels};
+    case LayerKind::linear:
+      return slot == 0 ? std::vector<std::uint64_t>{out_features, in_features}
+                       : std::vector<std::uint64_t>{out_features};
+    case LayerKind::conv2d:
+      return slot == 0 ? std::vector<std::uint64_t>{out_channels, in_channels, kernel, kernel}
+                       : std::vector<std::uint64_t>{out_channels};
     case LayerKind::batch_norm: return {channels};
     default: return {};
   }
@@ -103,10 +105,14 @@ bool is_plain_text(const std::uint8_t* p, std::size_t n) {
     }
     std::size_t extra;
     std::uint32_t code;
-    if (c >= 0xC2 && c <= 0xDF) extra = 1, code = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) extra = 2, code = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) extra = 3, code = c & 0x07;
-    else return false;
+    if (c >= 0xC2 && c <= 0xDF)
+      extra = 1, code = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+      extra = 2, code = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+      extra = 3, code = c & 0x07;
+    else
+      return false;
     if (n - i <= extra) return false;
     for (std::size_t k = 1; k <= extra; ++k) {
       if ((p[i + k] & 0xC0) != 0x80) return false;
@@ -136,11 +142,12 @@ void store_f32(std::uint8_t* p, float v) {
   store_u32(p, bits);
 }
 
-// Decodes one tensor's data (already bounds-checked) into float32. Returns the index of the first
-// non-finite value (or a bad int8 scale, as rows + its row), or `count` when every value is finite.
+// Decodes one tensor's data (already bounds-checked) into float32. Returns `count` when every value is
+// finite, else the index of the first non-finite value, or (with *bad_scale set) the row of the first int8
+// scale that is not a finite number >= 0.
 // The writer uses the same function to build the model "as it will be read".
-std::uint64_t decode_values(const std::uint8_t* data, DType dtype, std::uint64_t count, std::uint64_t rows,
-                            float* out, bool* bad_scale) {
+std::uint64_t decode_values(const std::uint8_t* data, DType dtype, std::uint64_t count, std::uint64_t rows, float* out,
+                            bool* bad_scale) {
   *bad_scale = false;
   switch (dtype) {
     case DType::float32:
@@ -176,7 +183,8 @@ std::uint64_t decode_values(const std::uint8_t* data, DType dtype, std::uint64_t
 
 // Multiply-adds of one layer for one input (elementwise layers count one per value).
 bool layer_cost(const Layer& layer, const ActivationShape& in, const ActivationShape& out, std::uint64_t* cost) {
-  const std::uint64_t in_size = static_cast<std::uint64_t>(in.size()), out_size = static_cast<std::uint64_t>(out.size());
+  const std::uint64_t in_size = static_cast<std::uint64_t>(in.size()),
+                      out_size = static_cast<std::uint64_t>(out.size());
   switch (layer.kind) {
     case LayerKind::linear: return checked_mul(in_size, out_size, cost);
     case LayerKind::conv2d: {
@@ -196,7 +204,7 @@ bool layer_cost(const Layer& layer, const ActivationShape& in, const ActivationS
 // One tensor record, checked, with what the loader needs later.
 struct TensorEntry {
   wf::TensorRecord record;
-  std::string name;          // "layer[2].weight"
+  std::string name;  // "layer[2].weight"
   std::size_t layer = 0, slot = 0;
   std::uint64_t record_offset = 0;  // where its 32-byte record is
   std::uint64_t elements = 0, data_bytes = 0;
@@ -243,11 +251,11 @@ class Loader {
     if (magic_so_far) {
       if (bytes_.size >= wf::kHeaderSize) return Ok{};
       return make_error(ErrorCode::truncated, "header", bytes_.size,
-                        bytes_.size == 0 ? "the file is empty; download or export the weights file again"
-                                         : "the file has only " + std::to_string(bytes_.size) +
-                                               " bytes but a weights file starts with a " +
-                                               std::to_string(wf::kHeaderSize) +
-                                               "-byte header: it was cut short; download or export it again");
+                        bytes_.size == 0
+                            ? "the file is empty; download or export the weights file again"
+                            : "the file has only " + std::to_string(bytes_.size) +
+                                  " bytes but a weights file starts with a " + std::to_string(wf::kHeaderSize) +
+                                  "-byte header: it was cut short; download or export it again");
     }
     const std::string kind = sniff_file_kind(bytes_);
     auto wrong_kind = [&](const std::string& advice) {
@@ -286,8 +294,9 @@ class Loader {
     header_ = wf::decode_header(bytes_.data);
     if (header_.version != wf::kVersion) {
       return make_error(ErrorCode::bad_version, "header.version", f::version,
-                        "this file is format version " + std::to_string(header_.version) + "; this build reads version " +
-                            std::to_string(wf::kVersion) + ": update digitlab, or " + kReexport + " with this version");
+                        "this file is format version " + std::to_string(header_.version) +
+                            "; this build reads version " + std::to_string(wf::kVersion) + ": update digitlab, or " +
+                            kReexport + " with this version");
     }
     const std::uint32_t header_crc = crc32(bytes_.subspan(0, f::header_crc));
     if (header_crc != header_.header_crc) {
@@ -303,20 +312,22 @@ class Loader {
     for (std::size_t i = 0; i < f::reserved_size; ++i) {
       if (header_.reserved[i] != 0) {
         return make_error(ErrorCode::bad_value, "header.reserved", f::reserved + i,
-                          "reserved header bytes must be zero; the file was written by another tool or a newer "
-                          "digitlab: " + std::string(kReexport));
+                          std::string("reserved header bytes must be zero; the file was written by another tool "
+                                      "or a newer digitlab: ") + kReexport);
       }
     }
     if (bytes_.size < header_.file_size) {
       return make_error(ErrorCode::truncated, "header.file_size", bytes_.size,
                         "the file has " + std::to_string(bytes_.size) + " bytes but its header says " +
-                            std::to_string(header_.file_size) + ": it was cut short (an interrupted download or copy?); "
+                            std::to_string(header_.file_size) +
+                            ": it was cut short (an interrupted download or copy?); "
                             "download or export it again");
     }
     if (bytes_.size > header_.file_size) {
       return make_error(ErrorCode::trailing_bytes, "header.file_size", header_.file_size,
-                        std::to_string(bytes_.size - header_.file_size) + " bytes follow the declared end of the file (" +
-                            std::to_string(header_.file_size) + " bytes): something was appended to it; download or "
+                        std::to_string(bytes_.size - header_.file_size) +
+                            " bytes follow the declared end of the file (" + std::to_string(header_.file_size) +
+                            " bytes): something was appended to it; download or "
                             "export it again");
     }
     const std::uint32_t body_crc = crc32(bytes_.subspan(wf::kHeaderSize, bytes_.size - wf::kHeaderSize));
@@ -350,7 +361,8 @@ class Loader {
     if (metadata_end_ > header_.file_size) {
       return make_error(ErrorCode::offset_out_of_range, "header.card_size", f::card_size,
                         "the tables, card and self-test end at byte " + std::to_string(metadata_end_) +
-                            ", past the end of the file (" + std::to_string(header_.file_size) + " bytes); " + kReexport);
+                            ", past the end of the file (" + std::to_string(header_.file_size) + " bytes); " +
+                            kReexport);
     }
     return Ok{};
   }
@@ -378,11 +390,14 @@ class Loader {
                               std::to_string(tensor_count_for(layer.kind)) + " tensors, this record says " +
                               std::to_string(record.tensor_count) + "; " + kReexport);
       }
-      const std::pair<float, std::size_t> floats[] = {{record.alpha, f::alpha}, {record.eps, f::eps},
-                                                      {record.dropout_p, f::dropout_p}};
+      const std::pair<float, std::size_t> floats[] = {
+          {record.alpha, f::alpha}, {record.eps, f::eps}, {record.dropout_p, f::dropout_p}};
       for (const auto& [value, field] : floats) {
         if (!std::isfinite(value)) {
-          return make_error(ErrorCode::bad_value, name + (field == f::alpha ? ".alpha" : field == f::eps ? ".eps" : ".dropout_p"),
+          return make_error(ErrorCode::bad_value,
+                            name + (field == f::alpha ? ".alpha"
+                                    : field == f::eps ? ".eps"
+                                                      : ".dropout_p"),
                             at + field, "a layer parameter is " + float_text(value) + "; " + kReexport);
         }
       }
@@ -442,7 +457,8 @@ class Loader {
           }
         }
         if (r.reserved0 != 0 || r.reserved1 != 0) {
-          return make_error(ErrorCode::bad_value, entry.name + ".reserved", at + (r.reserved0 ? f::reserved0 : f::reserved1),
+          return make_error(ErrorCode::bad_value, entry.name + ".reserved",
+                            at + (r.reserved0 ? f::reserved0 : f::reserved1),
                             entry.name + ": reserved bytes must be zero; " + kReexport);
         }
         if (!wf::tensor_data_size(r, &entry.elements, &entry.data_bytes)) {
@@ -489,7 +505,8 @@ class Loader {
     by_offset.reserve(tensors_.size());
     for (const TensorEntry& t : tensors_) by_offset.push_back(&t);
     std::sort(by_offset.begin(), by_offset.end(), [](const TensorEntry* a, const TensorEntry* b) {
-      return a->record.offset < b->record.offset || (a->record.offset == b->record.offset && a->record_offset < b->record_offset);
+      return a->record.offset < b->record.offset ||
+             (a->record.offset == b->record.offset && a->record_offset < b->record_offset);
     });
     std::uint64_t end_of_data = metadata_end_;
     for (std::size_t k = 0; k < by_offset.size(); ++k) {
@@ -530,7 +547,8 @@ class Loader {
     card.normalize_std = load_f32(p + 16);
     card.test_accuracy = load_f32(p + 20);
     class_count_ = load_u32_le(p + 24);
-    if (!std::isfinite(card.normalize_mean)) return card_error("card.normalize_mean", 12, "normalize_mean is not finite");
+    if (!std::isfinite(card.normalize_mean))
+      return card_error("card.normalize_mean", 12, "normalize_mean is not finite");
     if (!(std::isfinite(card.normalize_std) && card.normalize_std > 0.f))
       return card_error("card.normalize_std", 16, "normalize_std must be a finite number > 0");
     if (!(std::isfinite(card.test_accuracy) && card.test_accuracy <= 1.f))
@@ -573,7 +591,8 @@ class Loader {
       return make_error(ErrorCode::shape_mismatch, "self_test.input_count", self_test_,
                         "the self-test input has " + std::to_string(self_test_inputs_) +
                             " values but the model takes (" + std::to_string(card.input_channels) + ", " +
-                            std::to_string(card.input_height) + ", " + std::to_string(card.input_width) + "); " + kReexport);
+                            std::to_string(card.input_height) + ", " + std::to_string(card.input_width) + "); " +
+                            kReexport);
     }
     if (self_test_logits_ != class_count_) {
       return make_error(ErrorCode::shape_mismatch, "self_test.logit_count", self_test_ + 4,
@@ -607,9 +626,14 @@ class Loader {
     ModelCard& card = result_.model.card;
     std::uint64_t at = card_ + wf::kCardFixedSize;
     const std::uint64_t end = card_ + header_.card_size;
-    struct Named { std::string* target; const char* field; };
-    const Named fixed[] = {{&card.architecture, "card.architecture"}, {&card.dataset, "card.dataset"},
-                           {&card.recipe, "card.recipe"}, {&card.trainer_version, "card.trainer_version"}};
+    struct Named {
+      std::string* target;
+      const char* field;
+    };
+    const Named fixed[] = {{&card.architecture, "card.architecture"},
+                           {&card.dataset, "card.dataset"},
+                           {&card.recipe, "card.recipe"},
+                           {&card.trainer_version, "card.trainer_version"}};
     for (const Named& n : fixed) {
       if (Status s = read_string(at, end, n.field, n.target); !s) return s;
     }
@@ -619,8 +643,9 @@ class Loader {
       if (Status s = read_string(at, end, field.c_str(), &card.class_names[c]); !s) return s;
     }
     if (at != end) {
-      return make_error(ErrorCode::bad_value, "card", at,
-                        std::to_string(end - at) + " bytes at the end of the model card belong to no field; " + kReexport);
+      return make_error(
+          ErrorCode::bad_value, "card", at,
+          std::to_string(end - at) + " bytes at the end of the model card belong to no field; " + kReexport);
     }
     return Ok{};
   }
@@ -635,8 +660,9 @@ class Loader {
     if (length > wf::kMaxStringBytes || length > end - at - 4) {
       return make_error(length > wf::kMaxStringBytes ? ErrorCode::bad_value : ErrorCode::truncated, field, at,
                         std::string(field) + ": a " + std::to_string(length) + "-byte string " +
-                            (length > wf::kMaxStringBytes ? "is longer than the " + std::to_string(wf::kMaxStringBytes) + "-byte limit"
-                                                          : "runs past the end of the model card") +
+                            (length > wf::kMaxStringBytes
+                                 ? "is longer than the " + std::to_string(wf::kMaxStringBytes) + "-byte limit"
+                                 : "runs past the end of the model card") +
                             "; " + kReexport);
     }
     const std::uint8_t* text = bytes_.data + at + 4;
@@ -664,8 +690,8 @@ class Loader {
       return make_error(ErrorCode::bad_value, "self_test.input", inputs_at + 4 * first_bad,
                         "self-test input value " + std::to_string(first_bad) + " is not finite; " + kReexport);
     }
-    first_bad = decode_values(bytes_.data + logits_at, DType::float32, self_test_logits_, 1,
-                              self_test_expected_.data(), &bad_scale);
+    first_bad = decode_values(bytes_.data + logits_at, DType::float32, self_test_logits_, 1, self_test_expected_.data(),
+                              &bad_scale);
     if (first_bad != self_test_logits_) {
       return make_error(ErrorCode::bad_value, "self_test.logits", logits_at + 4 * first_bad,
                         "self-test logit " + std::to_string(first_bad) + " is not finite; " + kReexport);
@@ -731,15 +757,18 @@ class Loader {
       previous = &out;
     }
     if (multiply_adds > options_.max_multiply_adds) {
-      return make_error(ErrorCode::over_budget, "layers", layer_table_,
-                        "the network needs " + (multiply_adds == UINT64_MAX ? std::string("more than 2^64") : std::to_string(multiply_adds)) +
-                            " multiply-adds per input, more than the limit of " +
-                            std::to_string(options_.max_multiply_adds) + ": it would be far too slow to run here");
+      return make_error(
+          ErrorCode::over_budget, "layers", layer_table_,
+          "the network needs " +
+              (multiply_adds == UINT64_MAX ? std::string("more than 2^64") : std::to_string(multiply_adds)) +
+              " multiply-adds per input, more than the limit of " + std::to_string(options_.max_multiply_adds) +
+              ": it would be far too slow to run here");
     }
     result_.multiply_adds = multiply_adds;
     // The weights twice (as loaded, and packed by prepare()) plus every activation.
     std::uint64_t total = 0;
-    if (!checked_mul(activation_floats, 4, &total) || !checked_add(total, 2 * weights_memory_, &total)) total = UINT64_MAX;
+    if (!checked_mul(activation_floats, 4, &total) || !checked_add(total, 2 * weights_memory_, &total))
+      total = UINT64_MAX;
     return check_budget(total, "the weights and the activations");
   }
 
@@ -780,8 +809,8 @@ class Loader {
       return make_error(ErrorCode::self_test_failed, "self_test.logits",
                         self_test_ + wf::kSelfTestFixedSize + 4 * (std::uint64_t(self_test_inputs_) + worst),
                         "the stored self-test input gives logit " + std::to_string(worst) + " = " +
-                            float_text(logits[worst]) + ", the file expects " +
-                            float_text(self_test_expected_[worst]) + " (largest |difference| " + float_text(largest) +
+                            float_text(logits[worst]) + ", the file expects " + float_text(self_test_expected_[worst]) +
+                            " (largest |difference| " + float_text(largest) +
                             ", tolerance 1e-4 + 1e-4*|expected|): the weights do not compute what the trainer saw; " +
                             kReexport);
     }
@@ -862,17 +891,20 @@ class Writer {
     }
     const std::int64_t outputs = shapes.value().back().dims[0];
     if (card.class_names.empty() || static_cast<std::int64_t>(card.class_names.size()) != outputs)
-      return invalid("card.class_names", "name each of the " + std::to_string(outputs) + " outputs (the file is self-describing)");
+      return invalid("card.class_names",
+                     "name each of the " + std::to_string(outputs) + " outputs (the file is self-describing)");
     if (card.class_names.size() > wf::kMaxClasses) return invalid("card.class_names", "too many classes");
     if (model_.layers.size() > wf::kMaxLayers)
       return invalid("layers", "more than " + std::to_string(wf::kMaxLayers) + " layers");
     if (!std::isfinite(card.normalize_mean)) return invalid("card.normalize_mean", "must be finite");
-    if (!(std::isfinite(card.normalize_std) && card.normalize_std > 0.f)) return invalid("card.normalize_std", "must be finite and > 0");
+    if (!(std::isfinite(card.normalize_std) && card.normalize_std > 0.f))
+      return invalid("card.normalize_std", "must be finite and > 0");
     if (!(std::isfinite(card.test_accuracy) && card.test_accuracy <= 1.f))
       return invalid("card.test_accuracy", "must be a fraction in [0, 1], or negative for unknown");
-    std::vector<std::pair<const std::string*, std::string>> strings = {
-        {&card.architecture, "card.architecture"}, {&card.dataset, "card.dataset"},
-        {&card.recipe, "card.recipe"}, {&card.trainer_version, "card.trainer_version"}};
+    std::vector<std::pair<const std::string*, std::string>> strings = {{&card.architecture, "card.architecture"},
+                                                                       {&card.dataset, "card.dataset"},
+                                                                       {&card.recipe, "card.recipe"},
+                                                                       {&card.trainer_version, "card.trainer_version"}};
     for (std::size_t c = 0; c < card.class_names.size(); ++c)
       strings.push_back({&card.class_names[c], "card.class_names[" + std::to_string(c) + "]"});
     for (const auto& [text, field] : strings) {
@@ -885,9 +917,10 @@ class Writer {
       const Layer& layer = model_.layers[i];
       const std::string name = "layer[" + std::to_string(i) + "]";
       const std::int64_t params[] = {layer.in_features, layer.out_features, layer.in_channels, layer.out_channels,
-                                     layer.kernel, layer.stride, layer.padding, layer.channels};
+                                     layer.kernel,      layer.stride,       layer.padding,     layer.channels};
       for (std::int64_t p : params) {
-        if (p < 0 || p > std::int64_t(UINT32_MAX)) return invalid(name, "a parameter does not fit 32 bits: " + std::to_string(p));
+        if (p < 0 || p > std::int64_t(UINT32_MAX))
+          return invalid(name, "a parameter does not fit 32 bits: " + std::to_string(p));
       }
       if (!std::isfinite(layer.alpha) || !std::isfinite(layer.eps) || !std::isfinite(layer.dropout_p))
         return invalid(name, "alpha, eps and dropout_p must be finite");
@@ -913,9 +946,18 @@ class Writer {
   // Tables, card, self-test, then each tensor at the next multiple of 64, in layer order.
   void lay_out() {
     const ModelCard& card = model_.card;
-    auto put_u32 = [&](std::uint32_t v) { for (int i = 0; i < 4; ++i) card_bytes_.push_back(std::uint8_t(v >> (8 * i))); };
-    auto put_f32 = [&](float v) { std::uint32_t bits; std::memcpy(&bits, &v, 4); put_u32(bits); };
-    auto put_string = [&](const std::string& s) { put_u32(std::uint32_t(s.size())); card_bytes_.insert(card_bytes_.end(), s.begin(), s.end()); };
+    auto put_u32 = [&](std::uint32_t v) {
+      for (int i = 0; i < 4; ++i) card_bytes_.push_back(std::uint8_t(v >> (8 * i)));
+    };
+    auto put_f32 = [&](float v) {
+      std::uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      put_u32(bits);
+    };
+    auto put_string = [&](const std::string& s) {
+      put_u32(std::uint32_t(s.size()));
+      card_bytes_.insert(card_bytes_.end(), s.begin(), s.end());
+    };
     put_u32(std::uint32_t(card.input_channels));
     put_u32(std::uint32_t(card.input_height));
     put_u32(std::uint32_t(card.input_width));
@@ -923,7 +965,8 @@ class Writer {
     put_f32(card.normalize_std);
     put_f32(card.test_accuracy);
     put_u32(std::uint32_t(card.class_names.size()));
-    for (const std::string* s : {&card.architecture, &card.dataset, &card.recipe, &card.trainer_version}) put_string(*s);
+    for (const std::string* s : {&card.architecture, &card.dataset, &card.recipe, &card.trainer_version})
+      put_string(*s);
     for (const std::string& s : card.class_names) put_string(s);
 
     for (std::size_t i = 0; i < model_.layers.size(); ++i) {
@@ -943,9 +986,10 @@ class Writer {
     tensor_table_ = wf::kHeaderSize + std::uint64_t(model_.layers.size()) * wf::kLayerRecordSize;
     card_ = tensor_table_ + planned_.size() * wf::kTensorRecordSize;
     self_test_ = card_ + card_bytes_.size();
-    self_test_size_ = options_.self_test_input.empty()
-                          ? 0
-                          : wf::kSelfTestFixedSize + 4 * (options_.self_test_input.size() + model_.card.class_names.size());
+    self_test_size_ =
+        options_.self_test_input.empty()
+            ? 0
+            : wf::kSelfTestFixedSize + 4 * (options_.self_test_input.size() + model_.card.class_names.size());
     std::uint64_t at = self_test_ + self_test_size_;
     file_size_ = at;
     for (Planned& p : planned_) {
@@ -1013,7 +1057,8 @@ class Writer {
     if (!prediction) return prediction.error();
     self_test_logits_ = prediction.value().logits;
     for (float v : self_test_logits_) {
-      if (!std::isfinite(v)) return invalid("options.self_test_input", "gives a non-finite logit; choose another input");
+      if (!std::isfinite(v))
+        return invalid("options.self_test_input", "gives a non-finite logit; choose another input");
     }
     return Ok{};
   }

@@ -171,8 +171,8 @@ std::uint16_t float_to_half(float value) {
   if (magnitude >= 0x477FF000u) return sign | 0x7C00u;  // >= 65520: halfway above 65504 ties to even = inf
 
   const std::uint32_t exponent = magnitude >> 23;  // biased float32 exponent
-  if (exponent < 113) {  // below 2^-14: a half subnormal (in units of 2^-24) or zero
-    if (exponent < 102) return sign;  // below 2^-25 (half the smallest subnormal): rounds to zero
+  if (exponent < 113) {                            // below 2^-14: a half subnormal (in units of 2^-24) or zero
+    if (exponent < 102) return sign;               // below 2^-25 (half the smallest subnormal): rounds to zero
     const std::uint32_t mantissa = (magnitude & 0x7FFFFFu) | 0x800000u;  // value = mantissa * 2^(exponent-150)
     const std::uint32_t shift = 126 - exponent;                          // 14..24
     std::uint32_t half = mantissa >> shift;
@@ -214,13 +214,13 @@ float half_to_float(std::uint16_t bits) {
 // ---- int8 --------------------------------------------------------------------------------------------------
 
 namespace {
-// Ties to even without depending on the FPU rounding mode (std::nearbyint does).
+// Ties to even without depending on the FPU rounding mode (std::nearbyint does). |x| <= 254 here.
 float round_half_even(float x) {
   const float down = std::floor(x);
   const float fraction = x - down;  // exact for |x| < 2^23
   if (fraction > 0.5f) return down + 1.f;
   if (fraction < 0.5f) return down;
-  return std::fmod(down, 2.f) == 0.f ? down : down + 1.f;
+  return static_cast<int>(down) % 2 == 0 ? down : down + 1.f;
 }
 }  // namespace
 
@@ -229,7 +229,10 @@ void quantize_int8(const float* values, std::uint64_t rows, std::uint64_t row_si
   for (std::uint64_t r = 0; r < rows; ++r) {
     const float* row = values + r * row_size;
     float largest = 0.f;
-    for (std::uint64_t i = 0; i < row_size; ++i) largest = std::fmax(largest, std::fabs(row[i]));
+    for (std::uint64_t i = 0; i < row_size; ++i) {
+      const float magnitude = std::fabs(row[i]);
+      largest = magnitude > largest ? magnitude : largest;  // values are finite: no NaN to propagate
+    }
     const float scale = largest / 127.f;
     scales[r] = scale;
     for (std::uint64_t i = 0; i < row_size; ++i) {

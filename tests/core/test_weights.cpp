@@ -1,11 +1,10 @@
 // Weights files that should load: round trips (float32 exact, float16 and int8 within stated bounds),
 // canonical bytes, the self-test, the codecs. Read next: test_weights_malformed.cpp (files that must not).
-#include "test_weights_util.hpp"
-
 #include <algorithm>
 #include <cstdio>
 
 #include "digitlab/inflate.hpp"
+#include "test_weights_util.hpp"
 
 using namespace weights_test;
 
@@ -36,22 +35,32 @@ std::uint32_t bits_of(float f) {
 // ---- float16 and int8 codecs -------------------------------------------------------------------------------
 
 TEST_CASE("float16: known values, ties to even, overflow, subnormals, inf and NaN", "[weights]") {
-  struct Case { float value; std::uint16_t half; };
+  struct Case {
+    float value;
+    std::uint16_t half;
+  };
   const Case cases[] = {
-      {0.f, 0x0000}, {-0.f, 0x8000}, {1.f, 0x3C00}, {-2.f, 0xC000}, {0.5f, 0x3800},
-      {65504.f, 0x7BFF},                          // largest half
-      {65519.99f, 0x7BFF}, {65520.f, 0x7C00},     // the halfway point to 2^16 ties to even = inf
-      {1e6f, 0x7C00}, {-1e6f, 0xFC00},
-      {ldexp_f(1, -14), 0x0400},                  // smallest normal
-      {ldexp_f(1, -24), 0x0001},                  // smallest subnormal
-      {ldexp_f(1, -25), 0x0000},                  // half of it: tie, to even (zero)
-      {ldexp_f(1.5, -25), 0x0001},                // above the tie
-      {ldexp_f(3, -25), 0x0002},                  // 1.5 subnormal units: tie, to even (2)
+      {0.f, 0x0000},
+      {-0.f, 0x8000},
+      {1.f, 0x3C00},
+      {-2.f, 0xC000},
+      {0.5f, 0x3800},
+      {65504.f, 0x7BFF},  // largest half
+      {65519.99f, 0x7BFF},
+      {65520.f, 0x7C00},  // the halfway point to 2^16 ties to even = inf
+      {1e6f, 0x7C00},
+      {-1e6f, 0xFC00},
+      {ldexp_f(1, -14), 0x0400},                       // smallest normal
+      {ldexp_f(1, -24), 0x0001},                       // smallest subnormal
+      {ldexp_f(1, -25), 0x0000},                       // half of it: tie, to even (zero)
+      {ldexp_f(1.5, -25), 0x0001},                     // above the tie
+      {ldexp_f(3, -25), 0x0002},                       // 1.5 subnormal units: tie, to even (2)
       {ldexp_f(1023, -24) + ldexp_f(1, -25), 0x0400},  // largest subnormal + half a unit: tie carries to normal
-      {1.f + ldexp_f(1, -11), 0x3C00},            // tie between 1 and 1+2^-10: to even
-      {1.f + ldexp_f(3, -11), 0x3C02},            // tie between 1+2^-10 and 1+2^-9: to even
+      {1.f + ldexp_f(1, -11), 0x3C00},                 // tie between 1 and 1+2^-10: to even
+      {1.f + ldexp_f(3, -11), 0x3C02},                 // tie between 1+2^-10 and 1+2^-9: to even
       {1.f + ldexp_f(1, -11) + ldexp_f(1, -20), 0x3C01},
-      {INFINITY, 0x7C00}, {-INFINITY, 0xFC00},
+      {INFINITY, 0x7C00},
+      {-INFINITY, 0xFC00},
   };
   for (const Case& c : cases) {
     INFO("value " << c.value << " (bits 0x" << std::hex << bits_of(c.value) << ")");
@@ -109,9 +118,9 @@ TEST_CASE("float16: every midpoint between neighbouring halves rounds to the eve
 TEST_CASE("int8: symmetric per-row scales, max|w| maps to 127, error within half a step", "[weights]") {
   const std::uint64_t rows = 5, row_size = 33;
   std::vector<float> values = seeded_input(rows * row_size, 3);
-  for (std::uint64_t i = 0; i < row_size; ++i) values[2 * row_size + i] = 0.f;            // an all-zero row
-  for (std::uint64_t i = 0; i < row_size; ++i) values[3 * row_size + i] *= 1e-3f;         // a small row
-  values[4 * row_size + 7] = -40.f;                                                       // an outlier
+  for (std::uint64_t i = 0; i < row_size; ++i) values[2 * row_size + i] = 0.f;     // an all-zero row
+  for (std::uint64_t i = 0; i < row_size; ++i) values[3 * row_size + i] *= 1e-3f;  // a small row
+  values[4 * row_size + 7] = -40.f;                                                // an outlier
   std::vector<float> scales(rows);
   std::vector<std::int8_t> q(values.size());
   wf::quantize_int8(values.data(), rows, row_size, scales.data(), q.data());
@@ -178,12 +187,14 @@ TEST_CASE("float16 round trip: every value within 2^-11 relative (+2^-25 absolut
         const auto& a = model.layers[i].tensors[t].values;
         const auto& b = loaded.model.layers[i].tensors[t].values;
         REQUIRE(a.size() == b.size());
-        const bool quantised = t == 0 && (model.layers[i].kind == LayerKind::linear || model.layers[i].kind == LayerKind::conv2d);
+        const bool quantised =
+            t == 0 && (model.layers[i].kind == LayerKind::linear || model.layers[i].kind == LayerKind::conv2d);
         for (std::size_t k = 0; k < a.size(); ++k) {
           const double bound = quantised ? std::fabs(a[k]) * std::ldexp(1.0, -11) + std::ldexp(1.0, -25) : 0.0;
           const double excess = std::fabs(double(a[k]) - b[k]) - bound;  // > 0: out of bounds
           if (excess > worst || (worst == 0 && excess > 0))
-            worst = excess, where = "layer[" + std::to_string(i) + "] tensor " + std::to_string(t) + " [" + std::to_string(k) + "]";
+            worst = excess,
+            where = "layer[" + std::to_string(i) + "] tensor " + std::to_string(t) + " [" + std::to_string(k) + "]";
         }
       }
     }
@@ -257,7 +268,8 @@ TEST_CASE("the writer is canonical: same model, same bytes; zero padding; 64-byt
       CHECK(r.offset % 64 == 0);
       std::uint64_t elements = 0, size = 0;
       REQUIRE(wf::tensor_data_size(r, &elements, &size));
-      std::fill(used.begin() + static_cast<std::ptrdiff_t>(r.offset), used.begin() + static_cast<std::ptrdiff_t>(r.offset + size), true);
+      std::fill(used.begin() + static_cast<std::ptrdiff_t>(r.offset),
+                used.begin() + static_cast<std::ptrdiff_t>(r.offset + size), true);
     }
     std::size_t nonzero_padding = 0;
     for (std::size_t i = 0; i < first.size(); ++i) nonzero_padding += !used[i] && first[i] != 0;
@@ -303,8 +315,10 @@ TEST_CASE("the self-test stores the logits of the model as read back, and passes
       const std::size_t logits_at = self_test_offset(bytes) + 8 + 4 * options.self_test_input.size();
       std::vector<float> stored(classes);
       std::memcpy(stored.data(), bytes.data() + logits_at, 4 * classes);
-      const Prediction as_read = forward(loaded.model, options.self_test_input.data(), options.self_test_input.size()).value();
-      const Prediction original = forward(model, options.self_test_input.data(), options.self_test_input.size()).value();
+      const Prediction as_read =
+          forward(loaded.model, options.self_test_input.data(), options.self_test_input.size()).value();
+      const Prediction original =
+          forward(model, options.self_test_input.data(), options.self_test_input.size()).value();
       float largest = 0, largest_vs_original = 0;
       for (std::size_t i = 0; i < classes; ++i) {
         largest = std::max(largest, std::fabs(stored[i] - as_read.logits[i]));

@@ -3,9 +3,9 @@
 // Every byte must match except the stored self-test logits, which come from forward() on the writing machine
 // and may differ in the last bits between platforms (then the CRCs differ too): those are compared with the
 // loader's tolerance, and the largest difference is printed.
-#include "test_weights_util.hpp"
-
 #include <cstdio>
+
+#include "test_weights_util.hpp"
 
 using namespace weights_test;
 
@@ -54,7 +54,8 @@ std::vector<Seed> seeds() {
       {"mlp-small.dlw", written(small_mlp(), DType::float32, false), ErrorCode::ok},
       {"broken-truncated.dlw", std::vector<std::uint8_t>(tiny.begin(), tiny.begin() + 700), ErrorCode::truncated},
       {"broken-bit-flip.dlw", flipped, ErrorCode::checksum_mismatch},
-      {"broken-overlap.dlw", with_tensor(tiny, 3, [&](wf::TensorRecord& r) { r.offset = gamma; }), ErrorCode::overlapping},
+      {"broken-overlap.dlw", with_tensor(tiny, 3, [&](wf::TensorRecord& r) { r.offset = gamma; }),
+       ErrorCode::overlapping},
       {"broken-self-test.dlw", failing, ErrorCode::self_test_failed},
   };
 }
@@ -115,7 +116,8 @@ TEST_CASE("the committed weights seeds are the writer's output today, byte for b
     CHECK((loaded.ok() ? ErrorCode::ok : loaded.error().code) == seed.expected);
     float logit_difference = 0.f;
     const std::string difference = golden_difference(read_all(kCorpus + seed.name), seed.bytes, &logit_difference);
-    if (logit_difference > 0.f) WARN(seed.name << ": self-test logits differ from the committed file's by up to " << logit_difference);
+    if (logit_difference > 0.f)
+      WARN(seed.name << ": self-test logits differ from the committed file's by up to " << logit_difference);
     if (!difference.empty()) {
       UNSCOPED_INFO(seed.name << ": " << difference);
       stale.push_back(seed.name);
@@ -128,7 +130,9 @@ TEST_CASE("the committed weights seeds are the writer's output today, byte for b
   if (!stale.empty()) {
     std::string copy = "cd " + kRegenerated + " && cp";
     for (const std::string& name : stale) copy += " " + name;
-    FAIL_CHECK("seed files differ from the writer's output. If the format or the seeded weights changed on "
-               "purpose, update them: " << copy << " " << kCorpus);
+    FAIL_CHECK(
+        "seed files differ from the writer's output. If the format or the seeded weights changed on "
+        "purpose, update them: "
+        << copy << " " << kCorpus);
   }
 }

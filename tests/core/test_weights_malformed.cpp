@@ -1,8 +1,7 @@
 // Weights files that must NOT load, each with its expected ErrorCode: truncations, bit flips, crafted fields
 // (with re-sealed CRCs so they reach the check under test), files of other kinds. Read next: fuzz_weights.cpp.
-#include "test_weights_util.hpp"
-
 #include "digitlab/inflate.hpp"
+#include "test_weights_util.hpp"
 
 using namespace weights_test;
 
@@ -20,14 +19,18 @@ wf::TensorRecord tensor_at(const std::vector<std::uint8_t>& bytes, std::size_t k
 // compression, built here so the test needs no compressor.
 std::vector<std::uint8_t> gzip_stored(const std::vector<std::uint8_t>& data) {
   std::vector<std::uint8_t> out = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
-  auto put16 = [&](std::uint32_t v) { out.push_back(std::uint8_t(v)); out.push_back(std::uint8_t(v >> 8)); };
+  auto put16 = [&](std::uint32_t v) {
+    out.push_back(std::uint8_t(v));
+    out.push_back(std::uint8_t(v >> 8));
+  };
   std::size_t at = 0;
   do {
     const std::size_t n = std::min<std::size_t>(65535, data.size() - at);
     out.push_back(at + n == data.size() ? 1 : 0);  // BFINAL, BTYPE 00 (stored)
     put16(std::uint32_t(n));
     put16(std::uint32_t(~n) & 0xFFFF);
-    out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(at), data.begin() + static_cast<std::ptrdiff_t>(at + n));
+    out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(at),
+               data.begin() + static_cast<std::ptrdiff_t>(at + n));
     at += n;
   } while (at < data.size());
   const std::uint32_t crc = crc32(data), size = std::uint32_t(data.size());
@@ -64,7 +67,9 @@ TEST_CASE("every single-bit flip of the header has one predictable code", "[weig
     std::vector<std::uint8_t> bytes = valid;
     bytes[bit / 8] ^= std::uint8_t(1u << (bit % 8));
     const std::size_t at = bit / 8;
-    const ErrorCode expected = at < 8 ? ErrorCode::bad_magic : at < 12 ? ErrorCode::bad_version : ErrorCode::checksum_mismatch;
+    const ErrorCode expected = at < 8    ? ErrorCode::bad_magic
+                               : at < 12 ? ErrorCode::bad_version
+                                         : ErrorCode::checksum_mismatch;
     Result<LoadedWeights> loaded = load_weights(bytes);
     if (loaded.ok() || loaded.error().code != expected) {
       if (wrong++ < 3)
@@ -108,13 +113,16 @@ TEST_CASE("files of other kinds are named, with what to do", "[weights]") {
     CHECK(load_weights(unzipped.value()).ok());
   }
   SECTION("a PyTorch checkpoint (zip)") {
-    const Error e = expect_rejected(text_bytes(std::string("PK\x03\x04", 4) + "archive/data.pkl"), ErrorCode::wrong_file_kind);
+    const Error e =
+        expect_rejected(text_bytes(std::string("PK\x03\x04", 4) + "archive/data.pkl"), ErrorCode::wrong_file_kind);
     CHECK(e.message.find("digitlab train") != std::string::npos);
   }
-  SECTION("MNIST data") { expect_rejected(text_bytes(std::string("\0\0\x08\x03\0\0\x27\x10", 8)), ErrorCode::wrong_file_kind); }
+  SECTION("MNIST data") {
+    expect_rejected(text_bytes(std::string("\0\0\x08\x03\0\0\x27\x10", 8)), ErrorCode::wrong_file_kind);
+  }
   SECTION("random text") {
-    const Error e = expect_rejected(text_bytes("hello, this is not a model at all......................................"),
-                                    ErrorCode::bad_magic);
+    const Error e = expect_rejected(
+        text_bytes("hello, this is not a model at all......................................"), ErrorCode::bad_magic);
     CHECK(e.message.find("68 65 6C 6C 6F") != std::string::npos);  // shows the bytes it found
   }
   SECTION("a weights file mangled by a text-mode transfer (CR LF -> LF)") {
@@ -137,7 +145,8 @@ TEST_CASE("crafted header fields reach their own checks", "[weights]") {
     expect_rejected(bytes, ErrorCode::bad_magic);
   }
   SECTION("a newer version, with valid checksums") {
-    const Error e = expect_rejected(with_header(valid, [](wf::FileHeader& h) { h.version = 2; }), ErrorCode::bad_version);
+    const Error e =
+        expect_rejected(with_header(valid, [](wf::FileHeader& h) { h.version = 2; }), ErrorCode::bad_version);
     CHECK(e.offset == wf::header_field::version);
     CHECK(e.message.find("version 2") != std::string::npos);
   }
@@ -156,26 +165,30 @@ TEST_CASE("crafted header fields reach their own checks", "[weights]") {
   SECTION("bytes after the last tensor, even when file_size counts them") {
     std::vector<std::uint8_t> bytes = valid;
     bytes.resize(bytes.size() + 64, 0);
-    expect_rejected(with_header(bytes, [&](wf::FileHeader& h) { h.file_size = bytes.size(); }), ErrorCode::trailing_bytes);
+    expect_rejected(with_header(bytes, [&](wf::FileHeader& h) { h.file_size = bytes.size(); }),
+                    ErrorCode::trailing_bytes);
   }
   SECTION("no layers") {
     expect_rejected(with_header(valid, [](wf::FileHeader& h) { h.layer_count = 0; }), ErrorCode::bad_dimensions);
   }
   SECTION("an implausible layer count") {
-    expect_rejected(with_header(valid, [](wf::FileHeader& h) { h.layer_count = 0xFFFFFFFFu; }), ErrorCode::bad_dimensions);
+    expect_rejected(with_header(valid, [](wf::FileHeader& h) { h.layer_count = 0xFFFFFFFFu; }),
+                    ErrorCode::bad_dimensions);
   }
   SECTION("tensor count disagrees with the layers") {
     expect_rejected(with_header(valid, [](wf::FileHeader& h) { h.tensor_count -= 1; }), ErrorCode::count_mismatch);
   }
   SECTION("a card that runs past the end of the file") {
-    expect_rejected(with_header(valid, [](wf::FileHeader& h) { h.card_size = 0xFFFFFFF0u; }), ErrorCode::offset_out_of_range);
+    expect_rejected(with_header(valid, [](wf::FileHeader& h) { h.card_size = 0xFFFFFFF0u; }),
+                    ErrorCode::offset_out_of_range);
   }
 }
 
 TEST_CASE("crafted layer and tensor records reach their own checks", "[weights]") {
   const std::vector<std::uint8_t>& valid = tiny_file();
   SECTION("an unknown layer kind") {
-    const Error e = expect_rejected(with_layer(valid, leaky, [](wf::LayerRecord& r) { r.kind = 99; }), ErrorCode::bad_layer);
+    const Error e =
+        expect_rejected(with_layer(valid, leaky, [](wf::LayerRecord& r) { r.kind = 99; }), ErrorCode::bad_layer);
     CHECK(e.field == "layer[2].kind");
     CHECK(e.offset == layer_record(valid, leaky));
   }
@@ -186,18 +199,20 @@ TEST_CASE("crafted layer and tensor records reach their own checks", "[weights]"
     expect_rejected(with_layer(valid, leaky, [](wf::LayerRecord& r) { r.alpha = NAN; }), ErrorCode::bad_value);
   }
   SECTION("an unknown dtype") {
-    const Error e = expect_rejected(with_tensor(valid, conv_weight, [](wf::TensorRecord& r) { r.dtype = 7; }), ErrorCode::bad_dtype);
+    const Error e = expect_rejected(with_tensor(valid, conv_weight, [](wf::TensorRecord& r) { r.dtype = 7; }),
+                                    ErrorCode::bad_dtype);
     CHECK(e.field == "layer[0].weight.dtype");
   }
   SECTION("dimensions whose product overflows 64 bits") {
-    const Error e = expect_rejected(with_tensor(valid, conv_weight, [](wf::TensorRecord& r) {
-                                      r.dims[0] = r.dims[1] = r.dims[2] = r.dims[3] = 0xFFFFFFFFu;
-                                    }),
-                                    ErrorCode::size_overflow);
+    const Error e = expect_rejected(
+        with_tensor(valid, conv_weight,
+                    [](wf::TensorRecord& r) { r.dims[0] = r.dims[1] = r.dims[2] = r.dims[3] = 0xFFFFFFFFu; }),
+        ErrorCode::size_overflow);
     CHECK(e.field == "layer[0].weight.dims");
   }
   SECTION("a zero dimension") {
-    expect_rejected(with_tensor(valid, conv_bias, [](wf::TensorRecord& r) { r.dims[0] = 0; }), ErrorCode::bad_dimensions);
+    expect_rejected(with_tensor(valid, conv_bias, [](wf::TensorRecord& r) { r.dims[0] = 0; }),
+                    ErrorCode::bad_dimensions);
   }
   SECTION("rank 5") {
     expect_rejected(with_tensor(valid, conv_bias, [](wf::TensorRecord& r) { r.rank = 5; }), ErrorCode::bad_dimensions);
@@ -208,8 +223,9 @@ TEST_CASE("crafted layer and tensor records reach their own checks", "[weights]"
     CHECK(e.message.find("layer[6].weight: expected (3, 8), found (3, 7)") == 0);
   }
   SECTION("an offset past the end of the file") {
-    expect_rejected(with_tensor(valid, linear_bias, [&](wf::TensorRecord& r) { r.offset = (valid.size() / 64 + 10) * 64; }),
-                    ErrorCode::offset_out_of_range);
+    expect_rejected(
+        with_tensor(valid, linear_bias, [&](wf::TensorRecord& r) { r.offset = (valid.size() / 64 + 10) * 64; }),
+        ErrorCode::offset_out_of_range);
   }
   SECTION("an offset so large that offset + size overflows") {
     expect_rejected(with_tensor(valid, linear_bias, [](wf::TensorRecord& r) { r.offset = UINT64_MAX - 63; }),
@@ -235,7 +251,8 @@ TEST_CASE("crafted layer and tensor records reach their own checks", "[weights]"
     int8.dtype = DType::int8;
     std::vector<std::uint8_t> bytes = write_weights(tiny_model(), int8).value();
     REQUIRE(tensor_at(bytes, linear_weight).dtype == 2);
-    const Error e = expect_rejected(with_f32(bytes, tensor_at(bytes, linear_weight).offset + 4, -0.5f), ErrorCode::bad_value);
+    const Error e =
+        expect_rejected(with_f32(bytes, tensor_at(bytes, linear_weight).offset + 4, -0.5f), ErrorCode::bad_value);
     CHECK(e.message.find("scale of row 1") != std::string::npos);
   }
   SECTION("consistent tensors for a layer that no longer chains (infer_shapes)") {
@@ -257,9 +274,7 @@ TEST_CASE("crafted card and self-test sections reach their own checks", "[weight
     expect_rejected(with_u32(valid, card + wf::kCardFixedSize, 5000), ErrorCode::bad_value);
     expect_rejected(with_u32(valid, card + wf::kCardFixedSize, 400), ErrorCode::truncated);
   }
-  SECTION("normalize_std zero") {
-    expect_rejected(with_f32(valid, card + 16, 0.f), ErrorCode::bad_value);
-  }
+  SECTION("normalize_std zero") { expect_rejected(with_f32(valid, card + 16, 0.f), ErrorCode::bad_value); }
   SECTION("a self-test whose logits the weights do not give") {
     const std::size_t first_logit = self_test + 8 + 4 * 16;
     float stored;

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -87,7 +86,8 @@ inline std::size_t self_test_offset(const std::vector<std::uint8_t>& bytes) {
 }
 
 // Edits a decoded record, writes it back and re-seals both CRCs so the edit reaches the check under test.
-inline std::vector<std::uint8_t> with_header(std::vector<std::uint8_t> bytes, const std::function<void(wf::FileHeader&)>& edit) {
+inline std::vector<std::uint8_t> with_header(std::vector<std::uint8_t> bytes,
+                                             const std::function<void(wf::FileHeader&)>& edit) {
   wf::FileHeader h = wf::decode_header(bytes.data());
   edit(h);
   wf::encode_header(h, bytes.data());
@@ -110,7 +110,8 @@ inline std::vector<std::uint8_t> with_tensor(std::vector<std::uint8_t> bytes, st
   wf::reseal_checksums(bytes);
   return bytes;
 }
-inline std::vector<std::uint8_t> with_bytes(std::vector<std::uint8_t> bytes, std::size_t at, const void* data, std::size_t n) {
+inline std::vector<std::uint8_t> with_bytes(std::vector<std::uint8_t> bytes, std::size_t at, const void* data,
+                                            std::size_t n) {
   std::memcpy(bytes.data() + at, data, n);
   wf::reseal_checksums(bytes);
   return bytes;
@@ -119,7 +120,8 @@ inline std::vector<std::uint8_t> with_f32(std::vector<std::uint8_t> bytes, std::
   return with_bytes(std::move(bytes), at, &value, 4);  // the tests run on little-endian machines only (x86, wasm)
 }
 inline std::vector<std::uint8_t> with_u32(std::vector<std::uint8_t> bytes, std::size_t at, std::uint32_t value) {
-  const std::uint8_t le[4] = {std::uint8_t(value), std::uint8_t(value >> 8), std::uint8_t(value >> 16), std::uint8_t(value >> 24)};
+  const std::uint8_t le[4] = {std::uint8_t(value), std::uint8_t(value >> 8), std::uint8_t(value >> 16),
+                              std::uint8_t(value >> 24)};
   return with_bytes(std::move(bytes), at, le, 4);
 }
 
@@ -145,7 +147,8 @@ inline std::string first_difference(const Model& a, const Model& b) {
   if (x.architecture != y.architecture || x.dataset != y.dataset || x.class_names != y.class_names ||
       x.input_channels != y.input_channels || x.input_height != y.input_height || x.input_width != y.input_width ||
       x.recipe != y.recipe || x.trainer_version != y.trainer_version ||
-      std::memcmp(&x.normalize_mean, &y.normalize_mean, 4) != 0 || std::memcmp(&x.normalize_std, &y.normalize_std, 4) != 0 ||
+      std::memcmp(&x.normalize_mean, &y.normalize_mean, 4) != 0 ||
+      std::memcmp(&x.normalize_std, &y.normalize_std, 4) != 0 ||
       std::memcmp(&x.test_accuracy, &y.test_accuracy, 4) != 0)
     return "model card";
   if (a.layers.size() != b.layers.size()) return "layer count";

@@ -39,8 +39,8 @@ inline constexpr std::uint32_t kLayerRecordSize = 48;
 inline constexpr std::uint32_t kTensorRecordSize = 32;
 inline constexpr std::uint32_t kTensorAlignment = 64;  // every tensor's data starts at a multiple of this
 inline constexpr std::uint32_t kMaxRank = 4;
-inline constexpr std::uint32_t kCardFixedSize = 28;      // the card's fixed fields before its strings
-inline constexpr std::uint32_t kSelfTestFixedSize = 8;   // input_count, logit_count
+inline constexpr std::uint32_t kCardFixedSize = 28;     // the card's fixed fields before its strings
+inline constexpr std::uint32_t kSelfTestFixedSize = 8;  // input_count, logit_count
 
 // Plausibility limits, checked before anything is allocated. Far above any digit model.
 inline constexpr std::uint32_t kMaxLayers = 1024;
@@ -59,7 +59,8 @@ inline constexpr std::uint32_t dtype_element_size(DType dtype) {
 const char* dtype_name(DType dtype);
 
 // ---- 2. FileHeader: 64 bytes at offset 0 -------------------------------------------------------------------
-namespace header_field {  // byte offsets inside the header
+// Byte offsets inside the header.
+namespace header_field {
 inline constexpr std::size_t magic = 0;            // u8[8]  kMagic
 inline constexpr std::size_t version = 8;          // u32    kVersion
 inline constexpr std::size_t header_size = 12;     // u32    kHeaderSize
@@ -87,7 +88,7 @@ struct FileHeader {
   std::uint8_t reserved[header_field::reserved_size] = {};
   std::uint32_t header_crc = 0;
 };
-FileHeader decode_header(const std::uint8_t* bytes);           // reads kHeaderSize bytes
+FileHeader decode_header(const std::uint8_t* bytes);              // reads kHeaderSize bytes
 void encode_header(const FileHeader& header, std::uint8_t* out);  // writes kHeaderSize bytes, as given
 
 // ---- 3. LayerRecord: 48 bytes per layer, the table starts at offset kHeaderSize -----------------------------
@@ -114,17 +115,17 @@ struct LayerRecord {
   std::uint32_t kernel = 0, stride = 0, padding = 0, channels = 0;
   float alpha = 0.f, eps = 0.f, dropout_p = 0.f;
 };
-LayerRecord decode_layer(const std::uint8_t* bytes);            // reads kLayerRecordSize bytes
+LayerRecord decode_layer(const std::uint8_t* bytes);             // reads kLayerRecordSize bytes
 void encode_layer(const LayerRecord& layer, std::uint8_t* out);  // writes kLayerRecordSize bytes
 
 // ---- 4. TensorRecord: 32 bytes per tensor, the table follows the layer table ------------------------------
 namespace tensor_field {
-inline constexpr std::size_t dtype = 0;      // u8  DType: 0 float32, 1 float16, 2 int8
-inline constexpr std::size_t rank = 1;       // u8  1..kMaxRank
-inline constexpr std::size_t reserved0 = 2;  // u16 zero
-inline constexpr std::size_t dims = 4;       // u32[4] dims[0..rank) >= 1, unused dims zero
-inline constexpr std::size_t reserved1 = 20; // u32 zero
-inline constexpr std::size_t offset = 24;    // u64 absolute byte offset of the data, multiple of kTensorAlignment
+inline constexpr std::size_t dtype = 0;       // u8  DType: 0 float32, 1 float16, 2 int8
+inline constexpr std::size_t rank = 1;        // u8  1..kMaxRank
+inline constexpr std::size_t reserved0 = 2;   // u16 zero
+inline constexpr std::size_t dims = 4;        // u32[4] dims[0..rank) >= 1, unused dims zero
+inline constexpr std::size_t reserved1 = 20;  // u32 zero
+inline constexpr std::size_t offset = 24;     // u64 absolute byte offset of the data, multiple of kTensorAlignment
 }  // namespace tensor_field
 
 struct TensorRecord {
@@ -135,7 +136,7 @@ struct TensorRecord {
   std::uint32_t reserved1 = 0;
   std::uint64_t offset = 0;
 };
-TensorRecord decode_tensor(const std::uint8_t* bytes);             // reads kTensorRecordSize bytes
+TensorRecord decode_tensor(const std::uint8_t* bytes);              // reads kTensorRecordSize bytes
 void encode_tensor(const TensorRecord& tensor, std::uint8_t* out);  // writes kTensorRecordSize bytes
 
 // Bytes of a tensor's data: elements * element size, plus 4 * dims[0] for int8's scales. False when the
