@@ -176,6 +176,25 @@ struct BitWriter {
   void fixed_distance(unsigned d) { code(d, 5); }
 };
 
+// A final dynamic-Huffman block whose code lengths are all 0, 1 or 2, sent with a code-length code of
+// 0 -> "0", 1 -> "10", 2 -> "11" (no run-length symbols). The caller appends the block's data bits.
+BitWriter dynamic_block(const std::vector<std::uint8_t>& literal_lengths, const std::vector<std::uint8_t>& distance_lengths) {
+  BitWriter w;
+  w.block_header(true, 2);
+  w.field(std::uint32_t(literal_lengths.size() - 257), 5);
+  w.field(std::uint32_t(distance_lengths.size() - 1), 5);
+  w.field(18 - 4, 4);  // code-length code lengths for the first 18 symbols of the order 16, 17, 18, 0, 8, ...
+  const unsigned order[18] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1};
+  for (unsigned symbol : order) w.field(symbol == 0 ? 1 : (symbol == 1 || symbol == 2) ? 2 : 0, 3);
+  auto send = [&w](std::uint8_t length) {
+    if (length == 0) w.code(0, 1);
+    else w.code(length == 1 ? 2 : 3, 2);
+  };
+  for (std::uint8_t length : literal_lengths) send(length);
+  for (std::uint8_t length : distance_lengths) send(length);
+  return w;
+}
+
 // Wraps a raw DEFLATE stream in a minimal gzip member for the given decoded bytes.
 std::vector<std::uint8_t> wrap_gzip(const std::vector<std::uint8_t>& deflate, ByteSpan decoded) {
   const std::uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
@@ -352,6 +371,64 @@ TEST_CASE("hand-built fixed-Huffman streams: overlapping matches and exact error
     INFO(error_text(bad_distance.error()));
     CHECK(bad_distance.error().code == ErrorCode::bad_gzip);
     CHECK(bad_distance.error().offset == 2);
+  }
+}
+
+TEST_CASE("hand-built dynamic blocks: the incomplete codes RFC 1951 allows, and the ones it does not") {
+  auto literal_lengths = [](std::initializer_list<std::pair<unsigned, std::uint8_t>> set, unsigned count) {
+    std::vector<std::uint8_t> lengths(count, 0);
+    for (auto [symbol, length] : set) lengths[symbol] = length;
+    return lengths;
+  };
+  SECTION("no distance codes at all: a block of literals") {
+    BitWriter w = dynamic_block(literal_lengths({{'a', 1}, {256, 1}}, 257), {0});
+    w.code(0, 1), w.code(0, 1), w.code(0, 1), w.code(1, 1);  // a a a end
+    auto result = inflate_raw(w.bytes, kBudget, nullptr);
+    INFO((result.ok() ? std::string("ok") : error_text(result.error())));
+    REQUIRE(result.ok());
+    CHECK(text_of(result.value()) == "aaa");
+  }
+  SECTION("a single 1-bit distance code, used and misused") {
+    // 'a' -> 0, end -> 10, length 3 -> 11; distance 1 -> 0 (the pattern 1 is unused).
+    auto lengths = literal_lengths({{'a', 1}, {256, 2}, {257, 2}}, 258);
+    BitWriter w = dynamic_block(lengths, {1});
+    w.code(0, 1), w.code(3, 2), w.code(0, 1), w.code(2, 2);  // a, (3, 1), end
+    auto result = inflate_raw(w.bytes, kBudget, nullptr);
+    INFO((result.ok() ? std::string("ok") : error_text(result.error())));
+    REQUIRE(result.ok());
+    CHECK(text_of(result.value()) == "aaaa");
+
+    BitWriter bad = dynamic_block(lengths, {1});
+    bad.code(0, 1), bad.code(3, 2), bad.code(1, 1), bad.code(2, 2);  // the unused distance pattern
+    bad.field(0, 16);
+    auto misused = inflate_raw(bad.bytes, kBudget, nullptr);
+    REQUIRE_FALSE(misused.ok());
+    INFO(error_text(misused.error()));
+    CHECK(misused.error().code == ErrorCode::bad_gzip);
+    CHECK(misused.error().field == "deflate.distance");
+  }
+  SECTION("over-subscribed, incomplete, and missing end-of-block codes are corrupt") {
+    struct Case {
+      const char* name;
+      std::vector<std::uint8_t> lengths;
+      const char* field;
+    };
+    const Case cases[] = {
+        {"three 1-bit codes", literal_lengths({{'a', 1}, {256, 1}, {257, 1}}, 258), "deflate.literal_length_code"},
+        {"two 2-bit codes", literal_lengths({{'a', 2}, {256, 2}}, 257), "deflate.literal_length_code"},
+        {"no end-of-block", literal_lengths({{'a', 1}, {'b', 1}}, 257), "deflate.code_lengths"},
+    };
+    for (const Case& c : cases) {
+      BitWriter w = dynamic_block(c.lengths, {1});
+      w.field(0, 16);
+      auto result = inflate_raw(w.bytes, kBudget, nullptr);
+      INFO(c.name);
+      REQUIRE_FALSE(result.ok());
+      INFO(error_text(result.error()));
+      CHECK(result.error().code == ErrorCode::bad_gzip);
+      CHECK(result.error().field == c.field);
+      CHECK(result.error().offset == 0);  // the dynamic header starts in byte 0
+    }
   }
 }
 
