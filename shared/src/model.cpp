@@ -421,6 +421,15 @@ void execute(const Model& model, const PreparedModel& plan, PreparedModel* tune,
           epilogue[epilogue_count++] = &plan.elementwise[last];
         }
         const bool conv = layer.kind == LayerKind::conv2d;
+        // A max-pool right after (kernel == stride) runs inside the convolution too.
+        int pool = 0;
+        if (conv && !keep_activations && last + 1 < layer_count) {
+          const Layer& next = model.layers[last + 1];
+          if (next.kind == LayerKind::max_pool2d && next.kernel == next.stride) {
+            pool = static_cast<int>(next.kernel);
+            ++last;
+          }
+        }
         if (conv) convert_layout(ws, shape, layout, Layout::hwc);
         if (tune != nullptr && (conv || model_input)) {
           const std::size_t center =
@@ -428,9 +437,10 @@ void execute(const Model& model, const PreparedModel& plan, PreparedModel* tune,
                    : 0;
           pack_layer(model, i, shape, ws.current.data() + center, *tune);
         }
-        ws.next.resize(static_cast<std::size_t>(plan.shapes[i].size()));
+        ws.next.resize(static_cast<std::size_t>(plan.shapes[last].size()));
         if (conv) {
-          kernels::conv2d_hwc(plan.conv[i], ws.current.data(), ws.next.data(), epilogue, epilogue_count, ws.scratch);
+          kernels::conv2d_hwc(plan.conv[i], ws.current.data(), ws.next.data(), epilogue, epilogue_count, pool,
+                              ws.scratch);
         } else {
           kernels::linear(plan.linear[i], ws.current.data(), ws.next.data(), epilogue, epilogue_count, ws.scratch);
         }

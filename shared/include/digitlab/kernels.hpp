@@ -83,12 +83,15 @@ void apply_elementwise(const Elementwise& op, float* values, std::int64_t outer,
 struct Scratch {
   std::vector<int> index, count;
   std::vector<float> value;  // 4 copies of each value: a plain vector load instead of a shuffle
+  std::vector<float> sums;   // single-channel convolutions: every output's sum
 };
 
 // input (in_h, in_w, in_channels) -> output (out_h, out_w, out_channels), both channels-last; the
-// epilogue ops run on each output block before it is stored.
+// epilogue ops run on each output block in registers before it is stored. pool > 0 fuses a following
+// max-pool with kernel = stride = pool: output is then (out_h / pool, out_w / pool, out_channels), and
+// conv outputs the pooling never reads (the CNN's 7x7 -> 3x3 drops a row and a column) are not computed.
 void conv2d_hwc(const PackedConv& conv, const float* input, float* output, const Elementwise* const* epilogue,
-                int epilogue_count, Scratch& scratch);
+                int epilogue_count, int pool, Scratch& scratch);
 
 // output (out_features) = bias + weight x, then the epilogue ops.
 void linear(const PackedLinear& layer, const float* input, float* output, const Elementwise* const* epilogue,
