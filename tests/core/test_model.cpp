@@ -332,6 +332,38 @@ TEST_CASE("mixed stacks: conv, batch_norm, activations and pooling in unusual or
   check_against_reference(model, random_input(360, 21, -2.f, 2.f), "mixed stack");
 }
 
+TEST_CASE("fused conv + batch_norm + activation + max-pool match the reference and the unfused layers", "[model]") {
+  // Inputs with blank paper (-1 with the default card) exercise the skip vectors and the bias map.
+  auto with_paper = [](std::vector<float> v) {
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (i % 5 != 0) v[i] = -1.f;
+    return v;
+  };
+  // One input channel (the scatter form), stride 2, floor pooling 3/3 on an odd size.
+  Model single = single_layer_model(1, 13, 11,
+                                    {make_conv2d_layer(1, 5, 4, 2, 1), make_batch_norm_layer(5), make_leaky_relu_layer(0.2f),
+                                     make_max_pool2d_layer(3, 3)},
+                                    31);
+  check_against_reference(single, random_input(143, 31), "1-channel conv s2 + bn + leaky + pool 3/3");
+  check_against_reference(single, with_paper(random_input(143, 32)), "1-channel conv s2 + bn + leaky + pool 3/3, paper");
+  // 40 outputs: a full panel of 32 plus a narrow one; 9x7 pools to 4x3.
+  Model wide = single_layer_model(3, 9, 7, {make_conv2d_layer(3, 40, 3, 1, 1), make_simple_layer(LayerKind::relu), make_max_pool2d_layer(2, 2)}, 33);
+  check_against_reference(wide, random_input(189, 33), "conv 3->40 + relu + pool 2/2");
+  check_against_reference(wide, with_paper(random_input(189, 34)), "conv 3->40 + relu + pool 2/2, paper");
+  // Overlapping pooling (stride < kernel) is not fused; sigmoid runs in the epilogue's scalar path.
+  Model overlap = single_layer_model(4, 8, 8, {make_conv2d_layer(4, 6, 3, 1, 0), make_simple_layer(LayerKind::sigmoid), make_max_pool2d_layer(2, 1)}, 35);
+  check_against_reference(overlap, random_input(256, 35), "conv + sigmoid + pool 2/1");
+  // Two convolutions back to back, the second on the first's blank-paper response.
+  Model two = single_layer_model(1, 12, 12,
+                                 {make_conv2d_layer(1, 8, 3, 1, 1), make_batch_norm_layer(8), make_simple_layer(LayerKind::relu),
+                                  make_conv2d_layer(8, 36, 3, 1, 1), make_batch_norm_layer(36), make_simple_layer(LayerKind::relu),
+                                  make_max_pool2d_layer(2, 2), make_simple_layer(LayerKind::flatten), make_linear_layer(36 * 36, 10)},
+                                 36);
+  check_against_reference(two, with_paper(random_input(144, 36)), "two convs + linear, paper");
+  std::vector<float> blank(144, -1.f);
+  check_against_reference(two, blank, "two convs + linear, blank paper");
+}
+
 TEST_CASE("the three architectures match the double reference", "[model][architectures]") {
   for (const std::string& name : architecture_names()) {
     Model model = make_architecture(name, 42).value();
