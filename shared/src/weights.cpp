@@ -173,6 +173,7 @@ std::uint64_t decode_values(const std::uint8_t* data, DType dtype, std::uint64_t
         }
         for (std::uint64_t i = r * row_size; i < (r + 1) * row_size; ++i) {
           out[i] = static_cast<float>(static_cast<std::int8_t>(values[i])) * scale;
+          if (!std::isfinite(out[i])) return i;  // a finite but huge scale times q overflows (found by fuzzing)
         }
       }
       return count;
@@ -722,7 +723,8 @@ class Loader {
                               " is not a finite number >= 0; " + kReexport);
       }
       if (first_bad != entry.elements) {
-        const std::uint64_t at = r.offset + first_bad * wf::dtype_element_size(dtype);
+        const std::uint64_t scales = dtype == DType::int8 ? 4 * std::uint64_t(r.dims[0]) : 0;
+        const std::uint64_t at = r.offset + scales + first_bad * wf::dtype_element_size(dtype);
         return make_error(ErrorCode::bad_value, entry.name, at,
                           entry.name + ": value " + std::to_string(first_bad) + " is " +
                               float_text(tensor.values[static_cast<std::size_t>(first_bad)]) +

@@ -255,6 +255,15 @@ TEST_CASE("crafted layer and tensor records reach their own checks", "[weights]"
         expect_rejected(with_f32(bytes, tensor_at(bytes, linear_weight).offset + 4, -0.5f), ErrorCode::bad_value);
     CHECK(e.message.find("scale of row 1") != std::string::npos);
   }
+  SECTION("an int8 scale so large that scale * q overflows to infinity (found by fuzzing)") {
+    WriteOptions int8;
+    int8.dtype = DType::int8;
+    std::vector<std::uint8_t> bytes = write_weights(tiny_model(), int8).value();
+    const Error e = expect_rejected(with_f32(bytes, tensor_at(bytes, linear_weight).offset, 3e38f), ErrorCode::bad_value);
+    CHECK(e.field == "layer[6].weight");
+    CHECK(e.message.find("inf") != std::string::npos);
+    CHECK(e.offset >= tensor_at(bytes, linear_weight).offset + 4 * 3);  // points at the int8 value, after the scales
+  }
   SECTION("consistent tensors for a layer that no longer chains (infer_shapes)") {
     std::vector<std::uint8_t> bytes = with_layer(valid, linear, [](wf::LayerRecord& r) { r.in_features = 2; });
     bytes = with_tensor(bytes, linear_weight, [](wf::TensorRecord& r) { r.dims[1] = 2; });
