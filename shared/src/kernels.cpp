@@ -209,14 +209,14 @@ void apply_elementwise(const Elementwise& op, float* values, std::int64_t outer,
 
 namespace {
 
-// Lists the inputs that differ from their skip value (index, and x - skip four times), branch-free: a
+// Lists the inputs that differ from their skip value (index, and x - skip), branch-free: a
 // data-dependent branch per value would mispredict on ReLU outputs. Returns how many.
 inline int gather(const float* x, const float* skip, int n, int* index, float* value) {
   int count = 0;
   for (int c = 0; c < n; ++c) {
     const float v = x[c], s = skip[c];
     index[count] = c;
-    store4(value + 4 * count, splat(v - s));
+    value[count] = v - s;
     count += (v != s) ? 1 : 0;
   }
   return count;
@@ -284,11 +284,11 @@ void conv_panel(const PackedConv& conv, const float* panel_weights, int first, f
         const std::size_t q = static_cast<std::size_t>(iy) * conv.in_w + ix;
         const int count = scratch.count[q];
         const int* index = scratch.index.data() + q * channels;
-        const float* value = scratch.value.data() + q * channels * 4;
+        const float* value = scratch.value.data() + q * channels;
         const float* tap_weights = panel_weights + (static_cast<std::size_t>(ky) * k + kx) * tap_size;
         for (int t = 0; t < count; ++t) {
           const float* row = tap_weights + static_cast<std::size_t>(index[t]) * kWidth;
-          const f32x4 v = load4(value + 4 * t);
+          const f32x4 v = splat(value[t]);
           for (int j = 0; j < VECTORS; ++j) acc[j] += load4(row + 4 * j) * v;
         }
       }
@@ -377,10 +377,10 @@ void conv2d_hwc(const PackedConv& conv, const float* input, float* output, const
     const std::size_t pixels = static_cast<std::size_t>(conv.in_h) * conv.in_w;
     scratch.count.resize(pixels);
     scratch.index.resize(pixels * channels);
-    scratch.value.resize(pixels * channels * 4);
+    scratch.value.resize(pixels * channels);
     for (std::size_t q = 0; q < pixels; ++q) {
       scratch.count[q] = gather(input + q * channels, conv.skip.data(), channels, scratch.index.data() + q * channels,
-                                scratch.value.data() + q * channels * 4);
+                                scratch.value.data() + q * channels);
     }
   }
   // Panel outer, pixels inner: one panel's weights (36 KB for the CNN's second conv) stay in L1/L2.
@@ -405,7 +405,7 @@ void linear(const PackedLinear& layer, const float* input, float* output, const 
             int epilogue_count, Scratch& scratch) {
   const int stride = layer.row_stride;
   scratch.index.resize(static_cast<std::size_t>(layer.in_features));
-  scratch.value.resize(static_cast<std::size_t>(layer.in_features) * 4);
+  scratch.value.resize(static_cast<std::size_t>(layer.in_features));
   const int count = gather(input, layer.skip.data(), layer.in_features, scratch.index.data(), scratch.value.data());
   const int* index = scratch.index.data();
   const float* value = scratch.value.data();
@@ -421,7 +421,7 @@ void linear(const PackedLinear& layer, const float* input, float* output, const 
     f32x4 v[kRows];
     for (int r = 0; r < kRows; ++r) {
       row[r] = layer.weights.data() + static_cast<std::size_t>(index[t + r]) * stride;
-      v[r] = load4(value + 4 * (t + r));
+      v[r] = splat(value[t + r]);
     }
     for (int j = 0; j < full; j += 4) {
       f32x4 acc = load4(y + j);

@@ -87,7 +87,8 @@ struct Prediction {
   std::vector<std::vector<float>> activations;
 };
 
-// The forward pass (Eigen, single thread, deterministic). input is the normalised model input
+// The forward pass (single thread, deterministic: the same bits natively and in wasm; kernels.hpp says
+// how, docs/core.md why). Uses model.prepared when it matches. input is the normalised model input
 // (channels*height*width floats). Errors: bad_argument on a wrong input size.
 Result<Prediction> forward(const Model& model, const float* input, std::size_t input_size,
                            bool keep_activations = false);
