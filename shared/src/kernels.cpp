@@ -72,21 +72,17 @@ PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, 
       }
     }
   }
-  packed.skip.assign(static_cast<std::size_t>(in_channels), 0.f);
-  if (skip != nullptr) packed.skip.assign(skip, skip + in_channels);
-  // share[tap][o] = sum_c w[o][c][tap] * skip[c]; an output pixel's bias adds the shares of the taps
-  // that land inside the input. All in double, in a fixed order, rounded once.
-  std::vector<double> share(taps * out_channels, 0.0);
-  for (int o = 0; o < out_channels; ++o)
-    for (int c = 0; c < in_channels; ++c)
-      if (packed.skip[c] != 0.f)
-        for (std::size_t tap = 0; tap < taps; ++tap)
-          share[tap * out_channels + o] +=
-              double(weight[(static_cast<std::size_t>(o) * in_channels + c) * taps + tap]) * double(packed.skip[c]);
+  // The bias map is the convolution of the skip image (the input as blank paper makes it), computed in
+  // double over the packed weights in a fixed order and rounded once: what every output holds before
+  // the terms of the inputs that differ from the skip image.
+  const std::size_t skip_size = static_cast<std::size_t>(in_h) * in_w * in_channels;
+  packed.skip.assign(skip_size, 0.f);
+  if (skip != nullptr) packed.skip.assign(skip, skip + skip_size);
   packed.bias_map.assign(static_cast<std::size_t>(packed.out_h) * packed.out_w * packed.out_stride, 0.f);
-  std::vector<double> sum(static_cast<std::size_t>(out_channels));
+  std::vector<double> sum(static_cast<std::size_t>(packed.panels) * kPanelWidth);
   for (int oy = 0; oy < packed.out_h; ++oy) {
     for (int ox = 0; ox < packed.out_w; ++ox) {
+      std::fill(sum.begin(), sum.end(), 0.0);
       for (int o = 0; o < out_channels; ++o) sum[o] = bias[o];
       for (int ky = 0; ky < kernel; ++ky) {
         const int iy = oy * stride + ky - padding;
@@ -94,8 +90,18 @@ PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, 
         for (int kx = 0; kx < kernel; ++kx) {
           const int ix = ox * stride + kx - padding;
           if (ix < 0 || ix >= in_w) continue;
-          const double* tap_share = share.data() + (static_cast<std::size_t>(ky) * kernel + kx) * out_channels;
-          for (int o = 0; o < out_channels; ++o) sum[o] += tap_share[o];
+          const float* pixel = packed.skip.data() + (static_cast<std::size_t>(iy) * in_w + ix) * in_channels;
+          const std::size_t tap = static_cast<std::size_t>(ky) * kernel + kx;
+          for (int c = 0; c < in_channels; ++c) {
+            if (pixel[c] == 0.f) continue;
+            const double x = pixel[c];
+            for (int panel = 0; panel < packed.panels; ++panel) {
+              const int width = packed.panel_width(panel);
+              const float* w = packed.weights.data() + panel * panel_stride + (tap * in_channels + c) * width;
+              double* out = sum.data() + panel * kPanelWidth;
+              for (int lane = 0; lane < width; ++lane) out[lane] += double(w[lane]) * x;
+            }
+          }
         }
       }
       float* row = packed.bias_map.data() + (static_cast<std::size_t>(oy) * packed.out_w + ox) * packed.out_stride;
@@ -337,10 +343,10 @@ void scatter_single_channel(const PackedConv& conv, const float* input, std::vec
   const int k = conv.kernel, stride = conv.stride, pad = conv.padding;
   const std::size_t panel_stride = static_cast<std::size_t>(k) * k * kPanelWidth;
   sums = conv.bias_map;
-  const float skip = conv.skip[0];
   for (int iy = 0; iy < conv.in_h; ++iy) {
     for (int ix = 0; ix < conv.in_w; ++ix) {
       const float x = input[static_cast<std::size_t>(iy) * conv.in_w + ix];
+      const float skip = conv.skip[static_cast<std::size_t>(iy) * conv.in_w + ix];
       if (x == skip) continue;
       const f32x4 v = splat(x - skip);
       for (int ky = 0; ky < k; ++ky) {
@@ -379,8 +385,8 @@ void conv2d_hwc(const PackedConv& conv, const float* input, float* output, const
     scratch.index.resize(pixels * channels);
     scratch.value.resize(pixels * channels);
     for (std::size_t q = 0; q < pixels; ++q) {
-      scratch.count[q] = gather(input + q * channels, conv.skip.data(), channels, scratch.index.data() + q * channels,
-                                scratch.value.data() + q * channels);
+      scratch.count[q] = gather(input + q * channels, conv.skip.data() + q * channels, channels,
+                                scratch.index.data() + q * channels, scratch.value.data() + q * channels);
     }
   }
   // Panel outer, pixels inner: one panel's weights (36 KB for the CNN's second conv) stay in L1/L2.

@@ -373,7 +373,8 @@ void convert_layout(Workspace& ws, const ActivationShape& shape, Layout& layout,
   ws.current.swap(ws.next);
 }
 
-// Packs layer i's weights with the given skip vector (nullptr: zeros).
+// Packs layer i's weights with the given skip values (nullptr: zeros): for a convolution an image shaped
+// like its input (channels-last), for a linear layer a vector.
 void pack_layer(const Model& model, std::size_t i, const ActivationShape& in_shape, const float* skip,
                 PreparedModel& plan) {
   const Layer& layer = model.layers[i];
@@ -391,7 +392,7 @@ void pack_layer(const Model& model, std::size_t i, const ActivationShape& in_sha
 
 // Runs the layers. With `tune` (only while preparing, on a blank input), each convolution -- and a linear
 // layer fed straight from the model input -- is packed just before it runs, with the activation it is
-// about to see as its skip vector: what its input looks like wherever the paper is blank.
+// about to see as its skip image: what its input looks like, pixel by pixel, when the paper is blank.
 void execute(const Model& model, const PreparedModel& plan, PreparedModel* tune, const float* input,
              std::size_t input_size, bool keep_activations, Prediction& prediction) {
   thread_local Workspace ws;
@@ -431,12 +432,7 @@ void execute(const Model& model, const PreparedModel& plan, PreparedModel* tune,
           }
         }
         if (conv) convert_layout(ws, shape, layout, Layout::hwc);
-        if (tune != nullptr && (conv || model_input)) {
-          const std::size_t center =
-              conv ? (static_cast<std::size_t>(shape.dims[1] / 2) * shape.dims[2] + shape.dims[2] / 2) * shape.dims[0]
-                   : 0;
-          pack_layer(model, i, shape, ws.current.data() + center, *tune);
-        }
+        if (tune != nullptr && (conv || model_input)) pack_layer(model, i, shape, ws.current.data(), *tune);
         ws.next.resize(static_cast<std::size_t>(plan.shapes[last].size()));
         if (conv) {
           kernels::conv2d_hwc(plan.conv[i], ws.current.data(), ws.next.data(), epilogue, epilogue_count, pool,
@@ -535,8 +531,8 @@ Result<std::shared_ptr<const PreparedModel>> build_prepared(const Model& model) 
     }
     in_shape = plan->shapes[i];
   }
-  // One run on blank paper (every pixel (0 - mean) / std, as preprocess_canvas computes it) chooses the
-  // skip vectors; the packs above (zero skips) run the layers before the one being chosen.
+  // One run on blank paper (every pixel (0 - mean) / std, as preprocess_canvas computes it) records the
+  // skip images; each layer is repacked with its own just before it runs in that run.
   const ModelCard& card = model.card;
   const float blank = (0.f - card.normalize_mean) / card.normalize_std;
   if (std::isfinite(blank)) {

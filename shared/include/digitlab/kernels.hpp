@@ -13,8 +13,9 @@
 //   the PyTorch-ordered tensors when packing.
 // - Skip vectors: a layer adds w * (x - skip) only for inputs x that differ from skip, and starts from a
 //   bias that already holds the skipped inputs' share (bias + sum w * skip, summed in double). The sum is
-//   algebraically the same. skip is 0 after a ReLU; for convolutions and a first linear layer it is what
-//   the input looks like on blank paper, so the background of a drawing costs nothing.
+//   algebraically the same. skip is 0 after a ReLU; for convolutions (per pixel) and a first linear layer
+//   it is what the input looks like on blank paper, so the background of a drawing costs nothing --
+//   including near the borders, where zero padding makes blank paper look different.
 #pragma once
 
 #include <cstdint>
@@ -35,8 +36,8 @@ struct PackedConv {
   int out_stride = 0;  // out_channels rounded up to 4
   // Panel p: (kernel, kernel, in_channels, panel_width(p)) at weights[p * kernel^2 * in_channels * 32].
   std::vector<float> weights;
-  std::vector<float> skip;      // (in_channels): input values whose terms are left out
-  std::vector<float> bias_map;  // (out_h * out_w, out_stride): bias + the skipped share, per output pixel
+  std::vector<float> skip;      // (in_h, in_w, in_channels): input values whose terms are left out
+  std::vector<float> bias_map;  // (out_h * out_w, out_stride): bias + conv(skip), per output pixel
 
   int panel_width(int panel) const {
     const int lanes = out_channels - panel * kPanelWidth;
@@ -44,8 +45,8 @@ struct PackedConv {
   }
 };
 
-// weight (out, in, k, k) and bias (out) as PyTorch stores them; skip (in) or nullptr for zeros. The
-// bias map accounts for zero padding: an output near the border only gets the taps that exist.
+// weight (out, in, k, k) and bias (out) as PyTorch stores them; skip (in_h, in_w, in_channels) or nullptr
+// for zeros. The bias map is the convolution of the skip image, zero padding included.
 PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, int out_channels, int kernel,
                        int stride, int padding, int in_h, int in_w, const float* skip);
 
