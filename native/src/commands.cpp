@@ -18,7 +18,11 @@ namespace digitlab::trainer {
 
 std::string describe(const Error& error) {
   if (error.code == ErrorCode::bad_argument || error.code == ErrorCode::io) return error.message;
-  return error.to_string();
+  // "truncated at byte 100000 (data): ..." for a place inside a file; "bad_value (checkpoint.recipe): ..."
+  std::string text = error_code_name(error.code);
+  if (error.offset > 0) text += " at byte " + std::to_string(error.offset);
+  if (!error.field.empty()) text += " (" + error.field + ")";
+  return text + ": " + error.message;
 }
 
 namespace {
@@ -72,7 +76,11 @@ void add_recipe_options(CLI::App* app, TrainOptions& options, bool with_recipe) 
 
 int run_train(TrainOptions options) {
   auto result = train(std::move(options));
-  if (!result) return fail("train", result.error());
+  if (!result) {
+    fail("train", result.error());
+    // An option train() rejected is a command-line mistake, like the ones CLI11 rejects.
+    return result.error().code == ErrorCode::bad_argument ? kExitUsage : kExitError;
+  }
   return kExitOk;
 }
 

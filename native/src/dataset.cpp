@@ -14,9 +14,9 @@ Result<DeviceSplit> load_split(const std::string& dir, const std::string& prefix
   auto loaded = load_idx_dataset(dir, prefix);
   if (!loaded) {
     Error error = loaded.error();
-    error.message = fmt::format("cannot load the {} set from {}: {} (check --data-dir, or run scripts/setup to "
-                                "fetch and verify the data)",
-                                split, dir, error.message);
+    error.message = fmt::format("cannot load the {} set from {}: {}", split, dir, error.message);
+    if (error.message.find("scripts/setup") == std::string::npos)
+      error.message += " (check --data-dir, or run scripts/setup to fetch and verify the data)";
     return error;
   }
   IdxDataset& data = loaded.value();

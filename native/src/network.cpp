@@ -46,6 +46,16 @@ torch::nn::AnyModule make_module(const Layer& layer, const ActivationShape& inpu
   return nn::AnyModule(nn::Identity());
 }
 
+// Channels-last strides, also for tensors with one channel. contiguous(ChannelsLast) leaves a (N, 1, H, W)
+// tensor as it is (it already counts as channels-last contiguous), but oneDNN picks its layout from the
+// strides, and NCHW strides send the first convolution and everything after it down the slow NCHW path.
+torch::Tensor with_channels_last_strides(const torch::Tensor& tensor) {
+  if (tensor.strides() == c10::get_channels_last_strides_2d(tensor.sizes())) return tensor;
+  torch::Tensor out = torch::empty(tensor.sizes(), tensor.options().memory_format(at::MemoryFormat::ChannelsLast));
+  out.copy_(tensor);
+  return out;
+}
+
 bool makes_fresh_tensor(LayerKind kind) {
   return kind == LayerKind::linear || kind == LayerKind::conv2d || kind == LayerKind::batch_norm ||
          kind == LayerKind::max_pool2d;
@@ -113,11 +123,11 @@ void NetworkImpl::use_channels_last() {
   channels_last_ = true;
   torch::NoGradGuard no_grad;
   for (auto& parameter : parameters())
-    if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(at::MemoryFormat::ChannelsLast));
+    if (parameter.dim() == 4) parameter.set_data(with_channels_last_strides(parameter));
 }
 
 torch::Tensor NetworkImpl::forward(torch::Tensor x) {
-  if (channels_last_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  if (channels_last_) x = with_channels_last_strides(x);
   for (const Step& step : plan_) {
     switch (step.op) {
       case Step::Op::module: x = modules_[step.layer].forward(x); break;

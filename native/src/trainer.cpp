@@ -16,7 +16,7 @@
 #endif
 
 #include "atomic_file.hpp"
-#include "blas_setup.hpp"
+#include "process_setup.hpp"
 #include "checkpoint.hpp"
 #include "console.hpp"
 #include "digitlab/architectures.hpp"

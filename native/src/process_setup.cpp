@@ -1,7 +1,8 @@
-// OpenBLAS kernel selection (see blas_setup.hpp for why) and its description. Read next: trainer.cpp.
-#include "blas_setup.hpp"
+// OpenBLAS kernel selection and malloc settings (see process_setup.hpp for why). Read next: trainer.cpp.
+#include "process_setup.hpp"
 
 #include <dlfcn.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -52,6 +53,13 @@ void select_blas_kernels(char** argv) {
   ::execv("/proc/self/exe", argv);
   // execv failed (no /proc?): carry on with the slow kernels rather than fail.
   ::unsetenv("OPENBLAS_CORETYPE");
+}
+
+void keep_freed_memory() {
+  // Blocks up to 32 MiB (glibc's largest allowed threshold; a batch of 64 needs at most 6.4 MB) come from
+  // the heap, and the heap is trimmed only above 1 GiB of free space.
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 std::string blas_description() {
