@@ -4,7 +4,7 @@
 // Each input is tried twice: as it is (the checks in front of the CRCs: magic, version, sizes, CRCs), and with
 // its CRCs re-sealed, so that mutations reach every check behind the checksums (tables, card, shapes,
 // budgets, the self-test). A model that loads must run, must survive a float32 write -> load round trip
-// exactly, and a float16/int8 rewrite with a self-test must load and pass it.
+// exactly, and rewrites in every dtype with a self-test must load and pass it.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -56,7 +56,7 @@ bool same_floats(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), 4 * a.size()) == 0);
 }
 
-void check(const std::uint8_t* data, std::size_t size, DType rewrite_as) {
+void check(const std::uint8_t* data, std::size_t size) {
   Result<LoadedWeights> loaded = load_weights(ByteSpan(data, size), fuzz_options());
   if (!loaded) {
     const Error& e = loaded.error();
@@ -84,31 +84,32 @@ void check(const std::uint8_t* data, std::size_t size, DType rewrite_as) {
     for (std::size_t t = 0; t < model.layers[i].tensors.size(); ++t)
       require(same_floats(again.value().model.layers[i].tensors[t].values, model.layers[i].tensors[t].values));
   }
-  // Quantised rewrites with a self-test load and pass it (or the writer says why it cannot: a weight too
+  // Rewrites in every dtype with a self-test load and pass it (or the writer says why it cannot: a weight too
   // large for float16, a non-finite logit).
-  WriteOptions options;
-  options.dtype = rewrite_as;
-  options.self_test_input = input;
-  Result<std::vector<std::uint8_t>> quantised = write_weights(model, options);
-  if (!quantised) {
-    require(quantised.error().code == ErrorCode::bad_argument);
-    return;
+  for (DType dtype : {DType::float32, DType::float16, DType::int8}) {
+    WriteOptions options;
+    options.dtype = dtype;
+    options.self_test_input = input;
+    Result<std::vector<std::uint8_t>> rewritten = write_weights(model, options);
+    if (!rewritten) {
+      require(rewritten.error().code == ErrorCode::bad_argument);
+      continue;
+    }
+    Result<LoadedWeights> reread = load_weights(rewritten.value(), fuzz_options());
+    require(reread.ok());
+    require(reread.value().has_self_test);
+    require(reread.value().self_test_max_abs_diff <= 1e-4f);
   }
-  Result<LoadedWeights> reread = load_weights(quantised.value(), fuzz_options());
-  require(reread.ok());
-  require(reread.value().has_self_test);
-  require(reread.value().self_test_max_abs_diff <= 1e-4f);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const DType rewrite_as = static_cast<DType>(size % 3);
-  check(data, size, rewrite_as);
+  check(data, size);
   if (size >= weights_format::kHeaderSize && size <= (1u << 20)) {
     std::vector<std::uint8_t> sealed(data, data + size);
     weights_format::reseal_checksums(sealed);
-    check(sealed.data(), sealed.size(), rewrite_as);
+    check(sealed.data(), sealed.size());
   }
   return 0;
 }
