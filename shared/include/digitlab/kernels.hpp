@@ -82,7 +82,7 @@ void apply_elementwise(const Elementwise& op, float* values, std::int64_t outer,
 
 // Reused buffers (the sparse input lists); forward() keeps one per thread so it does not allocate.
 struct Scratch {
-  std::vector<int> index, count;
+  std::vector<int> index, count;  // conv: count[q] = where input pixel q's entries start
   std::vector<float> value;  // input - skip, broadcast at use (4 stored copies measured slower in wasm)
   std::vector<float> sums;   // single-channel convolutions: every output's sum
 };
