@@ -1,7 +1,7 @@
-// The hot loops behind forward(): packing, the register-blocked conv/linear kernel with fused epilogues,
-// pooling, layout changes, deterministic exp and softmax. Read kernels.hpp first for why they look so.
+// The hot loops behind forward(): packing, the register-blocked conv kernel and the streaming linear kernel
+// with fused epilogues, pooling, layout changes, deterministic exp and softmax. Read kernels.hpp first.
 //
-// Sections: 1. vector helpers  2. packing  3. elementwise ops  4. conv2d_hwc (also linear)
+// Sections: 1. vector helpers  2. packing  3. elementwise ops  4. conv2d_hwc and linear
 //           5. pooling and layouts  6. exp and softmax
 #include "digitlab/kernels.hpp"
 
@@ -37,7 +37,6 @@ inline f32x4 splat(float s) { return f32x4{s, s, s, s}; }
 inline f32x4 select(i32x4 mask, f32x4 a, f32x4 b) { return (f32x4)(((i32x4)a & mask) | ((i32x4)b & ~mask)); }
 
 using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using PanelMatrix = Eigen::Matrix<float, Eigen::Dynamic, kPanelWidth, Eigen::RowMajor>;
 
 }  // namespace
 
@@ -263,9 +262,9 @@ inline void epilogue_in_registers(f32x4* acc, int first, const Elementwise* cons
 }
 
 // One panel of outputs, VECTORS x 4 lanes wide. The accumulators live in registers for the whole sum and
-// the epilogue; with a fused max-pool (pool_kernel == pool_stride > 0) only the outputs the pooling
-// reads are computed, and their running maximum is stored instead.
-// With `sums` (one input channel: see scatter_single_channel) the sums are read, not computed.
+// the epilogue; with a fused max-pool (pool > 0: kernel = stride = pool) only the outputs the pooling
+// reads are computed, and their running maximum is stored instead. With `sums` (one input channel: see
+// scatter_single_channel) the sums are read, not computed.
 template <int VECTORS>
 void conv_panel(const PackedConv& conv, const float* panel_weights, int first, float* output,
                 const Elementwise* const* epilogue, int epilogue_count, int pool, const Scratch& scratch,
@@ -274,7 +273,8 @@ void conv_panel(const PackedConv& conv, const float* panel_weights, int first, f
   const int channels = conv.in_channels, k = conv.kernel, stride = conv.stride, pad = conv.padding;
   const int lanes = std::min(kWidth, conv.out_channels - first);
   // The sum lives in a local array that never escapes the loop, so the compiler keeps it in registers
-  // (through `out` it stored every accumulator after every term: 20% slower, seen in the assembly).
+  // (summing through `out` made GCC store every accumulator after every term: the third conv ran 20 %
+  // slower; seen in the assembly).
   auto compute = [&](int oy, int ox, f32x4* out) {
     const std::size_t pixel = static_cast<std::size_t>(oy) * conv.out_w + ox;
     const float* start = (sums != nullptr ? sums : conv.bias_map.data()) + pixel * conv.out_stride + first;
