@@ -42,6 +42,16 @@ using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eige
 
 // ---- 2. Packing -------------------------------------------------------------------------------------
 
+namespace {
+
+bool all_finite(const std::vector<float>& values) {
+  for (float v : values)
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+}  // namespace
+
 PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, int out_channels, int kernel,
                        int stride, int padding, int in_h, int in_w, const float* skip) {
   PackedConv packed;
@@ -107,6 +117,10 @@ PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, 
       for (int o = 0; o < out_channels; ++o) row[o] = static_cast<float>(sum[o]);
     }
   }
+  // Blank paper that overflows somewhere (absurd weights) would poison every input: skip zeros instead.
+  if (skip != nullptr && (!all_finite(packed.skip) || !all_finite(packed.bias_map))) {
+    return pack_conv2d(weight, bias, in_channels, out_channels, kernel, stride, padding, in_h, in_w, nullptr);
+  }
   return packed;
 }
 
@@ -131,6 +145,9 @@ PackedLinear pack_linear(const float* weight, const float* bias, int in_features
       if (packed.skip[k] != 0.f) sum += double(w(o, k)) * double(packed.skip[k]);
     }
     packed.bias[o] = static_cast<float>(sum);
+  }
+  if (skip != nullptr && (!all_finite(packed.skip) || !all_finite(packed.bias))) {
+    return pack_linear(weight, bias, in_features, out_features, nullptr);
   }
   return packed;
 }

@@ -480,6 +480,20 @@ TEST_CASE("infer_shapes and forward reject bad models and inputs with clear erro
     CHECK_FALSE(prepare(m.layers.empty() ? m : (m.layers[5].channels = 3, m)));
   }
   {
+    // Blank paper that overflows inside the network (absurd but finite weights) must not poison other
+    // inputs through the skip images: a digit-like input still gets the reference's finite logits.
+    Model m = single_layer_model(1, 8, 8,
+                                 {make_conv2d_layer(1, 4, 3, 1, 1), make_simple_layer(LayerKind::flatten),
+                                  make_linear_layer(256, 3)},
+                                 41);
+    for (float& w : m.layers[0].tensors[0].values) w = 1e38f;  // blank paper (-1): 9 taps -> -inf
+    std::vector<float> input(64, 0.f);
+    input[9] = 1e-30f;
+    auto r = forward(m, input.data(), input.size());
+    REQUIRE(r);
+    for (float v : r.value().logits) CHECK(std::isfinite(v));
+  }
+  {
     // Non-finite values never crash: NaN input gives NaN logits, not an abort.
     std::vector<float> bad(784, std::numeric_limits<float>::quiet_NaN());
     auto r = forward(make_cnn(1), bad.data(), bad.size());
