@@ -364,6 +364,62 @@ TEST_CASE("fused conv + batch_norm + activation + max-pool match the reference a
   check_against_reference(two, blank, "two convs + linear, blank paper");
 }
 
+TEST_CASE("random layer stacks match the double reference", "[model][random]") {
+  // Seeded random but valid stacks: convolutions (strides, paddings, 1..40 channels), batch_norm,
+  // activations and dropout in any order, pools that fuse (kernel == stride) and pools that do not,
+  // then flatten and linear layers. Inputs carry blank paper so the skip images matter.
+  SeededRandom random(2024);
+  auto pick = [&](int n) { return static_cast<int>(random.uniform(0.f, static_cast<float>(n) - 0.001f)); };
+  for (int trial = 0; trial < 40; ++trial) {
+    std::int64_t c = 1 + pick(3), h = 5 + pick(12), w = 5 + pick(12);
+    const std::int64_t in_c = c, in_h = h, in_w = w;
+    std::vector<Layer> layers;
+    const int blocks = 1 + pick(3);
+    for (int b = 0; b < blocks; ++b) {
+      const std::int64_t k = 1 + pick(4), s = 1 + pick(2), p = pick(static_cast<int>(k));
+      if (h + 2 * p < k || w + 2 * p < k) break;
+      const std::int64_t out_c = 1 + pick(40);
+      layers.push_back(make_conv2d_layer(c, out_c, k, s, p));
+      c = out_c;
+      h = (h + 2 * p - k) / s + 1;
+      w = (w + 2 * p - k) / s + 1;
+      const int extras = pick(4);
+      for (int e = 0; e < extras; ++e) {
+        switch (pick(6)) {
+          case 0: layers.push_back(make_batch_norm_layer(c)); break;
+          case 1: layers.push_back(make_simple_layer(LayerKind::relu)); break;
+          case 2: layers.push_back(make_leaky_relu_layer(0.05f)); break;
+          case 3: layers.push_back(make_simple_layer(LayerKind::sigmoid)); break;
+          case 4: layers.push_back(make_simple_layer(LayerKind::tanh)); break;
+          default: layers.push_back(make_dropout_layer(0.3f)); break;
+        }
+      }
+      if (pick(2) == 0 && h >= 2 && w >= 2) {
+        const std::int64_t pk = 2, ps = pick(2) == 0 ? 2 : 1;
+        layers.push_back(make_max_pool2d_layer(pk, ps));
+        h = (h - pk) / ps + 1;
+        w = (w - pk) / ps + 1;
+      }
+    }
+    layers.push_back(make_simple_layer(LayerKind::flatten));
+    std::int64_t features = c * h * w;
+    if (pick(2) == 0) {
+      const std::int64_t hidden = 1 + pick(70);
+      layers.push_back(make_linear_layer(features, hidden));
+      layers.push_back(pick(2) == 0 ? make_batch_norm_layer(hidden) : make_simple_layer(LayerKind::relu));
+      features = hidden;
+    }
+    layers.push_back(make_linear_layer(features, 1 + pick(12)));
+    if (pick(3) == 0) layers.push_back(make_simple_layer(LayerKind::softmax));
+    Model model = single_layer_model(in_c, in_h, in_w, layers, 500 + static_cast<std::uint64_t>(trial));
+    REQUIRE(infer_shapes(model));
+    std::vector<float> input = random_input(in_c * in_h * in_w, 900 + static_cast<std::uint64_t>(trial));
+    for (std::size_t i = 0; i < input.size(); ++i)
+      if (random.uniform(0.f, 1.f) < 0.6f) input[i] = -1.f;  // blank paper
+    check_against_reference(model, input, "random stack " + std::to_string(trial));
+  }
+}
+
 TEST_CASE("the three architectures match the double reference", "[model][architectures]") {
   for (const std::string& name : architecture_names()) {
     Model model = make_architecture(name, 42).value();
