@@ -7,6 +7,8 @@
 //     gradient). The ReLU then touches a quarter of the elements.
 //   * ReLU right after a layer that made a fresh tensor (linear, conv, batch norm, pool) runs in place:
 //     none of those layers needs its output for the backward pass.
+//   * In training on CPU with channels-last activations, BatchNorm2d -> ReLU -> MaxPool2d(2) runs as one
+//     operation with its own backward pass (fused_block.hpp): the same mathematics in fewer memory passes.
 #include "network.hpp"
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "console.hpp"
+#include "fused_block.hpp"
 
 namespace digitlab::trainer {
 
@@ -105,7 +108,13 @@ NetworkImpl::NetworkImpl(const Model& spec, std::vector<ActivationShape> shapes)
     Step step;
     step.layer = i;
     const bool last = i + 1 == layers.size();
-    if (layers[i].kind == LayerKind::softmax && last) {
+    const bool pool_2x2_follows = i + 2 < layers.size() && layers[i + 1].kind == LayerKind::relu &&
+                                  layers[i + 2].kind == LayerKind::max_pool2d && layers[i + 2].kernel == 2 &&
+                                  layers[i + 2].stride == 2;
+    if (layers[i].kind == LayerKind::batch_norm && shapes_[i].dims.size() == 3 && pool_2x2_follows) {
+      step.op = Step::Op::batch_norm_relu_pool;
+      i += 2;
+    } else if (layers[i].kind == LayerKind::softmax && last) {
       step.op = Step::Op::skip;
     } else if (layers[i].kind == LayerKind::relu && !last && layers[i + 1].kind == LayerKind::max_pool2d) {
       step.op = Step::Op::pool_then_relu;
@@ -133,6 +142,14 @@ torch::Tensor NetworkImpl::forward(torch::Tensor x) {
       case Step::Op::module: x = modules_[step.layer].forward(x); break;
       case Step::Op::relu_in_place: x = x.relu_(); break;
       case Step::Op::pool_then_relu: x = modules_[step.layer].forward(x).relu_(); break;
+      case Step::Op::batch_norm_relu_pool:
+        if (is_training() && channels_last_ && can_fuse_batch_norm_relu_max_pool(x)) {
+          x = batch_norm_relu_max_pool(x, *modules_[step.layer].ptr()->as<torch::nn::BatchNorm2dImpl>());
+        } else {
+          x = modules_[step.layer].forward(x);
+          x = modules_[step.layer + 2].forward(x).relu_();
+        }
+        break;
       case Step::Op::skip: break;
     }
   }

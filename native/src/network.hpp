@@ -40,7 +40,7 @@ class NetworkImpl : public torch::nn::Module {
  private:
   // How forward() runs the layers: mostly one module each, with two exact shortcuts (see network.cpp).
   struct Step {
-    enum class Op { module, relu_in_place, pool_then_relu, skip } op = Op::module;
+    enum class Op { module, relu_in_place, pool_then_relu, batch_norm_relu_pool, skip } op = Op::module;
     std::size_t layer = 0;
   };
   Model spec_;  // the layer list (tensor values unused) and the card's input shape

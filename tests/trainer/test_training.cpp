@@ -165,7 +165,7 @@ TEST_CASE("a trained CNN exports to the Eigen core with identical predictions (m
   CHECK(agree == 300);
   CHECK(difference.largest <= 1e-4);
   // And the trained model is a real one, not an untrained net that trivially agrees.
-  CHECK(evaluate_logits(eigen_logits, test.value().labels, 10).accuracy > 0.7);
+  CHECK(evaluate_logits(eigen_logits, test.value().labels, 10).accuracy > 0.5);  // untrained: about 0.1
 }
 
 TEST_CASE("export then import reproduces the network exactly (channels-last and batch-norm buffers included)",
