@@ -1,0 +1,103 @@
+// URL parameters: every documented parameter parses, every bad one becomes one clear message and the
+// default is kept. Read next: wasm/url_options.hpp, docs/embedding.md.
+#include <catch2/catch.hpp>
+
+#include "url_options.hpp"
+
+using namespace digitlab::app;
+
+namespace {
+
+std::string joined(const std::vector<std::string>& problems) {
+  std::string text;
+  for (const std::string& p : problems) text += p + " | ";
+  return text;
+}
+
+std::vector<std::string> panel_names(const AppOptions& options) {
+  std::vector<std::string> names;
+  for (PanelId id : options.panels) names.push_back(panel_info(id).name);
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("no parameters: every panel, default model, no embed", "[app][url]") {
+  for (const char* query : {"", "?", "?&&"}) {
+    const ParsedOptions parsed = parse_url_options(query);
+    INFO(joined(parsed.problems));
+    CHECK(parsed.problems.empty());
+    CHECK(parsed.options.model.empty());
+    CHECK(parsed.options.panels.size() == panel_list().size());
+    CHECK_FALSE(parsed.options.embed);
+    CHECK(parsed.options.stroke_width == Approx(0.07f));
+    CHECK(parsed.options.theme == Theme::light);
+  }
+}
+
+TEST_CASE("the documented example parses", "[app][url]") {
+  const ParsedOptions parsed = parse_url_options("?model=mnist-cnn&panels=draw&embed=1");
+  INFO(joined(parsed.problems));
+  CHECK(parsed.problems.empty());
+  CHECK(parsed.options.model == "mnist-cnn");
+  CHECK(panel_names(parsed.options) == std::vector<std::string>{"draw"});
+  CHECK(parsed.options.embed);
+}
+
+TEST_CASE("every parameter, percent-encoded and in any order", "[app][url]") {
+  const ParsedOptions parsed =
+      parse_url_options("theme=dark&stroke=12.5&panels=model%2Cprediction,+draw&embed=0&model=fashion%2Dcnn");
+  INFO(joined(parsed.problems));
+  CHECK(parsed.problems.empty());
+  CHECK(parsed.options.model == "fashion-cnn");
+  CHECK(panel_names(parsed.options) == std::vector<std::string>{"model", "prediction", "draw"});
+  CHECK_FALSE(parsed.options.embed);
+  CHECK(parsed.options.stroke_width == Approx(0.125f));
+  CHECK(parsed.options.theme == Theme::dark);
+  CHECK(parse_url_options("embed").options.embed);  // a bare flag means on
+}
+
+TEST_CASE("bad values give one clear message each and keep the defaults", "[app][url]") {
+  const ParsedOptions parsed =
+      parse_url_options("panels=draw,bogus,draw&embed=maybe&stroke=50&theme=pink&zoom=2&model=");
+  const std::string text = joined(parsed.problems);
+  INFO(text);
+  CHECK(parsed.problems.size() == 6);
+  CHECK(text.find("no panel 'bogus'; the panels are draw, prediction, input, model") != std::string::npos);
+  CHECK(text.find("embed takes 1 or 0, not 'maybe'") != std::string::npos);
+  CHECK(text.find("stroke is the pen width in percent") != std::string::npos);
+  CHECK(text.find("theme is light or dark, not 'pink'") != std::string::npos);
+  CHECK(text.find("Unknown URL parameter 'zoom'") != std::string::npos);
+  CHECK(text.find("model is empty") != std::string::npos);
+  CHECK(panel_names(parsed.options) == std::vector<std::string>{"draw"});  // the duplicate is dropped
+  CHECK_FALSE(parsed.options.embed);
+  CHECK(parsed.options.stroke_width == Approx(0.07f));
+  CHECK(parsed.options.theme == Theme::light);
+}
+
+TEST_CASE("panels naming nothing known shows every panel", "[app][url]") {
+  for (const char* query : {"panels=", "panels=,,", "panels=nope"}) {
+    const ParsedOptions parsed = parse_url_options(query);
+    INFO(query << ": " << joined(parsed.problems));
+    CHECK_FALSE(parsed.problems.empty());
+    CHECK(parsed.options.panels.size() == panel_list().size());
+  }
+}
+
+TEST_CASE("a repeated parameter: the last counts, with a message", "[app][url]") {
+  const ParsedOptions parsed = parse_url_options("model=a&model=b");
+  CHECK(parsed.options.model == "b");
+  REQUIRE(parsed.problems.size() == 1);
+  CHECK(parsed.problems[0].find("more than once") != std::string::npos);
+}
+
+TEST_CASE("hostile values are cut short and control characters replaced in messages", "[app][url]") {
+  const std::string long_name(5000, 'x');
+  const ParsedOptions parsed = parse_url_options("theme=" + long_name + "&" + "%01%0a=1&stroke=1e999&stroke=nan&stroke=%");
+  const std::string text = joined(parsed.problems);
+  INFO(text);
+  CHECK(text.size() < 2000);
+  CHECK(text.find('\n') == std::string::npos);
+  CHECK(text.find('\x01') == std::string::npos);
+  CHECK(parsed.options.stroke_width == Approx(0.07f));
+}

@@ -1,0 +1,68 @@
+// The models the app offers (weights/manifest.json, plus files the user opened) and the one in use.
+// Loading is all-or-nothing: a file the loader rejects leaves the previous model in place and hands back
+// the loader's Error. Loaded models stay cached, so switching back is instant. No ImGui or platform code
+// here. Read next: app.hpp, weights.hpp.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "digitlab/weights.hpp"
+
+namespace digitlab::app {
+
+// One row of weights/manifest.json (see docs/embedding.md), or a file the user opened.
+struct ModelEntry {
+  std::string name;          // "mnist-cnn"; what model= in the URL names
+  std::string file;          // relative to the manifest's folder: "mnist-cnn.dlw"
+  std::string architecture;  // "cnn", "mlp", ...
+  std::string dataset;       // "mnist", "fashion-mnist"
+  std::string dtype;         // "float32", "float16", "int8"
+  float test_accuracy = -1.f;  // fraction; < 0 unknown
+  std::uint64_t bytes = 0;     // file size
+  std::string sha256;
+  bool is_default = false;
+  bool user_file = false;      // opened by the user, not listed in the manifest
+};
+
+// The app refuses weights files above this (a browser tab has little memory to spare).
+inline constexpr std::uint64_t kMaxWeightsBytes = 64ull << 20;
+
+class ModelCatalog {
+ public:
+  void add(ModelEntry entry);
+  const std::vector<ModelEntry>& entries() const { return entries_; }
+
+  int find(const std::string& name) const;  // -1 when absent
+  int default_index() const;                // the entry marked default, else the first, -1 if none
+
+  // Loads the bytes of entry `index`; on success it becomes the active model. On failure nothing
+  // changes and the loader's error comes back (bad_argument for an index out of range).
+  Status load(int index, ByteSpan bytes);
+  // A file the user opened: on success it is added (or replaces an earlier user file of that name) and
+  // becomes active. *index receives its position.
+  Status load_user_file(const std::string& file_name, ByteSpan bytes, int* index = nullptr);
+
+  // A model loaded before becomes active again without its bytes; false when it never loaded.
+  bool is_loaded(int index) const;
+  bool activate(int index);
+
+  bool has_model() const { return active_ >= 0; }
+  int active_index() const { return active_; }
+  const ModelEntry* active_entry() const { return active_ >= 0 ? &entries_[std::size_t(active_)] : nullptr; }
+  const LoadedWeights& active() const { return *loaded_[std::size_t(active_)]; }  // only when has_model()
+
+ private:
+  std::vector<ModelEntry> entries_;
+  std::vector<std::unique_ptr<LoadedWeights>> loaded_;  // parallel to entries_; null until loaded
+  int active_ = -1;
+};
+
+// "98.9 %", "unknown"
+std::string format_accuracy(float fraction);
+// "1.2 MB", "803 KB", "512 bytes"
+std::string format_bytes(std::uint64_t bytes);
+
+}  // namespace digitlab::app
