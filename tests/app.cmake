@@ -1,0 +1,23 @@
+# The web app's tests (wasm/): the portable logic (drawing, URL options, layout, model catalog) in every
+# build; natively also the app headless (ImGui without a window), the manifest reader, and the desktop
+# program under xvfb-run with a scripted stroke and a screenshot. The real-browser test: browser.cmake.
+if(NOT TARGET digitlab_app_logic)
+  return()
+endif()
+digitlab_add_catch_test(NAME app
+  SOURCES app/test_drawing.cpp app/test_url_options.cpp app/test_layout.cpp app/test_model_catalog.cpp
+  LIBS digitlab_app_logic)
+
+if(NOT EMSCRIPTEN AND TARGET digitlab_app_ui)
+  digitlab_add_catch_test(NAME app_ui SOURCES app/test_app.cpp app/test_manifest.cpp LIBS digitlab_app_ui)
+
+  # The desktop program draws a 1 with the shipped default model and must read it as 1.
+  find_program(DIGITLAB_XVFB_RUN xvfb-run)
+  if(DIGITLAB_XVFB_RUN AND TARGET digitlab-app)
+    add_test(NAME ${DIGITLAB_TEST_PREFIX}.app_desktop
+             COMMAND ${DIGITLAB_XVFB_RUN} -a -s "-screen 0 1280x800x24"
+                     $<TARGET_FILE:digitlab-app> --frames 12 --stroke "0.52,0.16 0.5,0.84" --expect 1
+                     --screenshot "${CMAKE_CURRENT_BINARY_DIR}/output/app-desktop.png")
+    set_tests_properties(${DIGITLAB_TEST_PREFIX}.app_desktop PROPERTIES TIMEOUT 120)
+  endif()
+endif()

@@ -1,0 +1,282 @@
+// The App as the browser and the desktop drive it, headless (ImGui without a renderer): start-up with
+// URL parameters, model fetching and fallbacks, drawing to prediction, throttling while drawing, bad user
+// files, and the state the page reports (parsed as JSON). Read next: wasm/app.hpp.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "app.hpp"
+#include "digitlab/architectures.hpp"
+#include "imgui.h"
+
+using namespace digitlab;
+using namespace digitlab::app;
+using nlohmann::json;
+
+namespace {
+
+struct FakeServices : AppServices {
+  std::vector<std::pair<int, std::string>> fetches;
+  int changes = 0;
+  double now = 100.0;
+  void fetch_weights(int index, const ModelEntry& entry) override { fetches.emplace_back(index, entry.file); }
+  const char* open_files_hint() const override { return "drop a file"; }
+  void state_changed() override { ++changes; }
+  double now_seconds() const override { return now; }
+};
+
+// ImGui with no window and no GPU: enough for App::frame() to lay out and predict.
+struct Headless {
+  Headless() {
+    ImGui::CreateContext();
+    ImGui::GetIO().IniFilename = nullptr;
+    ImGui::GetIO().DisplaySize = ImVec2(1100, 720);
+  }
+  ~Headless() { ImGui::DestroyContext(); }
+  // The mouse as ImGui sees it (the platform feeds the app's pointer events separately).
+  ImVec2 mouse = ImVec2(-FLT_MAX, -FLT_MAX);
+  bool mouse_down = false;
+  void frame(App& app) {
+    ImGuiIO& io = ImGui::GetIO();
+    io.MousePos = mouse;
+    io.MouseDown[0] = mouse_down;
+    unsigned char* pixels = nullptr;
+    int width = 0, height = 0;
+    io.Fonts->GetTexDataAsRGBA32(&pixels, &width, &height);
+    io.DeltaTime = 1.f / 60.f;
+    ImGui::NewFrame();
+    app.frame();
+    ImGui::Render();
+  }
+};
+
+std::vector<std::uint8_t> tiny_weights(std::uint64_t seed) {
+  Model model;
+  model.card = make_mnist_card("tiny-linear");
+  model.layers = {make_simple_layer(LayerKind::flatten), make_linear_layer(784, 10)};
+  randomize_parameters(model, seed);
+  return write_weights(model).value();
+}
+
+ModelEntry entry(const std::string& name, bool is_default = false) {
+  ModelEntry e;
+  e.name = name;
+  e.file = name + ".dlw";
+  e.is_default = is_default;
+  return e;
+}
+
+json state_of(const App& app) {
+  const std::string text = app.state_json();
+  json state = json::parse(text, nullptr, false);
+  INFO(text);
+  REQUIRE_FALSE(state.is_discarded());
+  return state;
+}
+
+// Draws a vertical stroke through the middle of the drawing area, in display coordinates.
+void draw_line(App& app) {
+  const Rect area = app.drawing_rect();
+  REQUIRE(area.width > 0.f);
+  app.pointer_down(area.x + area.width * 0.5f, area.y + area.height * 0.2f);
+  app.pointer_move(area.x + area.width * 0.5f, area.y + area.height * 0.5f);
+  app.pointer_up(area.x + area.width * 0.5f, area.y + area.height * 0.8f);
+}
+
+}  // namespace
+
+TEST_CASE("start-up: bad URL parameters become messages, the default model is fetched", "[app][ui]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.catalog().add(entry("first"));
+  app.catalog().add(entry("main", true));
+  app.set_ui_scale(1.f);
+  app.start("?model=missing&panels=draw,nope&embed=1");
+  REQUIRE(services.fetches.size() == 1);
+  CHECK(services.fetches[0] == std::make_pair(1, std::string("main.dlw")));
+  json state = state_of(app);
+  CHECK(state["ready"] == false);
+  CHECK(state["loading"] == true);
+  CHECK(state["model"].is_null());
+  CHECK(state["embed"] == true);
+  CHECK(state["panels"] == json::array({"draw"}));
+  REQUIRE(state["messages"].size() == 2);
+  CHECK(state["messages"].dump().find("no model named 'missing'") != std::string::npos);
+  CHECK(state["messages"].dump().find("no panel 'nope'") != std::string::npos);
+  CHECK(app.status_sentence() == "Loading the model.");
+
+  app.weights_arrived(1, tiny_weights(1));
+  state = state_of(app);
+  CHECK(state["ready"] == true);
+  CHECK(state["loading"] == false);
+  CHECK(state["model"] == "main");
+  CHECK(state["empty"] == true);
+  CHECK(state["prediction"].is_null());
+}
+
+TEST_CASE("drawing gives a prediction; clearing gives the hint again", "[app][ui]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.catalog().add(entry("main", true));
+  app.set_ui_scale(1.f);
+  app.start("");
+  app.weights_arrived(0, tiny_weights(2));
+  imgui.frame(app);  // lays out the drawing area
+  json state = state_of(app);
+  CHECK(state["empty"] == true);
+  CHECK(app.status_sentence() == "The drawing is empty: draw a digit.");
+  const auto rect = state["drawing_rect"];
+  CHECK(rect[2].get<double>() > 100.0);
+
+  // The drawing area stays put while the mouse is held on it (a scrollbar that came and went with the
+  // press once moved it in the middle of strokes).
+  imgui.mouse = ImVec2(rect[0].get<float>() + 40.f, rect[1].get<float>() + 40.f);
+  imgui.mouse_down = true;
+  for (int i = 0; i < 4; ++i) {
+    imgui.frame(app);
+    CHECK(state_of(app)["drawing_rect"] == rect);
+  }
+  imgui.mouse_down = false;
+  draw_line(app);
+  imgui.frame(app);
+  state = state_of(app);
+  INFO(state.dump());
+  CHECK(state["empty"] == false);
+  CHECK(state["up_to_date"] == true);
+  CHECK(state["strokes"] == 1);
+  REQUIRE(state["probabilities"].size() == 10);
+  double sum = 0, top = 0;
+  for (const auto& p : state["probabilities"]) sum += p.get<double>(), top = std::max(top, p.get<double>());
+  CHECK(sum == Approx(1.0).epsilon(1e-4));
+  const int label = state["prediction"].get<int>();
+  CHECK((label >= 0 && label <= 9));
+  CHECK(state["label"] == std::to_string(label));
+  CHECK(state["top_probability"].get<double>() == Approx(top));
+  CHECK(state["unsure"] == (top < kUnsureBelow));
+  CHECK(app.status_sentence().rfind("Prediction: " + std::to_string(label), 0) == 0);
+
+  app.clear();
+  imgui.frame(app);
+  state = state_of(app);
+  CHECK(state["empty"] == true);
+  CHECK(state["prediction"].is_null());
+  CHECK(state["probabilities"].empty());
+}
+
+TEST_CASE("presses outside the drawing area draw nothing", "[app][ui]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.catalog().add(entry("main", true));
+  app.set_ui_scale(1.f);
+  app.start("");
+  app.weights_arrived(0, tiny_weights(3));
+  imgui.frame(app);
+  const Rect area = app.drawing_rect();
+  app.pointer_down(area.x + area.width + 5.f, area.y + 10.f);
+  app.pointer_move(area.x + area.width * 0.5f, area.y + area.height * 0.5f);
+  app.pointer_up(area.x + area.width * 0.5f, area.y + area.height * 0.5f);
+  CHECK(app.drawing().empty());
+}
+
+TEST_CASE("while a stroke is drawn, predictions come at most every 50 ms", "[app][ui]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.catalog().add(entry("main", true));
+  app.set_ui_scale(1.f);
+  app.start("");
+  app.weights_arrived(0, tiny_weights(4));
+  imgui.frame(app);
+  const Rect area = app.drawing_rect();
+  const float x = area.x + area.width * 0.5f;
+  services.now += 1.0;  // a while after the empty canvas was last looked at
+  app.pointer_down(x, area.y + area.height * 0.2f);
+  imgui.frame(app);
+  const int first = state_of(app)["predictions"].get<int>();
+  CHECK(first == 1);
+  for (int i = 1; i <= 5; ++i) {  // five moves within 25 ms: no new prediction
+    services.now += 0.005;
+    app.pointer_move(x, area.y + area.height * (0.2f + 0.05f * float(i)));
+    imgui.frame(app);
+  }
+  CHECK(state_of(app)["predictions"].get<int>() == first);
+  CHECK(state_of(app)["up_to_date"] == false);
+  services.now += 0.05;
+  imgui.frame(app);
+  CHECK(state_of(app)["predictions"].get<int>() == first + 1);
+  app.pointer_move(x, area.y + area.height * 0.8f);
+  app.pointer_up(x, area.y + area.height * 0.8f);
+  imgui.frame(app);  // the pen lifted: predicted at once
+  CHECK(state_of(app)["up_to_date"] == true);
+  CHECK(state_of(app)["predictions"].get<int>() == first + 2);
+}
+
+TEST_CASE("a bad user file shows the loader's error and keeps the model", "[app][ui]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.catalog().add(entry("main", true));
+  app.set_ui_scale(1.f);
+  app.start("");
+  app.weights_arrived(0, tiny_weights(5));
+  const std::vector<std::uint8_t> junk(300, 0x42);
+  Status status = app.open_user_file("junk.dlw", junk);
+  REQUIRE_FALSE(status);
+  json state = state_of(app);
+  CHECK(state["model"] == "main");
+  CHECK(state["error"] == status.error().to_string());
+  CHECK(state["messages"].back().get<std::string>().rfind("junk.dlw was not loaded: " + status.error().to_string(), 0) == 0);
+  imgui.frame(app);  // draws the banner and the model panel with the error
+
+  REQUIRE(app.open_user_file("good.dlw", tiny_weights(6)));
+  state = state_of(app);
+  CHECK(state["model"] == "good.dlw");
+  CHECK(state["error"].is_null());
+  CHECK(state["models"] == json::array({"main", "good.dlw"}));
+  std::string why;
+  CHECK(app.select_model("main", &why));  // cached: switches back at once
+  CHECK(state_of(app)["model"] == "main");
+  CHECK_FALSE(app.select_model("absent", &why));
+  CHECK(why.find("absent") != std::string::npos);
+}
+
+TEST_CASE("a model that fails to load falls back to the default", "[app][ui]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.catalog().add(entry("main", true));
+  app.catalog().add(entry("other"));
+  app.set_ui_scale(1.f);
+  app.start("model=other");
+  REQUIRE(services.fetches.size() == 1);
+  CHECK(services.fetches[0].first == 1);
+  app.weights_arrived(1, std::vector<std::uint8_t>(100, 0));  // the file on the server is damaged
+  REQUIRE(services.fetches.size() == 2);
+  CHECK(services.fetches[1].first == 0);
+  json state = state_of(app);
+  CHECK(state["messages"].dump().find("Loading the default model, main, instead") != std::string::npos);
+  CHECK(state["error"].get<std::string>().rfind("bad_magic at byte 0", 0) == 0);
+  app.weights_failed(0, "weights/main.dlw: HTTP 404 Not Found");
+  state = state_of(app);
+  CHECK(state["ready"] == false);
+  CHECK(state["loading"] == false);  // the page rejects digitlab.ready on this
+  CHECK(state["messages"].dump().find("HTTP 404") != std::string::npos);
+  imgui.frame(app);  // the prediction panel says nothing is loaded
+}
+
+TEST_CASE("an empty manifest says so and the app still runs", "[app][ui]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.set_ui_scale(2.f);  // HiDPI: fonts and sizes doubled
+  app.start("");
+  CHECK(services.fetches.empty());
+  json state = state_of(app);
+  CHECK(state["messages"].dump().find("lists no models") != std::string::npos);
+  imgui.frame(app);
+  CHECK(app.ui_scale() == 2.f);
+}

@@ -1,0 +1,335 @@
+// The page around the WebAssembly app: reads weights/manifest.json, fetches weights files for the app,
+// opens dropped or picked files, keeps the aria-live prediction current, and offers window.digitlab and
+// the same calls through postMessage (docs/embedding.md). Read next: wasm/web_platform.cpp, wasm/app.hpp.
+'use strict';
+
+(() => {
+  const MAX_WEIGHTS_BYTES = 64 * 1024 * 1024;  // as kMaxWeightsBytes in wasm/model_catalog.hpp
+  const params = new URLSearchParams(location.search);
+  // embed= is read here too (same rules as wasm/url_options.cpp) so the page chrome never flashes.
+  const embed = params.has('embed') && ['', '1', 'true', 'yes'].includes(params.get('embed'));
+  document.documentElement.classList.toggle('embed', embed);
+
+  const canvas = document.getElementById('canvas');
+  const liveRegion = document.getElementById('prediction');
+  const alertRegion = document.getElementById('alerts');
+  const fatalBox = document.getElementById('fatal');
+  const loadingBox = document.getElementById('loading');
+  const fileInput = document.getElementById('file-input');
+  const timings = {};
+
+  let module = null;       // the Emscripten module once it runs
+  let started = false;     // digitlab_start() was called
+  let lastStatus = '', lastAlerts = '';
+  let resolveReady, rejectReady, readySettled = false;
+  const ready = new Promise((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
+  ready.catch(() => {});  // a failed start is shown in the page; callers who await it see the error
+
+  const showFatal = (message) => {
+    fatalBox.textContent = message;
+    fatalBox.hidden = false;
+    loadingBox.hidden = true;
+    if (!readySettled) { readySettled = true; rejectReady(new Error(message)); }
+  };
+
+  // ---- fetching (only from this page's origin: the page works offline from any static server) ---------
+  const sameOriginUrl = (path) => {
+    const url = new URL(path, location.href);
+    if (url.origin !== location.origin) {
+      throw new Error(`${url.href} is not on this page's origin (${location.origin}); the page only loads ` +
+                      'its own files. Fetch it yourself and pass the ArrayBuffer to loadWeights.');
+    }
+    return url;
+  };
+  const fetchBytes = async (url) => {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url.pathname}: HTTP ${response.status} ${response.statusText}`.trim());
+    return response.arrayBuffer();
+  };
+  const weightsRequests = new Map();  // file -> Promise<ArrayBuffer>; the default model is fetched early
+  const fetchWeightsFile = (file) => {
+    if (!weightsRequests.has(file)) {
+      const request = (async () => fetchBytes(sameOriginUrl(`weights/${file}`)))();
+      request.catch(() => weightsRequests.delete(file));
+      weightsRequests.set(file, request);
+    }
+    return weightsRequests.get(file);
+  };
+  const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+  const checkSha256 = async (file, bytes, sha256) => {
+    if (!sha256 || !(window.crypto && crypto.subtle)) return;  // no subtle crypto on insecure origins
+    const got = hex(await crypto.subtle.digest('SHA-256', bytes));
+    if (got !== sha256) {
+      throw new Error(`weights/${file} does not match the sha256 in weights/manifest.json (file ${got.slice(0, 12)}..., ` +
+                      `manifest ${sha256.slice(0, 12)}...): the site is stale; rebuild it with the wasm preset.`);
+    }
+  };
+
+  // ---- the manifest: same rules as wasm/manifest.cpp (docs/embedding.md, "The model manifest") ----------
+  const manifestRequest = fetchBytes(sameOriginUrl('weights/manifest.json')).then((bytes) => {
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new Error('weights/manifest.json is not valid JSON; rebuild the site or fix the file.');
+    }
+  });
+  const safeName = (name) => typeof name === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(name);
+  const safeFile = (file) => typeof file === 'string' && file.length > 0 && file.length <= 200 &&
+      !file.startsWith('/') && !/\.\.|[:\\?#]/.test(file);
+  const readManifest = (manifest) => {
+    const models = [], problems = [];
+    if (!manifest || typeof manifest !== 'object' || !Array.isArray(manifest.models)) {
+      problems.push('weights/manifest.json has no "models" list (expected {"models": [...]}).');
+      return {models, problems};
+    }
+    let haveDefault = false;
+    manifest.models.forEach((row, i) => {
+      const where = `weights/manifest.json, model ${i + 1}`;
+      if (!row || typeof row !== 'object') { problems.push(`${where} is not an object; skipped.`); return; }
+      if (!safeName(row.name)) { problems.push(`${where}: "name" must be letters, digits, '-', '_' or '.'; skipped.`); return; }
+      if (!safeFile(row.file)) { problems.push(`${where} (${row.name}): "file" must be a path inside weights/; skipped.`); return; }
+      const text = (value) => (typeof value === 'string' ? value : '');
+      let sha256 = text(row.sha256);
+      if (sha256 && !/^[0-9a-f]{64}$/.test(sha256)) {
+        problems.push(`${where} (${row.name}): "sha256" is not 64 lower-case hex digits; ignored.`);
+        sha256 = '';
+      }
+      let isDefault = row.default === true;
+      if (isDefault && haveDefault) {
+        problems.push(`${where} (${row.name}) is a second default; the first one counts.`);
+        isDefault = false;
+      }
+      haveDefault = haveDefault || isDefault;
+      const accuracy = typeof row.test_accuracy === 'number' && row.test_accuracy >= 0 && row.test_accuracy <= 1
+          ? row.test_accuracy : -1;
+      const bytes = Number.isInteger(row.bytes) && row.bytes >= 0 ? row.bytes : 0;
+      models.push({name: row.name, file: row.file, architecture: text(row.architecture), dataset: text(row.dataset),
+                   dtype: text(row.dtype), accuracy, bytes, sha256, isDefault});
+    });
+    return {models, problems};
+  };
+  // Start the likely model's download while the wasm compiles (the app still decides what it loads).
+  manifestRequest.then((manifest) => {
+    const {models} = readManifest(manifest);
+    const wanted = models.find((m) => m.name === params.get('model')) || models.find((m) => m.isDefault) || models[0];
+    if (wanted) fetchWeightsFile(wanted.file).catch(() => {});
+  }).catch(() => {});
+
+  // ---- bytes into the app -------------------------------------------------------------------------------
+  const withBytes = (bytes, call) => {
+    const view = new Uint8Array(bytes);
+    const pointer = module._malloc(Math.max(1, view.length));
+    if (!pointer) throw new Error(`no memory for ${view.length} bytes`);
+    try {
+      module.HEAPU8.set(view, pointer);
+      return call(pointer, view.length);
+    } finally {
+      module._free(pointer);
+    }
+  };
+
+  // ---- what the app calls (wasm/web_platform.cpp, Module.digitlabPage) --------------------------------
+  let publishQueued = false;
+  const hooks = {
+    fetchWeights(index, file, sha256) {
+      fetchWeightsFile(file)
+        .then((bytes) => {
+          // The loader checks the file's own CRCs and self-test; the manifest's sha256 only says whether the
+          // site is stale, so it is checked alongside instead of before (it cost ~0.1 s of first load).
+          checkSha256(file, bytes, sha256).catch((e) => module.ccall('digitlab_add_message', null, ['string'], [e.message]));
+          const arrived = performance.now();
+          withBytes(bytes, (pointer, n) => module._digitlab_weights_arrived(index, pointer, n));
+          if (timings.weights_fetched_ms === undefined) {
+            timings.weights_fetched_ms = arrived;
+            timings.weights_load_ms = performance.now() - arrived;  // load_weights: parse, checks, self-test
+          }
+        })
+        .catch((e) => module.ccall('digitlab_weights_failed', null, ['number', 'string'], [index, String(e.message || e)]));
+    },
+    openFilePicker() { fileInput.click(); },
+    stateChanged() {
+      if (publishQueued) return;
+      publishQueued = true;
+      queueMicrotask(publish);  // after the app's call returns; several changes become one update
+    },
+    fatal: showFatal,
+  };
+
+  const readState = () => JSON.parse(module.ccall('digitlab_state_json', 'string', [], []));
+  const publicState = (s) => ({
+    ready: s.ready, loading: s.loading, model: s.model, empty: s.empty, prediction: s.prediction, label: s.label,
+    probabilities: s.probabilities, top_probability: s.top_probability, unsure: s.unsure, status: s.status,
+    error: s.error, messages: s.messages, models: s.models, panels: s.panels, available_panels: s.available_panels,
+    embed: s.embed, strokes: s.strokes, up_to_date: s.up_to_date, predictions: s.predictions, latency_ms: s.latency_ms,
+    latency_summary_ms: s.latency_summary_ms, timings: {...timings},
+  });
+
+  function publish() {
+    publishQueued = false;
+    if (!module) return;
+    const s = readState();
+    if (s.status !== lastStatus) { lastStatus = s.status; liveRegion.textContent = s.status; }
+    const alerts = s.messages.join('\n');
+    if (alerts !== lastAlerts) { lastAlerts = alerts; alertRegion.textContent = alerts; }
+    if (s.ready && timings.first_model_ms === undefined) timings.first_model_ms = performance.now();
+    if (!s.empty && timings.first_prediction_ms === undefined) timings.first_prediction_ms = performance.now();
+    if (!readySettled && started && !s.ready && !s.loading) {
+      readySettled = true;
+      rejectReady(new Error(s.error || s.messages[s.messages.length - 1] || 'no model could be loaded'));
+    }
+    if (window.parent !== window) window.parent.postMessage({digitlab: 'event', type: 'state', state: publicState(s)}, '*');
+  }
+
+  // ready: a model is loaded and the drawing area has been laid out (so drawingRect() is real).
+  const waitUntilReady = () => {
+    if (readySettled) return;
+    const s = readState();
+    const drawn = s.drawing_rect[2] > 0 || !s.panels.includes('draw');
+    if (s.ready && drawn) {
+      readySettled = true;
+      timings.ready_ms = performance.now();
+      loadingBox.hidden = true;
+      resolveReady(publicState(s));
+      return;
+    }
+    requestAnimationFrame(waitUntilReady);
+  };
+
+  // ---- the JavaScript API (docs/embedding.md) -------------------------------------------------------------
+  const startedWaiters = [];  // loadWeights calls made before the app started
+  const needModule = () => { if (!module || !started) throw new Error('the app is still starting: await digitlab.ready'); };
+  const describe = (value) => Object.prototype.toString.call(value).slice(8, -1);
+  const api = {
+    ready,
+    version: 1,
+    state() { needModule(); return publicState(readState()); },
+    clear() { needModule(); module._digitlab_clear(); },
+    undo() { needModule(); module._digitlab_undo(); },
+    drawingRect() {
+      needModule();
+      const [x, y, width, height] = readState().drawing_rect;
+      if (!(width > 0)) return null;  // no draw panel shown
+      const box = canvas.getBoundingClientRect();
+      const k = box.width / canvas.width;  // CSS pixels per framebuffer pixel
+      return {x: box.left + x * k, y: box.top + y * k, width: width * k, height: height * k};
+    },
+    selectModel(name) {
+      needModule();
+      const why = module.ccall('digitlab_select_model', 'string', ['string'], [String(name)]);
+      if (why) throw new Error(`selectModel: ${why}`);
+      return publicState(readState());
+    },
+    async loadWeights(source, name) {
+      await new Promise((resolve) => (started ? resolve() : startedWaiters.push(resolve)));
+      let bytes, label = name;
+      if (typeof source === 'string' || source instanceof URL) {
+        const url = sameOriginUrl(String(source));
+        bytes = await fetchBytes(url);
+        label = label || decodeURIComponent(url.pathname.split('/').pop()) || 'weights file';
+      } else if (describe(source) === 'ArrayBuffer') {
+        bytes = source;
+      } else if (ArrayBuffer.isView(source)) {
+        bytes = source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength);
+      } else if (source instanceof Blob) {
+        bytes = await source.arrayBuffer();
+        label = label || source.name;
+      } else {
+        throw new TypeError(`loadWeights takes a URL on this origin, an ArrayBuffer, a typed array or a File, not ${describe(source)}`);
+      }
+      label = String(label || 'weights file');
+      if (bytes.byteLength > MAX_WEIGHTS_BYTES) {
+        const message = `${label} was not loaded: it has ${(bytes.byteLength / 1048576).toFixed(1)} MB; the app opens weights files up to 64 MB.`;
+        module.ccall('digitlab_add_message', null, ['string'], [message]);
+        throw new Error(message);
+      }
+      const error = withBytes(bytes, (pointer, n) =>
+        module.ccall('digitlab_open_user_file', 'string', ['string', 'number', 'number'], [label, pointer, n]));
+      if (error) throw new Error(error);
+      return publicState(readState());
+    },
+  };
+  window.digitlab = api;
+
+  // ---- postMessage: the same calls from a parent page (docs/embedding.md) --------------------------------
+  const methods = ['ready', 'state', 'clear', 'undo', 'drawingRect', 'selectModel', 'loadWeights'];
+  window.addEventListener('message', async (event) => {
+    const message = event.data;
+    if (!message || typeof message !== 'object' || message.digitlab !== 'call') return;
+    const answer = (payload) => {
+      if (!event.source) return;
+      event.source.postMessage({digitlab: 'reply', id: message.id, method: message.method, ...payload},
+                               event.origin && event.origin !== 'null' ? event.origin : '*');
+    };
+    try {
+      if (!methods.includes(message.method)) {
+        throw new Error(`unknown method "${String(message.method).slice(0, 40)}"; the methods are ${methods.join(', ')}`);
+      }
+      const args = Array.isArray(message.args) ? message.args : [];
+      const result = message.method === 'ready' ? await api.ready : await api[message.method](...args);
+      answer({ok: true, result: result === undefined ? null : result});
+    } catch (e) {
+      answer({ok: false, error: String((e && e.message) || e)});
+    }
+  });
+
+  // ---- files: the picker and drag and drop anywhere on the page -------------------------------------------
+  const openFile = (file) => { if (file) api.loadWeights(file).catch(() => {}); };  // errors show in the app
+  fileInput.addEventListener('change', () => { openFile(fileInput.files[0]); fileInput.value = ''; });
+  document.getElementById('open-file').addEventListener('click', () => fileInput.click());
+  let dragDepth = 0;
+  const hasFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types || []).includes('Files');
+  document.addEventListener('dragenter', (event) => {
+    if (!hasFiles(event)) return;
+    dragDepth += 1;
+    document.documentElement.classList.add('dragging');
+  });
+  document.addEventListener('dragleave', () => {
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (dragDepth === 0) document.documentElement.classList.remove('dragging');
+  });
+  document.addEventListener('dragover', (event) => { if (hasFiles(event)) event.preventDefault(); });
+  document.addEventListener('drop', (event) => {
+    dragDepth = 0;
+    document.documentElement.classList.remove('dragging');
+    if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    openFile(event.dataTransfer.files[0]);
+  });
+  // Strokes that leave the canvas still end on release: the canvas keeps the pointer while it is down
+  // (mouse events follow pointer capture), and the page does not scroll under a finger or pen.
+  canvas.addEventListener('pointerdown', (event) => {
+    try { canvas.setPointerCapture(event.pointerId); } catch (e) { /* not capturable: fine */ }
+  });
+
+  // ---- start ---------------------------------------------------------------------------------------------------
+  if (typeof createDigitlabModule !== 'function') {
+    showFatal('digitlab-app.js did not load: the site is incomplete. Build it with the wasm preset (make demo).');
+    return;
+  }
+  createDigitlabModule({canvas, digitlabPage: hooks, print: (text) => console.log(text),
+                        printErr: (text) => console.warn(text)})
+    .then(async (instance) => {
+      module = instance;
+      timings.wasm_ms = performance.now();
+      let rows = [];
+      try {
+        const {models, problems} = readManifest(await manifestRequest);
+        rows = models;
+        for (const problem of problems) module.ccall('digitlab_add_message', null, ['string'], [problem]);
+      } catch (e) {
+        module.ccall('digitlab_add_message', null, ['string'],
+                     [`Could not read weights/manifest.json: ${e.message} You can still open a weights file.`]);
+      }
+      for (const m of rows) {
+        module.ccall('digitlab_add_model', null,
+                     ['string', 'string', 'string', 'string', 'string', 'number', 'number', 'string', 'number'],
+                     [m.name, m.file, m.architecture, m.dataset, m.dtype, m.accuracy, m.bytes, m.sha256, m.isDefault ? 1 : 0]);
+      }
+      started = true;
+      module.ccall('digitlab_start', null, ['string'], [location.search]);
+      startedWaiters.splice(0).forEach((resolve) => resolve());
+      publish();
+      waitUntilReady();
+    })
+    .catch((e) => showFatal(`The app could not start: ${(e && e.message) || e}`));
+})();
