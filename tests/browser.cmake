@@ -1,0 +1,18 @@
+# The real-browser test of the web app (native build only): tests/browser/demo.test.mjs serves the wasm
+# build's site on a free port, drives headless Chromium with playwright-core, and stops the server.
+# It needs the wasm preset built first (make test does both) and npm ci in tests/browser (scripts/setup).
+if(EMSCRIPTEN)
+  return()
+endif()
+find_program(DIGITLAB_NODE node)
+set(DIGITLAB_BROWSER_SITE "${PROJECT_SOURCE_DIR}/build/wasm/web" CACHE PATH
+    "The built site (index.html, digitlab-app.js/.wasm, weights/) the browser test serves")
+if(DIGITLAB_NODE)
+  add_test(NAME ${DIGITLAB_TEST_PREFIX}.browser
+           COMMAND ${DIGITLAB_NODE} "${CMAKE_CURRENT_SOURCE_DIR}/browser/demo.test.mjs"
+                   --root "${DIGITLAB_BROWSER_SITE}" --out "${CMAKE_CURRENT_BINARY_DIR}/output"
+                   --server "${PROJECT_SOURCE_DIR}/scripts/serve.mjs")
+  set_tests_properties(${DIGITLAB_TEST_PREFIX}.browser PROPERTIES TIMEOUT 300)
+else()
+  add_test(NAME ${DIGITLAB_TEST_PREFIX}.browser COMMAND /bin/sh -c "echo 'node not found: install nodejs (scripts/setup)'; exit 1")
+endif()
