@@ -168,6 +168,7 @@
     publishQueued = false;
     if (!module) return;
     const s = readState();
+    if (!Array.isArray(s.messages)) return;  // the app did not start (no WebGL 2): the page already says why
     if (s.status !== lastStatus) { lastStatus = s.status; liveRegion.textContent = s.status; }
     const alerts = s.messages.join('\n');
     if (alerts !== lastAlerts) { lastAlerts = alerts; alertRegion.textContent = alerts; }
@@ -184,6 +185,7 @@
   const waitUntilReady = () => {
     if (readySettled) return;
     const s = readState();
+    if (!s.drawing_rect) return;  // the app did not start
     const drawn = s.drawing_rect[2] > 0 || !s.panels.includes('draw');
     if (s.ready && drawn) {
       readySettled = true;

@@ -283,6 +283,19 @@ try {
     await hidpi.close();
   }
 
+  // ---- a browser without WebGL 2: a clear message in the page, no crash ---------------------------------------
+  {
+    const plain = await chromium.launch({executablePath: chromiumPath, headless: true,
+                                         args: ['--no-sandbox', '--disable-gpu', '--disable-webgl', '--no-first-run']});
+    const noGl = await plain.newPage();
+    noGl.on('pageerror', (e) => consoleErrors.push(`(no WebGL) ${e}`));
+    await noGl.goto(`${origin}/index.html`);
+    const why = await noGl.evaluate(() => window.digitlab.ready.then(() => 'ready', (e) => e.message));
+    const shown = await noGl.evaluate(() => { const box = document.getElementById('fatal'); return box.hidden ? '' : box.textContent; });
+    check(/WebGL 2/.test(why) && /WebGL 2/.test(shown), 'without WebGL 2 the page says so and digitlab.ready rejects', shown);
+    await plain.close();
+  }
+
   // ---- offline: nothing outside the page's origin was requested --------------------------------------------
   const outside = requests.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'));
   check(outside.length === 0, 'the pages requested nothing outside their own origin', outside.slice(0, 5).join(' '));
