@@ -79,18 +79,22 @@ int run_eval(const EvalOptions& options) {
   Network network = built.value();
   if (auto imported = import_model(*network, model); !imported) return eval_error(imported.error());
   network->to(device);
+  if (device.is_cpu()) network->use_channels_last();
   auto torch_started = Clock::now();
   torch::Tensor torch_logits = predict_logits(*network, test.images, normalizer);
   const double torch_seconds = std::chrono::duration<double>(Clock::now() - torch_started).count();
   const Evaluation torch_eval = evaluate_logits(torch_logits, test.labels, classes);
 
-  // The Eigen core, one image at a time (as the web app runs it), on the same normalised inputs.
+  // The Eigen core, one image at a time (as the web app runs it), on the same normalised inputs, with its
+  // weights packed once as the app does after loading.
+  Model core_model = model;
+  if (auto prepared = prepare(core_model); !prepared) return eval_error(prepared.error());
   torch::Tensor inputs = normalizer(test.images).to(torch::kCPU).contiguous();
   const std::int64_t count = test.size(), input_size = inputs.numel() / std::max<std::int64_t>(count, 1);
   torch::Tensor core_logits = torch::empty({count, classes}, torch::kFloat32);
   auto core_started = Clock::now();
   for (std::int64_t i = 0; i < count; ++i) {
-    auto prediction = forward(model, inputs.data_ptr<float>() + i * input_size, static_cast<std::size_t>(input_size));
+    auto prediction = forward(core_model, inputs.data_ptr<float>() + i * input_size, static_cast<std::size_t>(input_size));
     if (!prediction) {
       Error error = prediction.error();
       error.message = fmt::format("the core failed on test image {}: {}", i, error.message);
@@ -145,7 +149,7 @@ int run_eval(const EvalOptions& options) {
                              card.dataset,
                              card.test_accuracy >= 0 ? fmt::format("{:.2f} %", 100.0 * card.test_accuracy) : "unknown");
     std::cout << fmt::format("Test set: {} ({} images)\n", data_dir, with_thousands(count));
-    std::cout << fmt::format("LibTorch:    accuracy {:.2f} % ({}/{}), {:.3f}s ({:.1f} us/image, batches of 1000)\n",
+    std::cout << fmt::format("LibTorch:    accuracy {:.2f} % ({}/{}), {:.3f}s ({:.1f} us/image, in batches)\n",
                              100 * torch_eval.accuracy, torch_eval.correct, count, torch_seconds,
                              1e6 * torch_seconds / std::max<std::int64_t>(count, 1));
     std::cout << fmt::format("Eigen core:  accuracy {:.2f} % ({}/{}), {:.3f}s ({:.1f} us/image, one at a time)\n",

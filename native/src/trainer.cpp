@@ -12,7 +12,8 @@
 #include <fmt/format.h>
 #include <torch/version.h>
 #if defined(DIGITLAB_TRAINER_CUDA)
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAContext.h>  // only when this LibTorch has CUDA (native/CMakeLists.txt)
+#include <cuda_runtime_api.h>
 #endif
 
 #include "atomic_file.hpp"
@@ -40,8 +41,10 @@ Result<RunEnvironment> prepare_environment(const std::string& device, int thread
 #if defined(DIGITLAB_TRAINER_CUDA)
   if (cuda) {
     const auto* properties = at::cuda::getCurrentDeviceProperties();
-    environment.cuda = fmt::format("CUDA {}.{} (runtime), {} device(s): {}", CUDA_VERSION / 1000,
-                                   (CUDA_VERSION % 1000) / 10, torch::cuda::device_count(), properties->name);
+    int runtime = 0;
+    cudaRuntimeGetVersion(&runtime);  // 13000 for CUDA 13.0
+    environment.cuda = fmt::format("CUDA {}.{} (runtime), {} device(s): {}", runtime / 1000, (runtime % 1000) / 10,
+                                   torch::cuda::device_count(), properties->name);
   } else {
     environment.cuda = "CUDA built in but no GPU available";
   }
@@ -439,7 +442,9 @@ Result<TrainResult> train(TrainOptions options) {
     for (std::size_t c = 0; c < names.size(); ++c) {
       std::int64_t total = 0;
       for (std::int64_t v : result.test.confusion[c]) total += v;
-      per_class += fmt::format("\n  {:>11} ({}): {:6.2f} %  ({}/{})", names[c], c,
+      // "Coat (4)" for Fashion-MNIST; MNIST's class names are already their indices.
+      const std::string label = names[c] == std::to_string(c) ? names[c] : fmt::format("{} ({})", names[c], c);
+      per_class += fmt::format("\n  {:>15}: {:6.2f} %  ({}/{})", label,
                                total ? 100.0 * result.test.confusion[c][c] / total : 0.0,
                                result.test.confusion[c][c], total);
     }

@@ -63,7 +63,7 @@ struct Evaluation {
 // Logits for every image of `images` (uint8 (N,1,28,28) on the network's device) in eval mode and
 // inference mode, in chunks; returns (N, classes) float32 on the CPU. Leaves the network in eval mode.
 torch::Tensor predict_logits(NetworkImpl& network, const torch::Tensor& images, const Normalizer& normalizer,
-                             std::int64_t chunk = 1000);
+                             std::int64_t chunk = 256);
 Evaluation evaluate_logits(const torch::Tensor& logits, const torch::Tensor& labels, int classes);
 
 struct TrainResult {

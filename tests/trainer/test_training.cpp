@@ -141,7 +141,8 @@ TEST_CASE("a trained CNN exports to the Eigen core with identical predictions (m
   auto loaded = load_weights(bytes.value());
   INFO((loaded ? "" : loaded.error().to_string()));
   REQUIRE(loaded.ok());
-  const Model& from_file = loaded.value().model;
+  Model& from_file = loaded.value().model;
+  REQUIRE(prepare(from_file).ok());  // the core's packed weights, as the web app uses them
 
   // LibTorch, rebuilt from the file (what `digitlab eval` does).
   auto built = build_network(from_file);
