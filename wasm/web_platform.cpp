@@ -34,6 +34,15 @@ EM_JS(void, remove_glfw_touch_listeners, (), {
   canvas.removeEventListener('touchend', GLFW.onMouseButtonUp, true);
 });
 
+// Emscripten's GLFW swallows every wheel event over the canvas. Embedded in a course page that would trap
+// the reader's scrolling on the iframe, so with embed=1 the wheel is left to the page (the panels are
+// laid out to fit; only the model list may then need its scrollbar dragged).
+EM_JS(void, release_wheel_to_page, (), {
+  var canvas = Module['canvas'];
+  canvas.removeEventListener('wheel', GLFW.onMouseWheel, true);
+  canvas.removeEventListener('mousewheel', GLFW.onMouseWheel, true);
+});
+
 namespace {
 
 App* the_app = nullptr;  // the page's calls below reach the app through this
@@ -168,7 +177,9 @@ EMSCRIPTEN_KEEPALIVE void digitlab_add_model(const char* name, const char* file,
 }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_start(const char* url_query) {
-  if (the_app) the_app->start(url_query);
+  if (!the_app) return;
+  the_app->start(url_query);
+  if (the_app->options().embed) digitlab::app::release_wheel_to_page();
 }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_weights_arrived(int index, const std::uint8_t* data, int size) {

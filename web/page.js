@@ -139,6 +139,7 @@
           checkSha256(file, bytes, sha256).catch((e) => module.ccall('digitlab_add_message', null, ['string'], [e.message]));
           const arrived = performance.now();
           withBytes(bytes, (pointer, n) => module._digitlab_weights_arrived(index, pointer, n));
+          weightsRequests.delete(file);  // the app keeps the loaded model; the bytes are not needed again
           if (timings.weights_fetched_ms === undefined) {
             timings.weights_fetched_ms = arrived;
             timings.weights_load_ms = performance.now() - arrived;  // load_weights: parse, checks, self-test

@@ -221,12 +221,21 @@ try {
         'bad URL parameters give one clear message each', messages);
   const header = await page.evaluate(() => document.querySelector('header').getBoundingClientRect().height);
   check(header <= 1, 'embed=1 hides the page header', `header height ${header}`);
+  const wheelTaken = async () => page.evaluate(() => {
+    const wheel = new WheelEvent('wheel', {deltaY: 100, bubbles: true, cancelable: true});
+    document.getElementById('canvas').dispatchEvent(wheel);
+    return wheel.defaultPrevented;
+  });
+  check(!(await wheelTaken()), 'embed=1 leaves the mouse wheel to the course page (no scroll trap)');
   await page.screenshot({path: path.join(out, 'browser-embed-bad-params.png')});
 
   await page.goto(`${origin}/index.html?model=${encodeURIComponent(defaultModel.name)}&panels=draw,prediction&embed=1&theme=dark&stroke=9`);
   await page.evaluate(() => window.digitlab.ready);
   state = await page.evaluate(() => window.digitlab.state());
   check(state.messages.length === 0 && state.panels.join() === 'draw,prediction', 'good URL parameters give no message', state.messages.join(' | '));
+  await page.goto(`${origin}/index.html`);
+  await page.evaluate(() => window.digitlab.ready);
+  check(await wheelTaken(), 'without embed the app keeps the mouse wheel (its panels scroll)');
 
   // ---- embed.html: the snippet, its panel list, and postMessage through the preview iframe -----------------
   await page.goto(`${origin}/embed.html`);
