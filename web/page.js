@@ -175,6 +175,7 @@
     if (alerts !== lastAlerts) { lastAlerts = alerts; alertRegion.textContent = alerts; }
     if (s.ready && timings.first_model_ms === undefined) timings.first_model_ms = performance.now();
     if (!s.empty && timings.first_prediction_ms === undefined) timings.first_prediction_ms = performance.now();
+    if (started && !s.loading) loadingBox.hidden = true;  // loaded, or failed with a message in the app
     if (!readySettled && started && !s.ready && !s.loading) {
       readySettled = true;
       rejectReady(new Error(s.error || s.messages[s.messages.length - 1] || 'no model could be loaded'));
@@ -320,8 +321,8 @@
         rows = models;
         for (const problem of problems) module.ccall('digitlab_add_message', null, ['string'], [problem]);
       } catch (e) {
-        module.ccall('digitlab_add_message', null, ['string'],
-                     [`Could not read weights/manifest.json: ${e.message} You can still open a weights file.`]);
+        const reason = String(e.message || e).replace(/^\/?[^:]*manifest\.json: /, '');
+        module.ccall('digitlab_add_message', null, ['string'], [`Could not read weights/manifest.json (${reason}).`]);
       }
       for (const m of rows) {
         module.ccall('digitlab_add_model', null,
