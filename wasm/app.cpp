@@ -247,7 +247,8 @@ void App::predict_if_needed() {
   prediction_ = std::move(prediction).value();
   empty_ = false;
   latency_ms_ = (services_.now_seconds() - started) * 1000.0;
-  if (latencies_ms_.size() < 10000) latencies_ms_.push_back(float(latency_ms_));
+  if (latencies_ms_.size() >= 2000) latencies_ms_.erase(latencies_ms_.begin(), latencies_ms_.begin() + 1000);
+  latencies_ms_.push_back(float(latency_ms_));  // the recent ones: state_json() sorts them for the summary
   ++prediction_count_;
   services_.state_changed();
 }

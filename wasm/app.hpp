@@ -112,7 +112,7 @@ class App {
   Preprocessed preprocessed_;
   Prediction prediction_;
   double latency_ms_ = 0.0;
-  std::vector<float> latencies_ms_;  // every prediction's compute time, for the benchmark
+  std::vector<float> latencies_ms_;  // recent predictions' compute times (up to 2000), for the benchmark
   std::uint64_t prediction_count_ = 0;
 
   float ui_scale_ = 1.f;
