@@ -57,7 +57,7 @@ void add_recipe_options(CLI::App* app, TrainOptions& options, bool with_recipe) 
     app->add_option("--scheduler", options.scheduler,
                     "none, step:STEP:GAMMA (StepLR: lr x GAMMA every STEP epochs) or cosine (to 0 over the run)")
         ->capture_default_str();
-    app->add_option("--augment", options.augmentation, "none or shift:N (move each image by up to N pixels)")
+    app->add_option("--augment", options.augmentation, "none, or a comma-separated list of: shift:N (move each image by up to N pixels), draw (rotation, scale, shear, shift, pen thickness: for drawn digits), flip (mirror half the images: Fashion-MNIST)")
         ->capture_default_str();
   }
   app->add_option("--seed", options.seed, "seeds the initial weights, the data order and dropout")
@@ -281,6 +281,17 @@ int run_cli(int argc, char** argv) {
   info_command->add_flag("--json", info_options.json, "print one JSON object instead of text");
   info_command->footer(kExitCodes);
 
+  ConvertOptions convert_options;
+  auto* convert_command = app.add_subcommand(
+      "convert", "Re-encode a weights file as float32, float16 or int8; the card gets the new file's test accuracy (Eigen core)");
+  convert_command->add_option("input", convert_options.input, "a digitlab weights file")->required();
+  convert_command->add_option("-o,--output", convert_options.output, "the converted file")->required();
+  convert_command->add_option("--dtype", convert_options.dtype, "float32, float16 or int8 (per-output-channel scales)")
+      ->check(CLI::IsMember({"float32", "float16", "int8"}))
+      ->capture_default_str();
+  convert_command->add_option("--data-dir", convert_options.data_dir, "folder with the test set's idx files");
+  convert_command->footer(kExitCodes);
+
   BenchOptions bench_options;
   auto* bench_command = app.add_subcommand(
       "bench", "Time training epochs with the tutorial's recipe (seconds per epoch, images per second)");
@@ -326,6 +337,7 @@ int run_cli(int argc, char** argv) {
     return run_train(train_options);
   }
   if (*eval_command) return run_eval(eval_options);
+  if (*convert_command) return run_convert(convert_options);
   if (*sweep_command) return run_sweep(sweep_options);
   if (*graph_command) {
     if (graph_options.model.empty() && graph_options.weights.empty()) {

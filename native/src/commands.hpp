@@ -64,6 +64,13 @@ struct InfoOptions {
 };
 int run_info(const InfoOptions& options);
 
+struct ConvertOptions {
+  std::string input, output;
+  std::string dtype = "float16";  // float32 | float16 | int8
+  std::string data_dir;           // default: <data>/<the card's dataset folder>
+};
+int run_convert(const ConvertOptions& options);
+
 struct BenchOptions {
   std::vector<std::string> models{"mlp", "cnn"};
   std::vector<std::string> datasets{"mnist"};

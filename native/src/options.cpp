@@ -90,14 +90,27 @@ Result<Schedule> parse_schedule(const std::string& text) {
 Result<Augmentation> parse_augmentation(const std::string& text) {
   Augmentation augmentation;
   if (text == "none") return augmentation;
-  long shift = 0;
-  if (text.rfind("shift:", 0) == 0 && parse_int(text.substr(6), &shift)) {
-    if (shift < 1 || shift > 8)
-      return bad("augment", "augmentation '" + text + "': the shift must be 1 to 8 pixels");
-    augmentation.max_shift = static_cast<int>(shift);
-    return augmentation;
+  const std::string usage = "use none, or a comma-separated list of shift:N, draw and flip (e.g. draw or shift:2,flip)";
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    long shift = 0;
+    if (item == "draw") {
+      augmentation.draw = true;
+    } else if (item == "flip") {
+      augmentation.flip = true;
+    } else if (item.rfind("shift:", 0) == 0 && parse_int(item.substr(6), &shift)) {
+      if (shift < 1 || shift > 8)
+        return bad("augment", "augmentation '" + text + "': the shift must be 1 to 8 pixels");
+      augmentation.max_shift = static_cast<int>(shift);
+    } else {
+      return bad("augment", "unknown augmentation '" + item + "' in '" + text + "': " + usage);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
   }
-  return bad("augment", "unknown augmentation '" + text + "': use none or shift:N (move images by up to N pixels)");
+  return augmentation;
 }
 
 void TrainOptions::resolve_defaults() {

@@ -33,9 +33,13 @@ struct Schedule {
 };
 Result<Schedule> parse_schedule(const std::string& text);
 
-// Augmentation: none, or shift:N (each training image moved by up to N pixels in x and y, uniformly).
+// Augmentation: none, or a comma-separated list of shift:N (each training image moved by up to N pixels in
+// x and y, uniformly), draw (rotation, scale, shear, shift and pen thickness, as drawn digits vary: see
+// augment.hpp) and flip (mirror half the images: Fashion-MNIST only makes sense of it).
 struct Augmentation {
   int max_shift = 0;
+  bool draw = false;
+  bool flip = false;
 };
 Result<Augmentation> parse_augmentation(const std::string& text);
 

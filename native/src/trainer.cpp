@@ -2,6 +2,8 @@
 // loop, checkpoints, outputs  4. weights file and run record. Read next: checkpoint.cpp, evaluate.cpp.
 #include "trainer.hpp"
 
+#include "augment.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -318,9 +320,12 @@ Result<TrainResult> train(TrainOptions options) {
     // redraws exactly what the interrupted one drew.
     data_generator.set_state(epoch_start_state);
     torch::Tensor order = torch::randperm(train_data.size(), data_generator).to(device);
-    torch::Tensor shifts;
+    torch::Tensor shifts, draw_uniforms, flip_uniforms;
     if (augmentation.max_shift > 0)
       shifts = torch::randint(0, 2 * augmentation.max_shift + 1, {train_data.size(), 2}, data_generator).to(device);
+    if (augmentation.draw)
+      draw_uniforms = torch::rand({train_data.size(), kDrawParameters}, data_generator).to(device);
+    if (augmentation.flip) flip_uniforms = torch::rand({train_data.size()}, data_generator).to(device);
 
     network->train();
     log.bar().start(fmt::format("Epoch {}/{}", epoch + 1, options.epochs), steps_per_epoch, progress.step);
@@ -335,6 +340,8 @@ Result<TrainResult> train(TrainOptions options) {
 
       torch::Tensor indices = order.slice(0, start, end);
       torch::Tensor pixels = train_data.images.index_select(0, indices);
+      if (augmentation.flip) pixels = flip_horizontally(pixels, flip_uniforms.slice(0, start, end));
+      if (augmentation.draw) pixels = augment_drawn(pixels, draw_uniforms.slice(0, start, end));
       if (augmentation.max_shift > 0)
         pixels = shift_images(pixels, shifts.slice(0, start, end), augmentation.max_shift);
       torch::Tensor inputs = normalizer(pixels);
