@@ -56,6 +56,13 @@ resume)
   expect 0 "Resumed from" -- "$digitlab" train "${small[@]}" -o "$work/killed.dlw" --resume "$work/killed.dlw.ckpt"
   if cmp "$work/straight.dlw" "$work/killed.dlw"; then echo "ok: killed-then-resumed weights are byte-identical"
   else fail "killed-then-resumed weights differ"; fi
+  # With augmentation (its draws come from the data generator too): still exact.
+  augmented=(--model mlp --dataset mnist --data-dir "$data/mnist" --epochs 2 --augment shift:2,draw,flip "${common[@]}")
+  "$digitlab" train "${augmented[@]}" -o "$work/aug-straight.dlw" >/dev/null 2>&1 || fail "augmented run failed"
+  "$digitlab" train "${augmented[@]}" -o "$work/aug-resumed.dlw" --stop-after-steps 7 >/dev/null 2>&1
+  "$digitlab" train "${augmented[@]}" -o "$work/aug-resumed.dlw" --resume "$work/aug-resumed.dlw.ckpt" >/dev/null 2>&1
+  if cmp "$work/aug-straight.dlw" "$work/aug-resumed.dlw"; then echo "ok: resumed weights with augmentation are byte-identical"
+  else fail "resumed weights with --augment shift:2,draw,flip differ"; fi
   # A checkpoint of another recipe is refused, naming the difference.
   expect 1 "batch_size: checkpoint 64, this run 32" -- \
     "$digitlab" train "${small[@]}" --batch-size 32 -o "$work/other.dlw" --resume "$work/resumed.dlw.ckpt"
@@ -127,7 +134,7 @@ tools)
     [ -s "$work/sweep/$f" ] && echo "ok: sweep wrote $f" || fail "sweep did not write $f"
   done
   [ "$(wc -l <"$work/sweep/sweep.csv")" = 5 ] && echo "ok: 4 runs in sweep.csv" || fail "sweep.csv should have 4 rows"
-  for sub in train eval sweep graph info bench; do
+  for sub in train eval sweep graph info bench convert; do
     expect 0 "Usage: digitlab $sub" -- "$digitlab" "$sub" --help
   done
   ;;

@@ -54,7 +54,8 @@ TEST_CASE("bad options are refused with a message naming the option and the allo
       {[](TrainOptions& o) { o.scheduler = "step:0:0.1"; }, "scheduler", "STEP must be at least 1"},
       {[](TrainOptions& o) { o.scheduler = "step:2:1.5"; }, "scheduler", "GAMMA must be in (0, 1]"},
       {[](TrainOptions& o) { o.scheduler = "linear"; }, "scheduler", "use none, cosine or step:STEP:GAMMA"},
-      {[](TrainOptions& o) { o.augmentation = "rotate"; }, "augment", "use none or shift:N"},
+      {[](TrainOptions& o) { o.augmentation = "rotate"; }, "augment", "unknown augmentation 'rotate'"},
+      {[](TrainOptions& o) { o.augmentation = "draw,spin"; }, "augment", "use none, or a comma-separated list"},
       {[](TrainOptions& o) { o.augmentation = "shift:20"; }, "augment", "1 to 8 pixels"},
       {[](TrainOptions& o) { o.device = "tpu"; }, "device", "choose auto, cpu or cuda"},
   };
