@@ -1,7 +1,8 @@
 # The real-browser test of the web app (native build only): tests/browser/demo.test.mjs serves the wasm
 # build's site on a free port, drives headless Chromium with playwright-core, and stops the server.
 # It needs the wasm preset built first (make test does both) and npm ci in tests/browser (scripts/setup).
-if(EMSCRIPTEN)
+# Not in the sanitizer build either: it would serve and test the very same site a second time.
+if(EMSCRIPTEN OR DIGITLAB_SANITIZERS)
   return()
 endif()
 find_program(DIGITLAB_NODE node)
