@@ -354,7 +354,7 @@ Result<TrainResult> train(TrainOptions options) {
       optimizer->step();
 
       torch::Tensor detached = loss.detach();
-      loss_sums.add_(detached.to(torch::kFloat64));
+      loss_sums.add_(detached.to(torch::kFloat64));  // into both sums: the epoch's and the log window's
       ++progress.global_step;
       ++progress.window_steps;
       if ((progress.step + 1) % options.log_every == 0) {
@@ -372,10 +372,12 @@ Result<TrainResult> train(TrainOptions options) {
       const bool stop_here = options.stop_after_steps > 0 && progress.global_step == options.stop_after_steps;
       const bool periodic = options.checkpoint_every > 0 && progress.global_step % options.checkpoint_every == 0;
       if (options.write_outputs && (stop_here || periodic)) {
-        ++progress.step;  // the checkpoint resumes at the next step
-        progress.train_seconds += seconds_since(epoch_started);
+        // The checkpoint resumes at the next step, with this epoch's training time so far.
+        const double elapsed = seconds_since(epoch_started);
+        ++progress.step;
+        progress.train_seconds += elapsed;
         Status saved = checkpoint_now();
-        progress.train_seconds -= seconds_since(epoch_started);
+        progress.train_seconds -= elapsed;
         --progress.step;
         if (!saved) return saved.error();
       }
