@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "digitlab/weights_format.hpp"  // dtype_name
+
 namespace digitlab::app {
 
 namespace {
@@ -12,15 +14,6 @@ LoadOptions app_load_options() {
   options.memory_budget = 4 * kMaxWeightsBytes;  // a float16/int8 file expands to float32 in memory
   options.run_self_test = true;
   return options;
-}
-
-const char* dtype_name(DType dtype) {
-  switch (dtype) {
-    case DType::float32: return "float32";
-    case DType::float16: return "float16";
-    case DType::int8: return "int8";
-  }
-  return "unknown";
 }
 
 }  // namespace
@@ -67,7 +60,7 @@ Status ModelCatalog::load(int index, ByteSpan bytes) {
   if (entry.architecture.empty()) entry.architecture = model->model.card.architecture;
   if (entry.dataset.empty()) entry.dataset = model->model.card.dataset;
   if (entry.test_accuracy < 0.f) entry.test_accuracy = model->model.card.test_accuracy;
-  if (entry.dtype.empty()) entry.dtype = dtype_name(model->dtype);
+  if (entry.dtype.empty()) entry.dtype = weights_format::dtype_name(model->dtype);
   if (entry.bytes == 0) entry.bytes = bytes.size;
   loaded_[std::size_t(index)] = std::move(model);
   active_ = index;

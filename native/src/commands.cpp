@@ -12,6 +12,7 @@
 #include "console.hpp"
 #include "digitlab/bytes.hpp"
 #include "digitlab/weights.hpp"
+#include "digitlab/weights_format.hpp"  // dtype_name
 #include "trainer.hpp"
 
 namespace digitlab::trainer {
@@ -86,15 +87,6 @@ int run_train(TrainOptions options) {
 
 // ---- info ---------------------------------------------------------------------------------------------------
 
-std::string dtype_text(DType dtype) {
-  switch (dtype) {
-    case DType::float32: return "float32";
-    case DType::float16: return "float16";
-    case DType::int8: return "int8";
-  }
-  return "?";
-}
-
 std::string layer_text(const Layer& layer) {
   switch (layer.kind) {
     case LayerKind::linear: return fmt::format("linear {} -> {}", layer.in_features, layer.out_features);
@@ -135,7 +127,7 @@ int run_info(const InfoOptions& options) {
     nlohmann::json json = {
         {"path", options.weights},
         {"bytes", bytes.value().size()},
-        {"dtype", dtype_text(weights.dtype)},
+        {"dtype", weights_format::dtype_name(weights.dtype)},
         {"card",
          {{"architecture", card.architecture}, {"dataset", card.dataset}, {"class_names", card.class_names},
           {"input", {card.input_channels, card.input_height, card.input_width}},
@@ -150,7 +142,7 @@ int run_info(const InfoOptions& options) {
   std::string classes;
   for (std::size_t i = 0; i < card.class_names.size(); ++i) classes += (i ? ", " : "") + card.class_names[i];
   std::cout << fmt::format("Weights file:   {} ({} bytes, {})\n", options.weights,
-                           with_thousands(static_cast<std::int64_t>(bytes.value().size())), dtype_text(weights.dtype));
+                           with_thousands(static_cast<std::int64_t>(bytes.value().size())), weights_format::dtype_name(weights.dtype));
   std::cout << fmt::format("Architecture:   {}\n", card.architecture);
   std::cout << fmt::format("Dataset:        {} ({} classes: {})\n", card.dataset, card.class_names.size(), classes);
   std::cout << fmt::format("Input:          {}x{}x{}, normalised as (pixel/255 - {:g}) / {:g}\n", card.input_channels,
