@@ -14,6 +14,16 @@ if(DIGITLAB_NODE)
                    --root "${DIGITLAB_BROWSER_SITE}" --out "${CMAKE_CURRENT_BINARY_DIR}/output"
                    --server "${PROJECT_SOURCE_DIR}/scripts/serve.mjs")
   set_tests_properties(${DIGITLAB_TEST_PREFIX}.browser PROPERTIES TIMEOUT 300)
+  # The teaching panels: one test per tests/browser/panels_*.test.mjs (they share harness.mjs).
+  file(GLOB _panel_tests CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/browser/panels_*.test.mjs")
+  foreach(_test IN LISTS _panel_tests)
+    get_filename_component(_name "${_test}" NAME_WE)
+    add_test(NAME ${DIGITLAB_TEST_PREFIX}.browser_${_name}
+             COMMAND ${DIGITLAB_NODE} "${_test}"
+                     --root "${DIGITLAB_BROWSER_SITE}" --out "${CMAKE_CURRENT_BINARY_DIR}/output"
+                     --server "${PROJECT_SOURCE_DIR}/scripts/serve.mjs")
+    set_tests_properties(${DIGITLAB_TEST_PREFIX}.browser_${_name} PROPERTIES TIMEOUT 300)
+  endforeach()
 else()
   add_test(NAME ${DIGITLAB_TEST_PREFIX}.browser COMMAND /bin/sh -c "echo 'node not found: install nodejs (scripts/setup)'; exit 1")
 endif()

@@ -66,7 +66,10 @@ std::string percent_text(float fraction) {
 
 }  // namespace
 
-App::App(AppServices& services) : services_(services) {}
+App::App(AppServices& services)
+    : services_(services), assets_([this](const std::string& path) { services_.fetch_asset(path); }) {
+  teaching_.resize(panel_list().size());
+}
 
 // ---- set-up and models ------------------------------------------------------------------------------
 
@@ -115,6 +118,7 @@ void App::request_model(int index) {
 
 void App::weights_arrived(int index, ByteSpan bytes) {
   if (index < 0 || std::size_t(index) >= catalog_.entries().size()) return;
+  preloading_.erase(index);
   const int previous = catalog_.active_index();
   const std::string file = catalog_.entries()[std::size_t(index)].file;
   Status status = catalog_.load(index, bytes);
@@ -134,6 +138,7 @@ void App::weights_arrived(int index, ByteSpan bytes) {
 
 void App::weights_failed(int index, const std::string& why) {
   if (index < 0 || std::size_t(index) >= catalog_.entries().size()) return;
+  preloading_.erase(index);
   const ModelEntry& entry = catalog_.entries()[std::size_t(index)];
   last_error_ = why;
   std::string message = "Could not load model " + entry.name + " (weights/" + entry.file + "): " + why;
@@ -151,6 +156,52 @@ void App::weights_failed(int index, const std::string& why) {
   }
   add_message(message);
   services_.state_changed();
+}
+
+void App::preload_model(int index) {
+  if (index < 0 || std::size_t(index) >= catalog_.entries().size() || catalog_.is_loaded(index) ||
+      index == pending_model_ || preloading_.count(index) || catalog_.entries()[std::size_t(index)].user_file)
+    return;
+  preloading_.insert(index);
+  services_.fetch_weights(index, catalog_.entries()[std::size_t(index)]);  // may answer at once
+}
+
+void App::asset_arrived(const std::string& path, ByteSpan bytes) {
+  assets_.arrived(path, std::vector<std::uint8_t>(bytes.data, bytes.data + bytes.size));
+  services_.state_changed();
+}
+
+void App::asset_failed(const std::string& path, const std::string& why) {
+  assets_.failed(path, why);
+  services_.state_changed();
+}
+
+void App::set_panels(const std::vector<PanelId>& panels) {
+  std::vector<PanelId> shown;
+  for (PanelId id : panels) {
+    bool known = false, seen = false;
+    for (const PanelInfo& panel : panel_list()) known = known || panel.id == id;
+    for (PanelId other : shown) seen = seen || other == id;
+    if (known && !seen) shown.push_back(id);
+  }
+  if (shown.empty()) return;
+  options_.panels = std::move(shown);
+  services_.state_changed();
+}
+
+TeachingPanel* App::teaching_panel(PanelId id) {
+  const std::size_t slot = std::size_t(id);
+  if (slot >= teaching_.size() || !is_teaching_panel(id)) return nullptr;
+  if (!teaching_[slot]) teaching_[slot] = make_teaching_panel(id);
+  return teaching_[slot].get();
+}
+
+bool App::activations_wanted() const {
+  for (PanelId id : options_.panels) {
+    const std::size_t slot = std::size_t(id);
+    if (slot < teaching_.size() && teaching_[slot] && teaching_[slot]->wants_activations()) return true;
+  }
+  return false;
 }
 
 Status App::open_user_file(const std::string& file_name, ByteSpan bytes) {
@@ -214,7 +265,10 @@ void App::clear() { drawing_.clear(); }
 
 void App::predict_if_needed() {
   if (!catalog_.has_model()) return;
-  if (drawing_.revision() == predicted_revision_ && model_generation_ == predicted_generation_) return;
+  const bool keep_activations = activations_wanted();
+  if (drawing_.revision() == predicted_revision_ && model_generation_ == predicted_generation_ &&
+      (predicted_activations_ || !keep_activations))
+    return;
   const double started = services_.now_seconds();
   if (drawing_.stroke_in_progress() && model_generation_ == predicted_generation_ &&
       started - last_prediction_time_ < kPredictEverySeconds)
@@ -222,6 +276,7 @@ void App::predict_if_needed() {
 
   predicted_revision_ = drawing_.revision();
   predicted_generation_ = model_generation_;
+  predicted_activations_ = keep_activations;
   last_prediction_time_ = started;
   const Model& model = catalog_.active().model;
   Result<Preprocessed> preprocessed = preprocess_canvas(drawing_.canvas(), model.card);
@@ -235,7 +290,7 @@ void App::predict_if_needed() {
     return;
   }
   preprocessed_ = std::move(preprocessed).value();
-  Result<Prediction> prediction = forward(model, preprocessed_.input.data(), preprocessed_.input.size());
+  Result<Prediction> prediction = forward(model, preprocessed_.input.data(), preprocessed_.input.size(), keep_activations);
   if (!prediction) {
     empty_ = true;
     prediction_ = Prediction{};
@@ -300,12 +355,17 @@ void App::frame() {
   const ImGuiIO& io = ImGui::GetIO();
   const float width = io.DisplaySize.x, height = io.DisplaySize.y;
   float top = 0.f;
+  if (!options_.embed) {
+    draw_panels_menu();
+    top = menu_height_;
+  }
   if (!messages_.empty()) {
-    draw_messages(width);
-    top = banner_height_;
+    draw_messages(width, top);
+    top += banner_height_;
   } else {
     banner_height_ = 0.f;
   }
+  canvas_drawn_ = false;
 
   const float gap = options_.embed ? 0.f : std::round(4.f * ui_scale_);
   const std::vector<Rect> rects =
@@ -314,8 +374,9 @@ void App::frame() {
                            ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus;
   if (options_.embed) flags |= ImGuiWindowFlags_NoTitleBar;
   bool drawing_shown = false;
-  for (std::size_t i = 0; i < options_.panels.size(); ++i) {
-    const PanelInfo& panel = panel_info(options_.panels[i]);
+  const std::vector<PanelId> panels = options_.panels;  // the Panels menu may change them mid-frame
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    const PanelInfo& panel = panel_info(panels[i]);
     ImGui::SetNextWindowPos(ImVec2(rects[i].x, rects[i].y), ImGuiCond_Always);
     ImGui::SetNextWindowSize(ImVec2(rects[i].width, rects[i].height), ImGuiCond_Always);
     // The drawing area must not move under the pen: its panel never scrolls (nor does the 28x28 image's).
@@ -326,7 +387,7 @@ void App::frame() {
     ImGui::End();
     drawing_shown = drawing_shown || panel.id == PanelId::draw;
   }
-  if (!drawing_shown) drawing_rect_ = {};
+  if (!drawing_shown && !canvas_drawn_) drawing_rect_ = {};
 
   // Keyboard: Ctrl+Z undoes a stroke, Escape clears (not while typing into a widget).
   if (!io.WantTextInput) {
@@ -337,8 +398,55 @@ void App::frame() {
       started_ && !ImGui::IsPopupOpen(nullptr, ImGuiPopupFlags_AnyPopupId | ImGuiPopupFlags_AnyPopupLevel);
 }
 
-void App::draw_messages(float width) {
-  ImGui::SetNextWindowPos(ImVec2(0.f, 0.f), ImGuiCond_Always);
+void App::draw_panels_menu() {
+  menu_height_ = 0.f;
+  if (!ImGui::BeginMainMenuBar()) return;
+  menu_height_ = ImGui::GetWindowSize().y;
+  if (ImGui::BeginMenu("Panels")) {
+    if (ImGui::MenuItem("The demo (draw, prediction, input, model)")) {
+      std::vector<PanelId> demo;
+      for (const PanelInfo& panel : panel_list())
+        if (panel.in_default) demo.push_back(panel.id);
+      set_panels(demo);
+    }
+    ImGui::Separator();
+    for (const PanelInfo& panel : panel_list()) {
+      bool shown = false;
+      for (PanelId id : options_.panels) shown = shown || id == panel.id;
+      if (ImGui::MenuItem(panel.title, nullptr, shown)) {
+        std::vector<PanelId> next;
+        for (PanelId id : options_.panels)
+          if (id != panel.id) next.push_back(id);
+        if (!shown) next.push_back(panel.id);
+        set_panels(next);  // the last one cannot be hidden (an empty list is ignored)
+      }
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s  (URL: panels=%s)", panel.summary, panel.name);
+    }
+    ImGui::EndMenu();
+  }
+  if (ImGui::BeginMenu("Lessons")) {
+    struct Lesson {
+      const char* title;
+      std::vector<PanelId> panels;
+    };
+    static const Lesson lessons[] = {
+        {"Inside the network", {PanelId::draw, PanelId::network, PanelId::prediction}},
+        {"Why preprocessing matters", {PanelId::draw, PanelId::preprocess}},
+        {"Activation functions", {PanelId::activations}},
+        {"Where the model goes wrong", {PanelId::explorer, PanelId::confusion}},
+        {"How it was trained", {PanelId::training, PanelId::model}},
+        {"Models side by side", {PanelId::draw, PanelId::compare}},
+        {"Write a whole number", {PanelId::draw, PanelId::number}},
+    };
+    for (const Lesson& lesson : lessons)
+      if (ImGui::MenuItem(lesson.title)) set_panels(lesson.panels);
+    ImGui::EndMenu();
+  }
+  ImGui::EndMainMenuBar();
+}
+
+void App::draw_messages(float width, float top) {
+  ImGui::SetNextWindowPos(ImVec2(0.f, top), ImGuiCond_Always);
   ImGui::SetNextWindowSizeConstraints(ImVec2(width, 0.f), ImVec2(width, FLT_MAX));
   const ImGuiWindowFlags flags = ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_AlwaysAutoResize |
                                  ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
@@ -364,6 +472,28 @@ void App::draw_panel(PanelId id) {
     case PanelId::prediction: draw_prediction_panel(); break;
     case PanelId::input: draw_input_panel(); break;
     case PanelId::model: draw_model_panel(); break;
+    default:
+      if (TeachingPanel* panel = teaching_panel(id)) {
+        PanelContext context{options_,
+                             ui_scale_,
+                             font_big_,
+                             services_.now_seconds(),
+                             catalog_,
+                             model_generation_,
+                             drawing_,
+                             catalog_.has_model() && !empty_,
+                             preprocessed_,
+                             prediction_,
+                             assets_,
+                             [this](int index) { preload_model(index); },
+                             [this](int index) { request_model(index); },
+                             [this](float side) { draw_canvas(side); },
+                             std::find(options_.panels.begin(), options_.panels.end(), PanelId::draw) !=
+                                 options_.panels.end(),
+                             [this](std::string text) { add_message(std::move(text)); }};
+        panel->draw(context);
+      }
+      break;
   }
 }
 
@@ -382,10 +512,17 @@ void App::draw_drawing_panel() {
   const ImVec2 available = ImGui::GetContentRegionAvail();
   const float side = std::max(16.f, std::floor(std::min(available.x, available.y)));
   ImGui::SetCursorPosX(ImGui::GetCursorPosX() + std::max(0.f, std::floor((available.x - side) * 0.5f)));
+  draw_canvas(side);
+}
+
+// The paper and the strokes, side x side at the cursor. The first call in a frame takes pointer input.
+void App::draw_canvas(float side) {
+  side = std::max(16.f, std::floor(side));
   const ImVec2 p0 = ImGui::GetCursorScreenPos();
   const ImVec2 p1(p0.x + side, p0.y + side);
   ImGui::InvisibleButton("drawing area", ImVec2(side, side));
-  drawing_rect_ = {p0.x, p0.y, side, side};
+  if (!canvas_drawn_) drawing_rect_ = {p0.x, p0.y, side, side};
+  canvas_drawn_ = true;
 
   ImDrawList* draw_list = ImGui::GetWindowDrawList();
   draw_list->PushClipRect(p0, p1, true);
@@ -621,6 +758,16 @@ std::string App::state_json() const {
   json += ",\"drawing_rect\":[" + json_number(drawing_rect_.x) + "," + json_number(drawing_rect_.y) + "," +
           json_number(drawing_rect_.width) + "," + json_number(drawing_rect_.height) + "]";
   json += ",\"status\":" + json_string(status_sentence());
+  // What each shown teaching panel displays (its own JSON object; docs/embedding.md lists the fields).
+  json += ",\"panel_state\":{";
+  bool first = true;
+  for (PanelId id : options_.panels) {
+    const std::size_t slot = std::size_t(id);
+    if (slot >= teaching_.size() || !teaching_[slot]) continue;
+    json += (first ? "" : ",") + json_string(panel_info(id).name) + ":" + teaching_[slot]->state_json();
+    first = false;
+  }
+  json += "}";
   json += "}";
   return json;
 }

@@ -5,13 +5,17 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "assets.hpp"
 #include "drawing.hpp"
 #include "layout.hpp"
 #include "model_catalog.hpp"
+#include "teaching.hpp"
 #include "url_options.hpp"
 
 struct ImFont;
@@ -26,6 +30,9 @@ class AppServices {
   virtual ~AppServices() = default;
   // Start fetching entry.file; answer later (or at once) with App::weights_arrived / weights_failed.
   virtual void fetch_weights(int index, const ModelEntry& entry) = 0;
+  // Start fetching a site file for the teaching panels (assets.hpp: "weights/runs/x.json",
+  // "data/mnist/test-subset-images-idx3-ubyte.gz"); answer with App::asset_arrived / asset_failed.
+  virtual void fetch_asset(const std::string& path) = 0;
   // The "Open weights file..." button; platforms without a picker return false from can_open_files().
   virtual bool can_open_files() const { return false; }
   virtual void open_file_picker() {}
@@ -51,6 +58,14 @@ class App {
   // Answers to AppServices::fetch_weights.
   void weights_arrived(int index, ByteSpan bytes);
   void weights_failed(int index, const std::string& why);
+
+  // Answers to AppServices::fetch_asset.
+  void asset_arrived(const std::string& path, ByteSpan bytes);
+  void asset_failed(const std::string& path, const std::string& why);
+
+  // Which panels are shown, in layout order (the Panels menu, the page's showPanels()). Unknown or
+  // repeated ids are dropped; an empty list keeps the current panels.
+  void set_panels(const std::vector<PanelId>& panels);
 
   // A file the user opened or dropped. On failure the message is the loader's Error::to_string(), it is
   // shown in the page, and the previous model stays.
@@ -85,9 +100,14 @@ class App {
   void request_model(int index);
   void predict_if_needed();
   void apply_theme();
-  void draw_messages(float width);
+  void draw_messages(float width, float top);
   void draw_panel(PanelId id);
   void draw_drawing_panel();
+  void draw_canvas(float side);
+  void draw_panels_menu();
+  TeachingPanel* teaching_panel(PanelId id);
+  bool activations_wanted() const;
+  void preload_model(int index);
   void draw_stroke(ImDrawList* draw_list, const Stroke& stroke, ImVec2 origin, float side);
   void draw_prediction_panel();
   void draw_input_panel();
@@ -118,9 +138,17 @@ class App {
   float ui_scale_ = 1.f;
   ImFont* font_big_ = nullptr;
   float banner_height_ = 0.f;
+  float menu_height_ = 0.f;
   Rect drawing_rect_;
   Rect stroke_rect_;  // the drawing area when the current stroke began
   bool drawing_accepts_input_ = false;  // no popup covers the drawing area
+  bool canvas_drawn_ = false;           // this frame already drew the drawing area
+
+  // The teaching panels, created when first shown (indexed by PanelId), and what they fetch.
+  std::vector<std::unique_ptr<TeachingPanel>> teaching_;
+  AssetStore assets_;
+  std::set<int> preloading_;  // catalog entries fetched for the compare panel, not to be switched to
+  bool predicted_activations_ = false;  // the last prediction kept every layer's activations
 };
 
 }  // namespace digitlab::app

@@ -19,6 +19,9 @@
 #ifndef DIGITLAB_DEFAULT_WEIGHTS_DIR
 #define DIGITLAB_DEFAULT_WEIGHTS_DIR "weights"
 #endif
+#ifndef DIGITLAB_DEFAULT_DATA_DIR
+#define DIGITLAB_DEFAULT_DATA_DIR "data"
+#endif
 
 namespace digitlab::app {
 
@@ -27,6 +30,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: digitlab-app [options] [file.dlw]\n"
     "  --weights DIR      folder with manifest.json and the weights files (default: " DIGITLAB_DEFAULT_WEIGHTS_DIR ")\n"
+    "  --data DIR         the site's data folder: test subsets for the teaching panels (default: " DIGITLAB_DEFAULT_DATA_DIR ")\n"
     "  --options QUERY    the web page's URL parameters, e.g. 'model=mnist-cnn&panels=draw,prediction'\n"
     "  --size WxH         window size in pixels (default 1100x720)\n"
     "  --stroke 'x,y x,y ...'  draw a stroke once the model is loaded (0..1 in the drawing area; repeatable)\n"
@@ -83,6 +87,8 @@ class DesktopPlatform final : public Platform {
         return false;
       } else if (arg == "--weights" && has_value) {
         weights_dir_ = argv[++i];
+      } else if (arg == "--data" && has_value) {
+        data_dir_ = argv[++i];
       } else if (arg == "--options" && has_value) {
         options = argv[++i];
       } else if (arg == "--size" && has_value) {
@@ -119,6 +125,7 @@ class DesktopPlatform final : public Platform {
       ParsedManifest parsed = parse_manifest(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
       for (std::string& problem : parsed.problems) app.add_message(std::move(problem));
       for (ModelEntry& entry : parsed.models) app.catalog().add(std::move(entry));
+      for (SweepEntry& sweep : parsed.sweeps) app.catalog().add_sweep(std::move(sweep));
     }
     app.start(options);
     if (!open_file.empty()) {
@@ -170,6 +177,23 @@ class DesktopPlatform final : public Platform {
     else
       the_app->weights_failed(index, bytes.error().to_string());
   }
+  // The site's paths: weights/... from the weights folder, data/... from the data folder.
+  void fetch_asset(const std::string& path) override {
+    std::string file;
+    if (path.rfind("weights/", 0) == 0 && is_safe_relative_path(path.substr(8)))
+      file = weights_dir_ + "/" + path.substr(8);
+    else if (path.rfind("data/", 0) == 0 && is_safe_relative_path(path.substr(5)))
+      file = data_dir_ + "/" + path.substr(5);
+    if (file.empty()) {
+      the_app->asset_failed(path, path + " is not a file of the site (weights/... or data/...)");
+      return;
+    }
+    Result<std::vector<std::uint8_t>> bytes = read_file(file, kMaxAssetBytes);
+    if (bytes)
+      the_app->asset_arrived(path, bytes.value());
+    else
+      the_app->asset_failed(path, bytes.error().to_string());
+  }
   const char* open_files_hint() const override {
     return "Drop a weights file (.dlw) on the window to load it, or name it on the command line.";
   }
@@ -196,6 +220,7 @@ class DesktopPlatform final : public Platform {
   }
 
   std::string weights_dir_ = DIGITLAB_DEFAULT_WEIGHTS_DIR;
+  std::string data_dir_ = DIGITLAB_DEFAULT_DATA_DIR;
   std::vector<std::vector<Point>> strokes_;
   int frame_limit_ = 0, frames_ = 0, exit_code_ = 0;
   bool done_ = false;

@@ -75,6 +75,11 @@ ParsedManifest parse_manifest(std::string_view json_text) {
       if (accuracy >= 0.0 && accuracy <= 1.0) entry.test_accuracy = float(accuracy);
     }
     if (row.contains("bytes") && row["bytes"].is_number_unsigned()) entry.bytes = row["bytes"].get<std::uint64_t>();
+    entry.record = text("record");
+    if (!entry.record.empty() && !is_safe_relative_path(entry.record)) {
+      parsed.problems.push_back(where + " (" + entry.name + "): \"record\" must be a path inside weights/; ignored.");
+      entry.record.clear();
+    }
     entry.sha256 = text("sha256");
     if (!entry.sha256.empty() && !is_sha256(entry.sha256)) {
       parsed.problems.push_back(where + " (" + entry.name + "): \"sha256\" is not 64 lower-case hex digits; ignored.");
@@ -87,6 +92,22 @@ ParsedManifest parse_manifest(std::string_view json_text) {
         entry.is_default = have_default = true;
     }
     parsed.models.push_back(std::move(entry));
+  }
+  if (manifest.contains("sweeps") && manifest["sweeps"].is_array()) {
+    number = 0;
+    for (const nlohmann::json& row : manifest["sweeps"]) {
+      const std::string where = "weights/manifest.json, sweep " + std::to_string(++number);
+      auto text = [&](const char* key) {
+        return row.is_object() && row.contains(key) && row[key].is_string() ? row[key].get<std::string>() : std::string();
+      };
+      SweepEntry sweep{text("name"), text("file"), text("about")};
+      if (!is_name(sweep.name) || !is_safe_relative_path(sweep.file)) {
+        parsed.problems.push_back(where + " needs a \"name\" (letters, digits, '-', '_', '.') and a \"file\" inside "
+                                  "weights/; skipped.");
+        continue;
+      }
+      parsed.sweeps.push_back(std::move(sweep));
+    }
   }
   return parsed;
 }

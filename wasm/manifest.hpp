@@ -13,6 +13,7 @@ namespace digitlab::app {
 
 struct ParsedManifest {
   std::vector<ModelEntry> models;
+  std::vector<SweepEntry> sweeps;
   std::vector<std::string> problems;  // one sentence each; a manifest that is not JSON gives one and no models
 };
 

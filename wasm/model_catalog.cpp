@@ -27,6 +27,10 @@ bool ModelCatalog::is_loaded(int index) const {
   return index >= 0 && std::size_t(index) < loaded_.size() && loaded_[std::size_t(index)] != nullptr;
 }
 
+const LoadedWeights* ModelCatalog::loaded(int index) const {
+  return is_loaded(index) ? loaded_[std::size_t(index)].get() : nullptr;
+}
+
 bool ModelCatalog::activate(int index) {
   if (!is_loaded(index)) return false;
   active_ = index;

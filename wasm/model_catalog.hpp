@@ -23,8 +23,16 @@ struct ModelEntry {
   float test_accuracy = -1.f;  // fraction; < 0 unknown
   std::uint64_t bytes = 0;     // file size
   std::string sha256;
+  std::string record;        // the training run record, relative to the manifest's folder ("" = none)
   bool is_default = false;
   bool user_file = false;      // opened by the user, not listed in the manifest
+};
+
+// A sweep's results (digitlab sweep --json), listed in the manifest's "sweeps" for the training panel.
+struct SweepEntry {
+  std::string name;   // "mnist-mlp-lr-batch-optimizer"
+  std::string file;   // relative to the manifest's folder: "runs/sweep-mnist-mlp.json"
+  std::string about;  // one sentence: what was compared
 };
 
 // The app refuses weights files above this (a browser tab has little memory to spare).
@@ -33,6 +41,8 @@ inline constexpr std::uint64_t kMaxWeightsBytes = 64ull << 20;
 class ModelCatalog {
  public:
   void add(ModelEntry entry);
+  void add_sweep(SweepEntry sweep) { sweeps_.push_back(std::move(sweep)); }
+  const std::vector<SweepEntry>& sweeps() const { return sweeps_; }
   const std::vector<ModelEntry>& entries() const { return entries_; }
 
   int find(const std::string& name) const;  // -1 when absent
@@ -47,6 +57,8 @@ class ModelCatalog {
 
   // A model loaded before becomes active again without its bytes; false when it never loaded.
   bool is_loaded(int index) const;
+  // The loaded model of entry index (active or not), null when not loaded (or out of range).
+  const LoadedWeights* loaded(int index) const;
   bool activate(int index);
 
   bool has_model() const { return active_ >= 0; }
@@ -56,6 +68,7 @@ class ModelCatalog {
 
  private:
   std::vector<ModelEntry> entries_;
+  std::vector<SweepEntry> sweeps_;
   std::vector<std::unique_ptr<LoadedWeights>> loaded_;  // parallel to entries_; null until loaded
   int active_ = -1;
 };

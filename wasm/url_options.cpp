@@ -77,7 +77,7 @@ void parse_panels(const std::string& value, ParsedOptions& parsed) {
     if (!seen) panels.push_back(panel->id);
   }
   if (panels.empty()) {
-    parsed.problems.push_back("URL parameter panels names no known panel, so all panels are shown; "
+    parsed.problems.push_back("URL parameter panels names no known panel, so the demo's panels are shown; "
                               "write for example panels=draw,prediction (panels: " + known_panel_names() + ").");
     return;
   }
@@ -101,7 +101,8 @@ bool parse_flag(const std::string& name, const std::string& value, bool* out, Pa
 
 ParsedOptions parse_url_options(std::string_view query) {
   ParsedOptions parsed;
-  for (const PanelInfo& panel : panel_list()) parsed.options.panels.push_back(panel.id);
+  for (const PanelInfo& panel : panel_list())
+    if (panel.in_default) parsed.options.panels.push_back(panel.id);
   if (!query.empty() && query.front() == '?') query.remove_prefix(1);
 
   std::vector<std::string> seen;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "imgui.h"
 #include "platform.hpp"
@@ -20,6 +21,7 @@ namespace digitlab::app {
 EM_JS(void, page_fetch_weights, (int index, const char* file, const char* sha256), {
   Module.digitlabPage.fetchWeights(index, UTF8ToString(file), UTF8ToString(sha256));
 });
+EM_JS(void, page_fetch_asset, (const char* path), { Module.digitlabPage.fetchAsset(UTF8ToString(path)); });
 EM_JS(void, page_open_file_picker, (), { Module.digitlabPage.openFilePicker(); });
 EM_JS(void, page_state_changed, (), { Module.digitlabPage.stateChanged(); });
 EM_JS(void, page_fatal, (const char* message), { Module.digitlabPage.fatal(UTF8ToString(message)); });
@@ -99,6 +101,7 @@ class WebPlatform final : public Platform {
   void fetch_weights(int index, const ModelEntry& entry) override {
     page_fetch_weights(index, entry.file.c_str(), entry.sha256.c_str());
   }
+  void fetch_asset(const std::string& path) override { page_fetch_asset(path.c_str()); }
   bool can_open_files() const override { return true; }
   void open_file_picker() override { page_open_file_picker(); }
   const char* open_files_hint() const override {
@@ -161,7 +164,7 @@ extern "C" {
 
 EMSCRIPTEN_KEEPALIVE void digitlab_add_model(const char* name, const char* file, const char* architecture,
                                              const char* dataset, const char* dtype, double test_accuracy,
-                                             double bytes, const char* sha256, int is_default) {
+                                             double bytes, const char* sha256, int is_default, const char* record) {
   if (!the_app) return;
   digitlab::app::ModelEntry entry;
   entry.name = name;
@@ -173,7 +176,12 @@ EMSCRIPTEN_KEEPALIVE void digitlab_add_model(const char* name, const char* file,
   entry.bytes = bytes > 0 ? std::uint64_t(bytes) : 0;
   entry.sha256 = sha256;
   entry.is_default = is_default != 0;
+  entry.record = record;
   the_app->catalog().add(std::move(entry));
+}
+
+EMSCRIPTEN_KEEPALIVE void digitlab_add_sweep(const char* name, const char* file, const char* about) {
+  if (the_app) the_app->catalog().add_sweep({name, file, about});
 }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_start(const char* url_query) {
@@ -184,6 +192,38 @@ EMSCRIPTEN_KEEPALIVE void digitlab_start(const char* url_query) {
 
 EMSCRIPTEN_KEEPALIVE void digitlab_weights_arrived(int index, const std::uint8_t* data, int size) {
   if (the_app) the_app->weights_arrived(index, digitlab::ByteSpan(data, std::size_t(std::max(size, 0))));
+}
+
+EMSCRIPTEN_KEEPALIVE void digitlab_asset_arrived(const char* path, const std::uint8_t* data, int size) {
+  if (the_app) the_app->asset_arrived(path, digitlab::ByteSpan(data, std::size_t(std::max(size, 0))));
+}
+
+EMSCRIPTEN_KEEPALIVE void digitlab_asset_failed(const char* path, const char* why) {
+  if (the_app) the_app->asset_failed(path, why);
+}
+
+// panels: comma-separated names (as the URL's panels=); "" when shown, else why not.
+EMSCRIPTEN_KEEPALIVE const char* digitlab_show_panels(const char* names) {
+  static std::string result;
+  if (!the_app) return keep(result, "the app has not started");
+  std::vector<digitlab::app::PanelId> ids;
+  std::string unknown, text = names, name;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && text[i] != ',') {
+      if (text[i] != ' ') name += text[i];
+      continue;
+    }
+    if (name.empty()) continue;
+    if (const digitlab::app::PanelInfo* panel = digitlab::app::find_panel(name))
+      ids.push_back(panel->id);
+    else
+      unknown += (unknown.empty() ? "" : ", ") + name.substr(0, 40);
+    name.clear();
+  }
+  if (!unknown.empty()) return keep(result, "no panel named " + unknown);
+  if (ids.empty()) return keep(result, "name at least one panel");
+  the_app->set_panels(ids);
+  return keep(result, "");
 }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_weights_failed(int index, const char* why) {

@@ -103,10 +103,24 @@
       const accuracy = typeof row.test_accuracy === 'number' && row.test_accuracy >= 0 && row.test_accuracy <= 1
           ? row.test_accuracy : -1;
       const bytes = Number.isInteger(row.bytes) && row.bytes >= 0 ? row.bytes : 0;
+      let record = text(row.record);
+      if (record && !safeFile(record)) {
+        problems.push(`${where} (${row.name}): "record" must be a path inside weights/; ignored.`);
+        record = '';
+      }
       models.push({name: row.name, file: row.file, architecture: text(row.architecture), dataset: text(row.dataset),
-                   dtype: text(row.dtype), accuracy, bytes, sha256, isDefault});
+                   dtype: text(row.dtype), accuracy, bytes, sha256, isDefault, record});
     });
-    return {models, problems};
+    const sweeps = [];
+    (Array.isArray(manifest.sweeps) ? manifest.sweeps : []).forEach((row, i) => {
+      if (!row || typeof row !== 'object' || !safeName(row.name) || !safeFile(row.file)) {
+        problems.push(`weights/manifest.json, sweep ${i + 1} needs a "name" (letters, digits, '-', '_', '.') and a ` +
+                      '"file" inside weights/; skipped.');
+        return;
+      }
+      sweeps.push({name: row.name, file: row.file, about: typeof row.about === 'string' ? row.about : ''});
+    });
+    return {models, sweeps, problems};
   };
   // Start the likely model's download while the wasm compiles (the app still decides what it loads).
   manifestRequest.then((manifest) => {
@@ -147,6 +161,13 @@
         })
         .catch((e) => module.ccall('digitlab_weights_failed', null, ['number', 'string'], [index, String(e.message || e)]));
     },
+    // A site file for the teaching panels (wasm/assets.hpp): run records, sweeps, test subsets.
+    fetchAsset(path) {
+      (async () => fetchBytes(sameOriginUrl(path)))()
+        .then((bytes) => withBytes(bytes, (pointer, n) =>
+          module.ccall('digitlab_asset_arrived', null, ['string', 'number', 'number'], [path, pointer, n])))
+        .catch((e) => module.ccall('digitlab_asset_failed', null, ['string', 'string'], [path, String(e.message || e)]));
+    },
     openFilePicker() { fileInput.click(); },
     stateChanged() {
       if (publishQueued) return;
@@ -162,7 +183,7 @@
     probabilities: s.probabilities, top_probability: s.top_probability, unsure: s.unsure, status: s.status,
     error: s.error, messages: s.messages, models: s.models, panels: s.panels, available_panels: s.available_panels,
     embed: s.embed, strokes: s.strokes, up_to_date: s.up_to_date, predictions: s.predictions, latency_ms: s.latency_ms,
-    latency_summary_ms: s.latency_summary_ms, timings: {...timings},
+    latency_summary_ms: s.latency_summary_ms, panel_state: s.panel_state, timings: {...timings},
   });
 
   function publish() {
@@ -217,6 +238,14 @@
       const k = box.width / canvas.width;  // CSS pixels per framebuffer pixel
       return {x: box.left + x * k, y: box.top + y * k, width: width * k, height: height * k};
     },
+    // Show these panels (names as in the URL's panels=, an array or a comma-separated string).
+    showPanels(names) {
+      needModule();
+      const list = Array.isArray(names) ? names.join(',') : String(names);
+      const why = module.ccall('digitlab_show_panels', 'string', ['string'], [list]);
+      if (why) throw new Error(`showPanels: ${why}`);
+      return publicState(readState());
+    },
     selectModel(name) {
       needModule();
       const why = module.ccall('digitlab_select_model', 'string', ['string'], [String(name)]);
@@ -255,7 +284,7 @@
   window.digitlab = api;
 
   // ---- postMessage: the same calls from a parent page (docs/embedding.md) --------------------------------
-  const methods = ['ready', 'state', 'clear', 'undo', 'drawingRect', 'selectModel', 'loadWeights'];
+  const methods = ['ready', 'state', 'clear', 'undo', 'drawingRect', 'selectModel', 'showPanels', 'loadWeights'];
   window.addEventListener('message', async (event) => {
     const message = event.data;
     if (!message || typeof message !== 'object' || message.digitlab !== 'call') return;
@@ -315,10 +344,11 @@
     .then(async (instance) => {
       module = instance;
       timings.wasm_ms = performance.now();
-      let rows = [];
+      let rows = [], sweepRows = [];
       try {
-        const {models, problems} = readManifest(await manifestRequest);
+        const {models, sweeps, problems} = readManifest(await manifestRequest);
         rows = models;
+        sweepRows = sweeps;
         for (const problem of problems) module.ccall('digitlab_add_message', null, ['string'], [problem]);
       } catch (e) {
         const reason = String(e.message || e).replace(/^\/?[^:]*manifest\.json: /, '');
@@ -326,8 +356,12 @@
       }
       for (const m of rows) {
         module.ccall('digitlab_add_model', null,
-                     ['string', 'string', 'string', 'string', 'string', 'number', 'number', 'string', 'number'],
-                     [m.name, m.file, m.architecture, m.dataset, m.dtype, m.accuracy, m.bytes, m.sha256, m.isDefault ? 1 : 0]);
+                     ['string', 'string', 'string', 'string', 'string', 'number', 'number', 'string', 'number', 'string'],
+                     [m.name, m.file, m.architecture, m.dataset, m.dtype, m.accuracy, m.bytes, m.sha256, m.isDefault ? 1 : 0,
+                      m.record]);
+      }
+      for (const w of sweepRows) {
+        module.ccall('digitlab_add_sweep', null, ['string', 'string', 'string'], [w.name, w.file, w.about]);
       }
       started = true;
       module.ccall('digitlab_start', null, ['string'], [location.search]);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "app_harness.hpp"
 #include "digitlab/architectures.hpp"
 #include "imgui.h"
 
@@ -14,77 +15,7 @@ using namespace digitlab;
 using namespace digitlab::app;
 using nlohmann::json;
 
-namespace {
-
-struct FakeServices : AppServices {
-  std::vector<std::pair<int, std::string>> fetches;
-  int changes = 0;
-  double now = 100.0;
-  void fetch_weights(int index, const ModelEntry& entry) override { fetches.emplace_back(index, entry.file); }
-  const char* open_files_hint() const override { return "drop a file"; }
-  void state_changed() override { ++changes; }
-  double now_seconds() const override { return now; }
-};
-
-// ImGui with no window and no GPU: enough for App::frame() to lay out and predict.
-struct Headless {
-  Headless() {
-    ImGui::CreateContext();
-    ImGui::GetIO().IniFilename = nullptr;
-    ImGui::GetIO().DisplaySize = ImVec2(1100, 720);
-  }
-  ~Headless() { ImGui::DestroyContext(); }
-  // The mouse as ImGui sees it (the platform feeds the app's pointer events separately).
-  ImVec2 mouse = ImVec2(-FLT_MAX, -FLT_MAX);
-  bool mouse_down = false;
-  void frame(App& app) {
-    ImGuiIO& io = ImGui::GetIO();
-    io.MousePos = mouse;
-    io.MouseDown[0] = mouse_down;
-    unsigned char* pixels = nullptr;
-    int width = 0, height = 0;
-    io.Fonts->GetTexDataAsRGBA32(&pixels, &width, &height);
-    io.DeltaTime = 1.f / 60.f;
-    ImGui::NewFrame();
-    app.frame();
-    ImGui::Render();
-  }
-};
-
-std::vector<std::uint8_t> tiny_weights(std::uint64_t seed) {
-  Model model;
-  model.card = make_mnist_card("tiny-linear");
-  model.layers = {make_simple_layer(LayerKind::flatten), make_linear_layer(784, 10)};
-  randomize_parameters(model, seed);
-  return write_weights(model).value();
-}
-
-ModelEntry entry(const std::string& name, bool is_default = false) {
-  ModelEntry e;
-  e.name = name;
-  e.file = name + ".dlw";
-  e.is_default = is_default;
-  return e;
-}
-
-json state_of(const App& app) {
-  const std::string text = app.state_json();
-  json state = json::parse(text, nullptr, false);
-  INFO(text);
-  REQUIRE_FALSE(state.is_discarded());
-  return state;
-}
-
-// Draws a vertical stroke through the middle of the drawing area, in display coordinates.
-void draw_line(App& app) {
-  const Rect area = app.drawing_rect();
-  REQUIRE(area.width > 0.f);
-  app.pointer_down(area.x + area.width * 0.5f, area.y + area.height * 0.2f);
-  app.pointer_move(area.x + area.width * 0.5f, area.y + area.height * 0.5f);
-  app.pointer_up(area.x + area.width * 0.5f, area.y + area.height * 0.8f);
-}
-
-}  // namespace
+using namespace digitlab::app::testing;
 
 TEST_CASE("start-up: bad URL parameters become messages, the default model is fetched", "[app][ui]") {
   Headless imgui;
@@ -279,4 +210,77 @@ TEST_CASE("an empty manifest says so and the app still runs", "[app][ui]") {
   CHECK(state["messages"].dump().find("lists no models") != std::string::npos);
   imgui.frame(app);
   CHECK(app.ui_scale() == 2.f);
+}
+
+TEST_CASE("every panel can be shown alone: frames draw with and without a model and report their state",
+          "[app][ui][panels]") {
+  for (const PanelInfo& panel : panel_list()) {
+    INFO("panel " << panel.name);
+    Headless imgui;
+    FakeServices services;
+    App app(services);
+    app.catalog().add(entry("main", true));
+    app.set_ui_scale(1.f);
+    app.start(std::string("panels=") + panel.name);
+    imgui.frame(app);  // no model yet
+    app.weights_arrived(0, tiny_weights(3));
+    for (int i = 0; i < 3; ++i) imgui.frame(app);
+    json state = state_of(app);
+    CHECK(state["panels"] == json::array({panel.name}));
+    CHECK(state["messages"].empty());
+    if (is_teaching_panel(panel.id)) {
+      REQUIRE(state["panel_state"].contains(panel.name));
+      CHECK(state["panel_state"][panel.name].is_object());
+    }
+  }
+}
+
+TEST_CASE("set_panels: unknown and repeated panels are dropped, an empty list changes nothing", "[app][ui][panels]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.start("panels=draw");
+  app.set_panels({PanelId::confusion, PanelId::draw, PanelId::confusion, static_cast<PanelId>(999)});
+  CHECK(app.options().panels == std::vector<PanelId>{PanelId::confusion, PanelId::draw});
+  app.set_panels({});
+  CHECK(app.options().panels == std::vector<PanelId>{PanelId::confusion, PanelId::draw});
+}
+
+TEST_CASE("assets: fetched once, then ready or failed with the reason; a failure can be retried", "[app][assets]") {
+  std::vector<std::string> fetched;
+  AssetStore store([&](const std::string& path) { fetched.push_back(path); });
+  const Asset& first = store.request("weights/runs/a.json");
+  CHECK(first.state == Asset::State::pending);
+  store.request("weights/runs/a.json");
+  CHECK(fetched == std::vector<std::string>{"weights/runs/a.json"});
+  const std::uint64_t before = store.revision();
+  store.arrived("weights/runs/a.json", {1, 2, 3});
+  CHECK(store.revision() > before);
+  CHECK(store.request("weights/runs/a.json").state == Asset::State::ready);
+  CHECK(store.request("weights/runs/a.json").bytes.size() == 3);
+
+  store.request("data/mnist/missing.gz");
+  store.failed("data/mnist/missing.gz", "HTTP 404 Not Found");
+  CHECK(store.find("data/mnist/missing.gz")->state == Asset::State::failed);
+  CHECK(store.find("data/mnist/missing.gz")->error == "HTTP 404 Not Found");
+  store.retry("data/mnist/missing.gz");
+  CHECK(store.find("data/mnist/missing.gz") == nullptr);
+  store.request("data/mnist/missing.gz");
+  CHECK(fetched.size() == 3);  // fetched again after retry
+
+  store.request("big");
+  store.arrived("big", std::vector<std::uint8_t>(kMaxAssetBytes + 1));
+  CHECK(store.find("big")->state == Asset::State::failed);
+  CHECK(store.find("big")->error.find("MiB") != std::string::npos);
+  CHECK(store.find("never") == nullptr);
+}
+
+TEST_CASE("the app routes asset answers to the panels' store and reports the change", "[app][assets]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.start("");
+  const int changes = services.changes;
+  app.asset_failed("weights/runs/x.json", "HTTP 404");
+  CHECK(services.changes > changes);
 }

@@ -20,15 +20,28 @@ std::vector<std::string> panel_names(const AppOptions& options) {
   return names;
 }
 
+std::vector<PanelId> default_panels() {
+  return {PanelId::draw, PanelId::prediction, PanelId::input, PanelId::model};
+}
+
 }  // namespace
 
-TEST_CASE("no parameters: every panel, default model, no embed", "[app][url]") {
+TEST_CASE("every teaching panel can be shown alone", "[app][url]") {
+  for (const PanelInfo& panel : panel_list()) {
+    const ParsedOptions parsed = parse_url_options(std::string("panels=") + panel.name);
+    INFO(panel.name << ": " << joined(parsed.problems));
+    CHECK(parsed.problems.empty());
+    CHECK(parsed.options.panels == std::vector<PanelId>{panel.id});
+  }
+}
+
+TEST_CASE("no parameters: the demo's panels, default model, no embed", "[app][url]") {
   for (const char* query : {"", "?", "?&&"}) {
     const ParsedOptions parsed = parse_url_options(query);
     INFO(joined(parsed.problems));
     CHECK(parsed.problems.empty());
     CHECK(parsed.options.model.empty());
-    CHECK(parsed.options.panels.size() == panel_list().size());
+    CHECK(parsed.options.panels == default_panels());
     CHECK_FALSE(parsed.options.embed);
     CHECK(parsed.options.stroke_width == Approx(0.07f));
     CHECK(parsed.options.theme == Theme::light);
@@ -75,12 +88,12 @@ TEST_CASE("bad values give one clear message each and keep the defaults", "[app]
   CHECK(parsed.options.theme == Theme::light);
 }
 
-TEST_CASE("panels naming nothing known shows every panel", "[app][url]") {
+TEST_CASE("panels naming nothing known shows the demo's panels", "[app][url]") {
   for (const char* query : {"panels=", "panels=,,", "panels=nope"}) {
     const ParsedOptions parsed = parse_url_options(query);
     INFO(query << ": " << joined(parsed.problems));
     CHECK_FALSE(parsed.problems.empty());
-    CHECK(parsed.options.panels.size() == panel_list().size());
+    CHECK(parsed.options.panels == default_panels());
   }
 }
 

@@ -1,0 +1,93 @@
+// The app without a browser or a GPU, for the app's tests: fake platform services (fetches recorded,
+// answered by the test), headless ImGui frames, a tiny model, the state as JSON, a drawn line.
+// Read next: test_app.cpp (how they are used), wasm/app.hpp.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app.hpp"
+#include "digitlab/architectures.hpp"
+#include "digitlab/weights.hpp"
+#include "imgui.h"
+
+namespace digitlab::app::testing {
+
+using nlohmann::json;
+
+struct FakeServices : AppServices {
+  std::vector<std::pair<int, std::string>> fetches;
+  int changes = 0;
+  double now = 100.0;
+  void fetch_weights(int index, const ModelEntry& entry) override { fetches.emplace_back(index, entry.file); }
+  std::vector<std::string> asset_fetches;
+  void fetch_asset(const std::string& path) override { asset_fetches.push_back(path); }
+  const char* open_files_hint() const override { return "drop a file"; }
+  void state_changed() override { ++changes; }
+  double now_seconds() const override { return now; }
+};
+
+// ImGui with no window and no GPU: enough for App::frame() to lay out and predict.
+struct Headless {
+  Headless() {
+    ImGui::CreateContext();
+    ImGui::GetIO().IniFilename = nullptr;
+    ImGui::GetIO().DisplaySize = ImVec2(1100, 720);
+  }
+  ~Headless() { ImGui::DestroyContext(); }
+  // The mouse as ImGui sees it (the platform feeds the app's pointer events separately).
+  ImVec2 mouse = ImVec2(-FLT_MAX, -FLT_MAX);
+  bool mouse_down = false;
+  void frame(App& app) {
+    ImGuiIO& io = ImGui::GetIO();
+    io.MousePos = mouse;
+    io.MouseDown[0] = mouse_down;
+    unsigned char* pixels = nullptr;
+    int width = 0, height = 0;
+    io.Fonts->GetTexDataAsRGBA32(&pixels, &width, &height);
+    io.DeltaTime = 1.f / 60.f;
+    ImGui::NewFrame();
+    app.frame();
+    ImGui::Render();
+  }
+};
+
+inline std::vector<std::uint8_t> tiny_weights(std::uint64_t seed) {
+  Model model;
+  model.card = make_mnist_card("tiny-linear");
+  model.layers = {make_simple_layer(LayerKind::flatten), make_linear_layer(784, 10)};
+  randomize_parameters(model, seed);
+  return write_weights(model).value();
+}
+
+inline ModelEntry entry(const std::string& name, bool is_default = false) {
+  ModelEntry e;
+  e.name = name;
+  e.file = name + ".dlw";
+  e.is_default = is_default;
+  return e;
+}
+
+inline json state_of(const App& app) {
+  const std::string text = app.state_json();
+  json state = json::parse(text, nullptr, false);
+  INFO(text);
+  REQUIRE_FALSE(state.is_discarded());
+  return state;
+}
+
+// Draws a vertical stroke through the middle of the drawing area, in display coordinates.
+inline void draw_line(App& app) {
+  const Rect area = app.drawing_rect();
+  REQUIRE(area.width > 0.f);
+  app.pointer_down(area.x + area.width * 0.5f, area.y + area.height * 0.2f);
+  app.pointer_move(area.x + area.width * 0.5f, area.y + area.height * 0.5f);
+  app.pointer_up(area.x + area.width * 0.5f, area.y + area.height * 0.8f);
+}
+
+}  // namespace digitlab::app::testing
