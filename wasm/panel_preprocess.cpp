@@ -1,14 +1,226 @@
-// The "preprocess" teaching panel (panels.hpp). Being written: replace this with the panel.
+// The "preprocess" teaching panel (panels.hpp): the drawing taken to the model's 28x28 input one step at a
+// time (raw raster with its bounding box, the box, the 20x20 fit, the centre of mass before the shift,
+// the final input), with the model's answer for the input each step would give, and a "skip centring"
+// toggle. The work is in p1_preprocess.cpp, cached on (model, drawing, toggle). Read next: p1_preprocess.hpp.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 #include "imgui.h"
+#include "p1_preprocess.hpp"
 #include "teaching.hpp"
 
 namespace digitlab::app {
 
 namespace {
 
+struct Box {
+  float x = 0, y = 0, w = 0, h = 0;
+};
+
+std::string box_json(const Box& box) {
+  return "{\"x\":" + widgets::json_number(box.x) + ",\"y\":" + widgets::json_number(box.y) +
+         ",\"width\":" + widgets::json_number(box.w) + ",\"height\":" + widgets::json_number(box.h) + "}";
+}
+
+constexpr ImU32 kBoxColor = IM_COL32(255, 80, 60, 255);     // the bounding box, on the black image
+constexpr ImU32 kMarkColor = IM_COL32(80, 200, 255, 255);   // centres
+
+void cross(ImDrawList* draw, ImVec2 at, float size, ImU32 color) {
+  draw->AddLine(ImVec2(at.x - size, at.y), ImVec2(at.x + size, at.y), color, 2.f);
+  draw->AddLine(ImVec2(at.x, at.y - size), ImVec2(at.x, at.y + size), color, 2.f);
+}
+
 class Panel final : public TeachingPanel {
  public:
-  void draw(PanelContext&) override { ImGui::TextWrapped("This panel is being written."); }
+  void draw(PanelContext& context) override {
+    if (ImGui::Checkbox("Skip centring (no centre-of-mass shift)", &skip_centring_)) key_valid_ = false;
+    const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+    toggle_box_ = {a.x, a.y, b.x - a.x, b.y - a.y};
+    ImGui::SameLine();
+    ImGui::TextDisabled("(MNIST digits were centred this way; see what the model says without it)");
+
+    const float scale = context.ui_scale;
+    const float spacing = ImGui::GetStyle().ItemSpacing.x;
+    if (!context.draw_panel_shown) {
+      const float side = std::floor(std::min(150.f * scale, ImGui::GetContentRegionAvail().x * 0.2f));
+      ImGui::BeginGroup();
+      ImGui::TextUnformatted("Draw here");
+      context.draw_canvas(side);
+      ImGui::EndGroup();
+      ImGui::SameLine(0.f, 2.f * spacing);
+    }
+    ImGui::BeginGroup();
+    draw_steps(context);
+    ImGui::EndGroup();
+  }
+
+  std::string state_json() const override {
+    using widgets::json_number;
+    std::string json = "{\"skip_centring\":" + std::string(skip_centring_ ? "true" : "false");
+    json += ",\"toggle\":" + box_json(toggle_box_);
+    json += ",\"error\":" + (error_.empty() ? std::string("null") : widgets::json_string(error_));
+    if (!has_steps_) return json + ",\"steps\":[]}";
+    const Preprocessed& p = steps_.centred;
+    json += ",\"box\":[" + std::to_string(p.box_x) + "," + std::to_string(p.box_y) + "," + std::to_string(p.box_w) + "," +
+            std::to_string(p.box_h) + "]";
+    json += ",\"center_of_mass\":[" + json_number(p.center_x) + "," + json_number(p.center_y) + "]";
+    json += ",\"shift\":[" + std::to_string(steps_.shift_x) + "," + std::to_string(steps_.shift_y) + "]";
+    json += ",\"final\":{\"label\":" + std::to_string(steps_.final_step().label) + ",\"class\":" +
+            widgets::json_string(class_of(steps_.final_step().label)) + ",\"probability\":" +
+            json_number(steps_.final_step().probability) + ",\"centred\":" + (skip_centring_ ? "false" : "true") + "}";
+    json += ",\"steps\":[";
+    for (std::size_t i = 0; i < steps_.steps.size(); ++i) {
+      const PreprocessStep& step = steps_.steps[i];
+      double ink = 0;
+      for (float v : step.image28) ink += v;
+      json += (i ? ",{" : "{") + std::string("\"name\":") + widgets::json_string(step.name) +
+              ",\"label\":" + std::to_string(step.label) + ",\"class\":" + widgets::json_string(class_of(step.label)) +
+              ",\"probability\":" + json_number(step.probability) + ",\"ink\":" + json_number(ink) + "}";
+    }
+    return json + "]}";
+  }
+
+ private:
+  std::string class_of(int label) const {
+    if (label >= 0 && std::size_t(label) < class_names_.size()) return class_names_[std::size_t(label)];
+    return label >= 0 ? std::to_string(label) : "?";
+  }
+
+  void update(PanelContext& context) {
+    const std::uint64_t revision = context.drawing.revision();
+    if (key_valid_ && revision == revision_ && context.model_generation == generation_) return;
+    key_valid_ = true, revision_ = revision, generation_ = context.model_generation;
+    has_steps_ = false;
+    error_.clear();
+    if (!context.catalog.has_model() || context.drawing.empty()) return;
+    const Model& model = context.catalog.active().model;
+    class_names_ = model.card.class_names;
+    Result<PreprocessSteps> steps = preprocess_steps(context.drawing.canvas(), model, skip_centring_);
+    if (!steps) {
+      if (steps.error().code != ErrorCode::empty_input) error_ = steps.error().to_string();
+      return;
+    }
+    steps_ = std::move(steps).value();
+    has_steps_ = true;
+  }
+
+  void draw_steps(PanelContext& context) {
+    update(context);
+    if (!context.catalog.has_model()) {
+      ImGui::TextWrapped("No model is loaded yet: pick one in the Model panel (or wait for the default) to see its "
+                         "answer after each step.");
+      return;
+    }
+    if (!error_.empty()) {
+      ImGui::TextWrapped("This model cannot take a drawing (it needs a 1x28x28 input): %s", error_.c_str());
+      return;
+    }
+    if (!has_steps_) {
+      ImGui::TextWrapped("Draw a digit: this panel shows how it becomes the 28x28 image the model reads, step by "
+                         "step, and what the model would answer after each step. Try one small and in a corner.");
+      return;
+    }
+    const float scale = context.ui_scale;
+    const ImVec2 room = ImGui::GetContentRegionAvail();
+    const float spacing = ImGui::GetStyle().ItemSpacing.x;
+    const float line = ImGui::GetTextLineHeightWithSpacing();
+    // Five columns when there is room, else three then two.
+    const int columns = room.x >= 5.f * 130.f * scale ? 5 : 3;
+    const int rows = columns == 5 ? 1 : 2;
+    const float column_w = std::floor((room.x - spacing * float(columns - 1)) / float(columns));
+    const float text_rows = 6.f;
+    const float side = std::floor(std::max(56.f, std::min(column_w, (room.y - 2.f * line) / float(rows) - text_rows * line)));
+    const Preprocessed& p = steps_.centred;
+    const Canvas& canvas = context.drawing.canvas();
+    ImDrawList* draw = ImGui::GetWindowDrawList();
+    const float wrap = column_w;
+
+    auto column = [&](int index, const char* title, const char* caption, auto&& image, const PreprocessStep* step) {
+      if (index % columns) ImGui::SameLine(0.f, spacing);
+      ImGui::BeginGroup();
+      ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + wrap);
+      ImGui::TextUnformatted(title);
+      const ImVec2 p0 = ImGui::GetCursorScreenPos();
+      image(p0);
+      ImGui::Dummy(ImVec2(column_w, 1.f));
+      ImGui::TextDisabled("%s", caption);
+      if (step) {
+        const bool right = step->label == steps_.final_step().label;
+        ImGui::Text("Model: %s (%.0f %%)", class_of(step->label).c_str(), 100.0 * step->probability);
+        ImDrawList* dl = ImGui::GetWindowDrawList();
+        const ImVec2 q = ImGui::GetCursorScreenPos();
+        const float bar = column_w * 0.9f;
+        dl->AddRectFilled(q, ImVec2(q.x + bar, q.y + 6.f), ImGui::GetColorU32(ImGuiCol_FrameBg));
+        dl->AddRectFilled(q, ImVec2(q.x + bar * step->probability, q.y + 6.f),
+                          ImGui::GetColorU32(right ? ImGuiCol_PlotHistogram : ImGuiCol_PlotLines));
+        ImGui::Dummy(ImVec2(bar, 8.f));
+      }
+      ImGui::PopTextWrapPos();
+      ImGui::EndGroup();
+    };
+
+    // 1. The raw raster (280x280 shown at a lower resolution) with the bounding box.
+    column(0, "1. Raw drawing", "the 280x280 ink and its bounding box (red); squashed to 28x28 for the model:",
+           [&](ImVec2 p0) {
+             const int shown = int(std::min<std::int64_t>(canvas.width, std::max(28, int(side / 2.f))));
+             const std::vector<float> small = area_resize(canvas, 0, 0, canvas.width, canvas.height, shown, shown);
+             widgets::gray_image("raw", small.data(), shown, shown, side / float(shown));
+             const float k = side / float(canvas.width);
+             draw->AddRect(ImVec2(p0.x + float(p.box_x) * k, p0.y + float(p.box_y) * k),
+                           ImVec2(p0.x + float(p.box_x + p.box_w) * k, p0.y + float(p.box_y + p.box_h) * k), kBoxColor, 0.f, 0, 2.f);
+           }, &steps_.steps[0]);
+    // 2. The box stretched to 28x28 (aspect ratio lost).
+    column(1, "2. Bounding box", "the box alone, stretched to 28x28 (the aspect ratio is lost):",
+           [&](ImVec2) { widgets::gray_image("box", steps_.steps[1].image28.data(), 28, 28, side / 28.f); }, &steps_.steps[1]);
+    // 3. Fit into 20x20 keeping the aspect ratio.
+    char fit_caption[96];
+    std::snprintf(fit_caption, sizeof fit_caption, "box %lldx%lld scaled so its longer side is 20, aspect kept",
+                  (long long)p.box_w, (long long)p.box_h);
+    column(2, "3. Fit into 20x20", fit_caption,
+           [&](ImVec2) { widgets::gray_image("fit", p.image20.data(), 20, 20, side / 20.f); }, nullptr);
+    // 4. The 20x20 in the middle of 28x28 by its box, the centre of mass marked.
+    char mass_caption[128];
+    std::snprintf(mass_caption, sizeof mass_caption, "placed by its box; centre of mass (blue) at (%.1f, %.1f), target + at (14.5, 14.5):",
+                  p.center_x, p.center_y);
+    column(columns == 5 ? 3 : 0, "4. Centre of mass", mass_caption,
+           [&](ImVec2 p0) {
+             const float k = side / 28.f;
+             widgets::gray_image("mass", steps_.steps[2].image28.data(), 28, 28, k);
+             cross(draw, ImVec2(p0.x + 14.5f * k, p0.y + 14.5f * k), 4.f, IM_COL32(200, 200, 200, 255));
+             cross(draw, ImVec2(p0.x + p.center_x * k, p0.y + p.center_y * k), 7.f, kMarkColor);
+           }, &steps_.steps[2]);
+    // 5. The final input: shifted so the centre of mass lands in pixel (14, 14), unless skipped.
+    char final_caption[128];
+    if (skip_centring_) std::snprintf(final_caption, sizeof final_caption, "centring skipped: the image of step 4 as is");
+    else std::snprintf(final_caption, sizeof final_caption, "shifted by (%lld, %lld) pixels: what the model reads",
+                       (long long)steps_.shift_x, (long long)steps_.shift_y);
+    column(columns == 5 ? 4 : 1, skip_centring_ ? "5. Final (not centred)" : "5. Final 28x28", final_caption,
+           [&](ImVec2 p0) {
+             const float k = side / 28.f;
+             widgets::gray_image("final", steps_.final_step().image28.data(), 28, 28, k);
+             cross(draw, ImVec2(p0.x + 14.5f * k, p0.y + 14.5f * k), 4.f, IM_COL32(200, 200, 200, 255));
+           }, &steps_.final_step());
+    ImGui::Spacing();
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + room.x);
+    const PreprocessStep& placed = steps_.steps[2], &centred = steps_.steps[3];
+    if (steps_.shift_x == 0 && steps_.shift_y == 0)
+      ImGui::TextWrapped("Centring moved nothing: this drawing's centre of mass was already in the middle pixel.");
+    else
+      ImGui::TextWrapped("Without centring the model reads %s (%.0f %%); centred, %s (%.0f %%). The networks learnt "
+                         "from centred digits, so an off-centre input can change their answer.",
+                         class_of(placed.label).c_str(), 100.0 * placed.probability, class_of(centred.label).c_str(),
+                         100.0 * centred.probability);
+    ImGui::PopTextWrapPos();
+  }
+
+  bool skip_centring_ = false;
+  bool key_valid_ = false, has_steps_ = false;
+  std::uint64_t revision_ = 0, generation_ = 0;
+  PreprocessSteps steps_;
+  std::vector<std::string> class_names_;
+  std::string error_;
+  Box toggle_box_;
 };
 
 }  // namespace
