@@ -144,6 +144,7 @@ Result<NumberReading> read_number(const Model& model, const Canvas& drawing, con
     reading.text += label < model.card.class_names.size() ? model.card.class_names[label] : std::to_string(label);
     reading.confidence *= p.probabilities[label];
     reading.predictions.push_back(p);
+    reading.inputs.push_back(std::move(input.value()));
   }
   reading.regions = std::move(regions.value());
   return reading;

@@ -106,4 +106,13 @@ TEST_CASE("read_number classifies every digit and joins the labels") {
   CHECK(reading.value().predictions.size() == 2);
   CHECK(reading.value().confidence > 0.f);
   CHECK(reading.value().confidence <= 1.f);
+  // Each digit's model input is kept for the number panel: the one the prediction was made from.
+  REQUIRE(reading.value().inputs.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const Preprocessed& input = reading.value().inputs[i];
+    CHECK(input.image28.size() == 28u * 28u);
+    auto again = forward(model, input.input.data(), input.input.size());
+    REQUIRE(again.ok());
+    CHECK(again.value().logits == reading.value().predictions[i].logits);
+  }
 }

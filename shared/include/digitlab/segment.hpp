@@ -32,6 +32,7 @@ Result<std::vector<DigitRegion>> segment_digits(const Canvas& drawing, const Seg
 struct NumberReading {
   std::vector<DigitRegion> regions;       // left to right
   std::vector<Prediction> predictions;    // one per region
+  std::vector<Preprocessed> inputs;       // one per region: the 28x28 image each digit became (panels show it)
   std::string text;                       // the labels' class names concatenated ("42")
   float confidence = 0;                   // the product of each digit's top probability
 };
