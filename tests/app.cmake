@@ -6,6 +6,7 @@ if(NOT TARGET digitlab_app_logic)
 endif()
 digitlab_add_catch_test(NAME app
   SOURCES app/test_drawing.cpp app/test_url_options.cpp app/test_layout.cpp app/test_model_catalog.cpp
+          app/test_test_subset.cpp
   LIBS digitlab_app_logic)
 
 if(NOT EMSCRIPTEN AND TARGET digitlab_app_ui)

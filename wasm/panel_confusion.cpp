@@ -1,18 +1,360 @@
-// The "confusion" teaching panel (panels.hpp). Being written: replace this with the panel.
+// The "confusion" teaching panel (panels.hpp): the active model's normalised confusion matrix over the
+// shipped test subset (rows = true class, columns = predicted, each row sums to 1), computed in the page
+// a few images per frame; clicking a cell shows its images. Read next: test_subset.hpp (the evaluation it
+// shares with the explorer panel), panel_explorer.cpp.
+//
+// Sections: helpers (colours, vertical text) - the header (dataset, model, progress) - the matrix - the
+// selected cell's images - the panel and its state.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 #include "imgui.h"
 #include "teaching.hpp"
+#include "test_subset.hpp"
 
 namespace digitlab::app {
 
 namespace {
 
-class Panel final : public TeachingPanel {
+using widgets::json_number;
+using widgets::json_string;
+
+struct Box {
+  float x = 0, y = 0, w = 0, h = 0;
+};
+
+std::string box_json(const Box& box) {
+  return "{\"x\":" + json_number(box.x) + ",\"y\":" + json_number(box.y) + ",\"width\":" + json_number(box.w) +
+         ",\"height\":" + json_number(box.h) + "}";
+}
+
+std::string picker_json(const SubsetHeader& header) {
+  return box_json({header.picker_rect[0], header.picker_rect[1], header.picker_rect[2], header.picker_rect[3]});
+}
+
+ImVec4 error_color(Theme theme) {
+  return theme == Theme::dark ? ImVec4(1.f, 0.45f, 0.45f, 1.f) : ImVec4(0.75f, 0.05f, 0.05f, 1.f);
+}
+
+std::string class_label(const ModelCard* card, int c) {
+  if (card && c >= 0 && std::size_t(c) < card->class_names.size()) return card->class_names[std::size_t(c)];
+  return std::to_string(c);
+}
+
+std::string percent(float fraction, const char* format = "%.1f %%") {
+  char text[24];
+  std::snprintf(text, sizeof text, format, double(fraction) * 100.0);
+  return text;
+}
+
+// Text read bottom to top, its first letter at `bottom_left`: laid out horizontally at the clip rectangle's
+// corner (where ImGui does not cull it), then its vertices turned a quarter turn and moved into place
+// (ImGui draws no rotated text itself). The window still clips the result.
+void vertical_text(ImDrawList* draw_list, ImVec2 bottom_left, ImU32 color, const char* text) {
+  const ImVec2 source = draw_list->GetClipRectMin();
+  const int first = draw_list->VtxBuffer.Size;
+  draw_list->AddText(source, color, text);
+  for (int i = first; i < draw_list->VtxBuffer.Size; ++i) {
+    ImVec2& p = draw_list->VtxBuffer[i].pos;
+    const float along = p.x - source.x, across = p.y - source.y;
+    p = ImVec2(bottom_left.x + across, bottom_left.y - along);
+  }
+}
+
+}  // namespace
+
+// ---- the header: dataset, model, progress (shared with the explorer) -----------------------------------------
+
+bool SubsetHeader::draw(PanelContext& context, SubsetEvaluator& evaluator, const SubsetView& view, const char* id) {
+  ImGui::PushID(id);
+  const float scale = context.ui_scale;
+  ImGui::SetNextItemWidth(130.f * scale);
+  if (ImGui::BeginCombo("Dataset", view.dataset.empty() ? "none" : view.dataset.c_str())) {
+    for (const std::string& name : subset_datasets()) {
+      if (ImGui::Selectable(name.c_str(), name == view.dataset) && name != view.dataset) {
+        const int best = best_model_for_dataset(context.catalog, name);
+        no_model.clear();
+        if (best < 0) {
+          no_model = "weights/manifest.json lists no " + name + " model: add one (docs/embedding.md) to see " +
+                      name + " here.";
+        } else {
+          requested = best;
+          context.select_model(best);
+        }
+      }
+    }
+    ImGui::EndCombo();
+  }
+  const ImVec2 picker_min = ImGui::GetItemRectMin(), picker_max = ImGui::GetItemRectMax();
+  picker_rect[0] = picker_min.x;
+  picker_rect[1] = picker_min.y;
+  picker_rect[2] = picker_max.x - picker_min.x;
+  picker_rect[3] = picker_max.y - picker_min.y;
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Switches to that dataset's most accurate shipped model.");
+  if (!view.model_name.empty()) {
+    ImGui::SameLine();
+    ImGui::Text("model %s", view.model_name.c_str());
+  }
+  const SubsetEvaluation* evaluation = view.evaluation;
+  if (evaluation && evaluation->done > 0) {
+    ImGui::Text("Accuracy on %s %s test images: %s (%s wrong)", evaluation->complete() ? "the" : "the first",
+                format_count(evaluation->done).c_str(), percent(evaluation->accuracy(), "%.1f %%").c_str(),
+                format_count(evaluation->misclassified()).c_str());
+  }
+  if (requested >= 0 && context.catalog.active_index() != requested && !context.catalog.is_loaded(requested)) {
+    ImGui::TextDisabled("Loading %s ...", context.catalog.entries()[std::size_t(requested)].name.c_str());
+  } else {
+    requested = -1;
+  }
+  if (!view.problem.empty() && view.loading) ImGui::TextDisabled("%s", view.problem.c_str());
+  if (!no_model.empty() || (!view.problem.empty() && !view.loading)) {
+    ImGui::PushStyleColor(ImGuiCol_Text, error_color(context.options.theme));
+    if (!no_model.empty()) ImGui::TextWrapped("%s", no_model.c_str());
+    if (!view.problem.empty() && !view.loading) {
+      ImGui::TextWrapped("%s", view.problem.c_str());
+    }
+    ImGui::PopStyleColor();
+    if (!view.problem.empty() && !view.loading && !view.subset && !view.dataset.empty() && ImGui::Button("Try again"))
+      evaluator.retry(context.assets, view.dataset);
+  }
+  ImGui::PopID();
+  if (!evaluation || evaluation->done == 0) return false;
+  if (!evaluation->finished()) {
+    const std::string overlay = "classifying the test images: " + format_count(evaluation->done) + " / " +
+                                format_count(evaluation->total);
+    ImGui::ProgressBar(float(evaluation->done) / float(std::max<std::uint32_t>(evaluation->total, 1)),
+                       ImVec2(-1.f, 0.f), overlay.c_str());
+  }
+  return true;
+}
+
+namespace {
+
+// ---- the panel ------------------------------------------------------------------------------------------------
+
+class ConfusionPanel final : public TeachingPanel {
  public:
-  void draw(PanelContext&) override { ImGui::TextWrapped("This panel is being written."); }
+  void draw(PanelContext& context) override {
+    if (!evaluator_) evaluator_ = shared_subset_evaluator(context.assets);
+    const SubsetView view = evaluator_->update(context.catalog, context.assets, std::uint64_t(ImGui::GetFrameCount()));
+    remember(view);
+    if (!header_.draw(context, *evaluator_, view, "confusion")) return;
+    const SubsetEvaluation& evaluation = *view.evaluation;
+    if (selected_true_ >= evaluation.num_classes || selected_predicted_ >= evaluation.num_classes)
+      selected_true_ = selected_predicted_ = -1;
+
+    const ImVec2 available = ImGui::GetContentRegionAvail();
+    const float side_width = 250.f * context.ui_scale;
+    const bool images_alongside = available.x >= 560.f * context.ui_scale;
+    const float matrix_width = images_alongside ? available.x - side_width : available.x;
+    const float matrix_height = images_alongside ? available.y : std::max(120.f, available.y * 0.62f);
+    ImGui::BeginGroup();
+    draw_matrix(context, view, evaluation, matrix_width, matrix_height);
+    ImGui::EndGroup();
+    if (images_alongside) ImGui::SameLine();
+    draw_cell_images(context, view, evaluation);
+  }
+
+  std::string state_json() const override {
+    std::string json = "{\"dataset\":" + json_string(dataset_) + ",\"model\":" + json_string(model_) +
+                       ",\"images_loaded\":" + std::to_string(images_loaded_) +
+                       ",\"evaluated\":" + std::to_string(evaluated_) + ",\"total\":" + std::to_string(total_) +
+                       ",\"accuracy\":" + (evaluated_ ? json_number(accuracy_) : "null") +
+                       ",\"misclassified\":" + std::to_string(misclassified_) +
+                       ",\"evaluation_seconds\":" + json_number(seconds_) + ",\"problem\":" + json_string(problem_) +
+                       ",\"class_names\":[";
+    for (std::size_t c = 0; c < class_names_.size(); ++c) json += (c ? "," : "") + json_string(class_names_[c]);
+    json += "],\"confusion\":[";
+    const std::size_t n = class_names_.size();
+    for (std::size_t t = 0; t < n && confusion_.size() == n * n; ++t) {
+      json += t ? ",[" : "[";
+      for (std::size_t p = 0; p < n; ++p) json += (p ? "," : "") + std::to_string(confusion_[t * n + p]);
+      json += "]";
+    }
+    json += "],\"selected_cell\":";
+    json += selected_true_ >= 0 ? "[" + std::to_string(selected_true_) + "," + std::to_string(selected_predicted_) + "]"
+                                : std::string("null");
+    json += ",\"cell_images\":" + std::to_string(cell_images_) + ",\"cell_size\":" + json_number(cell_size_) +
+            ",\"matrix_rect\":" + box_json(matrix_rect_) + ",\"dataset_rect\":" + picker_json(header_) + "}";
+    return json;
+  }
+
+ private:
+  // What state_json() reports, copied each frame (the view's pointers do not outlive the frame).
+  void remember(const SubsetView& view) {
+    dataset_ = view.dataset;
+    model_ = view.model_name;
+    problem_ = view.problem;
+    images_loaded_ = view.subset ? view.subset->size() : 0;
+    const SubsetEvaluation* e = view.evaluation;
+    evaluated_ = e ? e->done : 0;
+    total_ = e ? e->total : 0;
+    accuracy_ = e ? e->accuracy() : 0.f;
+    misclassified_ = e ? e->misclassified() : 0;
+    seconds_ = e ? e->seconds : 0.0;
+    class_names_.clear();
+    if (view.card && e)
+      for (int c = 0; c < e->num_classes; ++c) class_names_.push_back(class_label(view.card, c));
+    confusion_ = e ? e->confusion : std::vector<std::uint32_t>();
+    if (!e) matrix_rect_ = Box{};
+    cell_images_ = 0;
+  }
+
+  // ---- the matrix ------------------------------------------------------------------------------------------
+
+  void draw_matrix(PanelContext& context, const SubsetView& view, const SubsetEvaluation& evaluation, float width,
+                   float height) {
+    const int n = evaluation.num_classes;
+    const ImGuiStyle& style = ImGui::GetStyle();
+    const float line = ImGui::GetTextLineHeight();
+    ImGui::TextDisabled("Rows: the true class. Columns: what the model said. Each row adds up to 1.");
+    height -= ImGui::GetTextLineHeightWithSpacing();
+
+    float label_width = 0.f;
+    for (int c = 0; c < n; ++c)
+      label_width = std::max(label_width, ImGui::CalcTextSize(class_label(view.card, c).c_str()).x);
+    label_width += style.ItemSpacing.x;
+    // Column labels go upright when the names are wider than a cell.
+    float cell = std::floor(std::min((width - label_width - style.ItemSpacing.x) / float(n),
+                                     (height - line - 4.f) / float(n)));
+    const bool upright = label_width - style.ItemSpacing.x > cell - 4.f;
+    const float header = upright ? label_width : line + 4.f;
+    cell = std::floor(std::min((width - label_width - style.ItemSpacing.x) / float(n), (height - header) / float(n)));
+    cell = std::clamp(cell, 16.f * context.ui_scale, 56.f * context.ui_scale);
+    cell_size_ = cell;
+
+    const ImVec2 origin = ImGui::GetCursorScreenPos();
+    const ImVec2 grid(origin.x + label_width, origin.y + header);
+    ImDrawList* draw_list = ImGui::GetWindowDrawList();
+    const ImU32 text_color = ImGui::GetColorU32(ImGuiCol_Text);
+    for (int c = 0; c < n; ++c) {
+      const std::string name = class_label(view.card, c);
+      const ImVec2 size = ImGui::CalcTextSize(name.c_str());
+      // Row label, right-aligned and centred on its row.
+      draw_list->AddText(ImVec2(grid.x - style.ItemSpacing.x - size.x, grid.y + cell * float(c) + (cell - line) * 0.5f),
+                         text_color, name.c_str());
+      const float column_x = grid.x + cell * float(c);
+      if (upright)
+        vertical_text(draw_list, ImVec2(column_x + (cell - line) * 0.5f, grid.y - 4.f), text_color, name.c_str());
+      else
+        draw_list->AddText(ImVec2(column_x + (cell - size.x) * 0.5f, origin.y), text_color, name.c_str());
+    }
+
+    ImGui::SetCursorScreenPos(grid);
+    ImGui::InvisibleButton("##matrix", ImVec2(cell * float(n), cell * float(n)));
+    matrix_rect_ = {grid.x, grid.y, cell * float(n), cell * float(n)};
+    int hovered_true = -1, hovered_predicted = -1;
+    if (ImGui::IsItemHovered()) {
+      const ImVec2 mouse = ImGui::GetIO().MousePos;
+      hovered_predicted = std::clamp(int((mouse.x - grid.x) / cell), 0, n - 1);
+      hovered_true = std::clamp(int((mouse.y - grid.y) / cell), 0, n - 1);
+    }
+    if (ImGui::IsItemClicked() && hovered_true >= 0) {
+      const bool same = hovered_true == selected_true_ && hovered_predicted == selected_predicted_;
+      selected_true_ = same ? -1 : hovered_true;  // a second click on the selected cell clears it
+      selected_predicted_ = same ? -1 : hovered_predicted;
+    }
+
+    char number[16];
+    for (int t = 0; t < n; ++t) {
+      for (int p = 0; p < n; ++p) {
+        const float value = evaluation.normalized(t, p);
+        const ImVec2 a(grid.x + cell * float(p), grid.y + cell * float(t));
+        const ImVec2 b(a.x + cell, a.y + cell);
+        draw_list->AddRectFilled(a, b, widgets::heat_color(value));
+        if (evaluation.count(t, p) == 0) continue;
+        if (cell >= 34.f)
+          std::snprintf(number, sizeof number, "%.2f", double(value));
+        else
+          std::snprintf(number, sizeof number, "%.0f", double(value) * 100.0);  // percent when cells are small
+        const ImVec2 size = ImGui::CalcTextSize(number);
+        draw_list->AddText(ImVec2(a.x + (cell - size.x) * 0.5f, a.y + (cell - size.y) * 0.5f),
+                           value > 0.55f ? IM_COL32(0, 0, 0, 255) : IM_COL32(255, 255, 255, 255), number);
+      }
+    }
+    if (selected_true_ >= 0) {
+      const ImVec2 a(grid.x + cell * float(selected_predicted_), grid.y + cell * float(selected_true_));
+      draw_list->AddRect(a, ImVec2(a.x + cell, a.y + cell), ImGui::GetColorU32(ImGuiCol_Text), 0.f, 0, 2.5f);
+    }
+    if (hovered_true >= 0) {
+      const std::string truth = class_label(view.card, hovered_true), said = class_label(view.card, hovered_predicted);
+      ImGui::SetTooltip("true %s, predicted %s: %u images (%s of the %s row)\nclick to see them", truth.c_str(),
+                        said.c_str(), evaluation.count(hovered_true, hovered_predicted),
+                        percent(evaluation.normalized(hovered_true, hovered_predicted)).c_str(), truth.c_str());
+    }
+    if (cell < 34.f) ImGui::TextDisabled("numbers are percent of the row");
+  }
+
+  // ---- the selected cell's images --------------------------------------------------------------------------
+
+  void draw_cell_images(PanelContext& context, const SubsetView& view, const SubsetEvaluation& evaluation) {
+    ImGui::BeginGroup();
+    if (selected_true_ < 0) {
+      ImGui::TextWrapped("Click a cell to see its images: the diagonal holds the right answers, every other "
+                         "cell one kind of mistake.");
+      ImGui::EndGroup();
+      return;
+    }
+    const TestSubset& subset = *view.subset;
+    cell_indices_.clear();
+    for (std::uint32_t i = 0; i < evaluation.done; ++i)
+      if (subset.labels.labels[i] == selected_true_ && evaluation.predicted[i] == selected_predicted_)
+        cell_indices_.push_back(i);
+    cell_images_ = cell_indices_.size();
+    const std::string truth = class_label(view.card, selected_true_);
+    const std::string said = class_label(view.card, selected_predicted_);
+    ImGui::TextWrapped("True %s, predicted %s: %s image%s", truth.c_str(), said.c_str(),
+                       format_count(cell_images_).c_str(), cell_images_ == 1 ? "" : "s");
+    const float pixel = 2.f * context.ui_scale;
+    const float tile = 28.f * pixel;
+    if (ImGui::BeginChild("##cell_images", ImVec2(0.f, 0.f), false)) {
+      const float spacing = ImGui::GetStyle().ItemSpacing.x * 0.5f;
+      const int columns = std::max(1, int((ImGui::GetContentRegionAvail().x + spacing) / (tile + spacing)));
+      ImGuiListClipper clipper;  // only the visible rows are drawn (a diagonal cell holds ~100 images)
+      const int rows = int((cell_indices_.size() + std::size_t(columns) - 1) / std::size_t(columns));
+      clipper.Begin(rows, tile + ImGui::GetStyle().ItemSpacing.y);
+      while (clipper.Step()) {
+        for (int row = clipper.DisplayStart; row < clipper.DisplayEnd; ++row) {
+          for (int column = 0; column < columns; ++column) {
+            const std::size_t k = std::size_t(row) * std::size_t(columns) + std::size_t(column);
+            if (k >= cell_indices_.size()) break;
+            const std::uint32_t i = cell_indices_[k];
+            if (column) ImGui::SameLine(0.f, spacing);
+            ImGui::PushID(int(i));
+            widgets::gray_image_u8("##image", subset.images.image(i), int(subset.images.cols), int(subset.images.rows),
+                                   pixel);
+            if (ImGui::IsItemHovered())
+              ImGui::SetTooltip("test image #%u: %s sure it is %s", i, percent(evaluation.confidence(i), "%.0f %%").c_str(),
+                                said.c_str());
+            ImGui::PopID();
+          }
+        }
+      }
+    }
+    ImGui::EndChild();
+    ImGui::EndGroup();
+  }
+
+  std::shared_ptr<SubsetEvaluator> evaluator_;
+  SubsetHeader header_;
+  int selected_true_ = -1, selected_predicted_ = -1;
+  std::vector<std::uint32_t> cell_indices_;
+
+  // The state, as last drawn.
+  std::string dataset_, model_, problem_;
+  std::uint32_t images_loaded_ = 0, evaluated_ = 0, total_ = 0, misclassified_ = 0;
+  float accuracy_ = 0.f;
+  double seconds_ = 0.0;
+  std::vector<std::string> class_names_;
+  std::vector<std::uint32_t> confusion_;
+  std::size_t cell_images_ = 0;
+  float cell_size_ = 0.f;
+  Box matrix_rect_;
 };
 
 }  // namespace
 
-std::unique_ptr<TeachingPanel> make_confusion_panel() { return std::make_unique<Panel>(); }
+std::unique_ptr<TeachingPanel> make_confusion_panel() { return std::make_unique<ConfusionPanel>(); }
 
 }  // namespace digitlab::app

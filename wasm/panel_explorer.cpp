@@ -1,18 +1,346 @@
-// The "explorer" teaching panel (panels.hpp). Being written: replace this with the panel.
+// The "explorer" teaching panel (panels.hpp): the shipped test subset as a grid of images, each labelled
+// "Predicted: X (Label: Y)" by the active model (mistakes framed in red), with a filter for the
+// misclassified, an order by confidence, pages, and the ten probabilities of the image clicked.
+// Read next: test_subset.hpp (the evaluation it shares with the confusion panel), panel_confusion.cpp.
+//
+// Sections: helpers - the panel (controls, grid, pages, the selected image) - its state.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 #include "imgui.h"
 #include "teaching.hpp"
+#include "test_subset.hpp"
 
 namespace digitlab::app {
 
 namespace {
 
-class Panel final : public TeachingPanel {
+using widgets::json_number;
+using widgets::json_string;
+
+struct Box {
+  float x = 0, y = 0, w = 0, h = 0;
+};
+
+Box item_box() {
+  const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+  return {a.x, a.y, b.x - a.x, b.y - a.y};
+}
+
+std::string box_json(const Box& box) {
+  return "{\"x\":" + json_number(box.x) + ",\"y\":" + json_number(box.y) + ",\"width\":" + json_number(box.w) +
+         ",\"height\":" + json_number(box.h) + "}";
+}
+
+ImVec4 error_color(Theme theme) {
+  return theme == Theme::dark ? ImVec4(1.f, 0.45f, 0.45f, 1.f) : ImVec4(0.75f, 0.05f, 0.05f, 1.f);
+}
+
+std::string class_label(const ModelCard* card, int c) {
+  if (card && c >= 0 && std::size_t(c) < card->class_names.size()) return card->class_names[std::size_t(c)];
+  return std::to_string(c);
+}
+
+std::string percent(float fraction, const char* format = "%.1f %%") {
+  char text[24];
+  std::snprintf(text, sizeof text, format, double(fraction) * 100.0);
+  return text;
+}
+
+enum class Order { test_set, least_confident, most_confident };
+const char* const kOrderNames[] = {"test set order", "least confident first", "most confident first"};
+
+class ExplorerPanel final : public TeachingPanel {
  public:
-  void draw(PanelContext&) override { ImGui::TextWrapped("This panel is being written."); }
+  void draw(PanelContext& context) override {
+    if (!evaluator_) evaluator_ = shared_subset_evaluator(context.assets);
+    const SubsetView view = evaluator_->update(context.catalog, context.assets, std::uint64_t(ImGui::GetFrameCount()));
+    remember(view);
+    if (!header_.draw(context, *evaluator_, view, "explorer")) return;
+    const SubsetEvaluation& evaluation = *view.evaluation;
+    const TestSubset& subset = *view.subset;
+    if (selected_ >= std::int64_t(evaluation.done)) selected_ = -1;
+
+    draw_controls(context, evaluation);
+    update_shown(subset, evaluation);
+
+    const ImVec2 available = ImGui::GetContentRegionAvail();
+    const float detail_width = 230.f * context.ui_scale;
+    const bool detail_alongside = available.x >= 600.f * context.ui_scale;
+    const float line = ImGui::GetTextLineHeightWithSpacing();
+    const float detail_height = selected_ >= 0 && !detail_alongside ? line * 12.f : 0.f;
+    const ImVec2 grid_size(detail_alongside ? available.x - detail_width : available.x,
+                           std::max(line * 4.f, available.y - detail_height));
+    ImGui::BeginGroup();
+    draw_grid(context, view, evaluation, grid_size);
+    ImGui::EndGroup();
+    if (detail_alongside) ImGui::SameLine();
+    draw_selected(context, view, evaluation);
+  }
+
+  std::string state_json() const override {
+    return "{\"dataset\":" + json_string(dataset_) + ",\"model\":" + json_string(model_) +
+           ",\"images_loaded\":" + std::to_string(images_loaded_) + ",\"evaluated\":" + std::to_string(evaluated_) +
+           ",\"total\":" + std::to_string(total_) + ",\"accuracy\":" + (evaluated_ ? json_number(accuracy_) : "null") +
+           ",\"misclassified\":" + std::to_string(misclassified_) + ",\"evaluation_seconds\":" + json_number(seconds_) +
+           ",\"problem\":" + json_string(problem_) +
+           ",\"only_misclassified\":" + (only_misclassified_ ? "true" : "false") +
+           ",\"order\":" + json_string(kOrderNames[int(order_)]) + ",\"shown\":" + std::to_string(shown_.size()) +
+           ",\"count_text\":" + json_string(count_text_) + ",\"page\":" + std::to_string(page_ + 1) +
+           ",\"pages\":" + std::to_string(pages_) + ",\"on_page\":" + std::to_string(on_page_) +
+           ",\"first_on_page\":" + (first_on_page_ >= 0 ? std::to_string(first_on_page_) : "null") +
+           ",\"selected_image\":" + (selected_ >= 0 ? std::to_string(selected_) : "null") +
+           ",\"selected_label\":" + (selected_ >= 0 ? std::to_string(selected_label_) : "null") +
+           ",\"selected_predicted\":" + (selected_ >= 0 ? std::to_string(selected_predicted_) : "null") +
+           ",\"filter_rect\":" + box_json(filter_rect_) + ",\"first_tile_rect\":" + box_json(first_tile_rect_) +
+           ",\"next_page_rect\":" + box_json(next_page_rect_) +
+           ",\"dataset_rect\":" + box_json({header_.picker_rect[0], header_.picker_rect[1], header_.picker_rect[2],
+                                             header_.picker_rect[3]}) + "}";
+  }
+
+ private:
+  // What state_json() reports, copied each frame (the view's pointers do not outlive the frame).
+  void remember(const SubsetView& view) {
+    dataset_ = view.dataset;
+    model_ = view.model_name;
+    problem_ = view.problem;
+    images_loaded_ = view.subset ? view.subset->size() : 0;
+    const SubsetEvaluation* e = view.evaluation;
+    evaluated_ = e ? e->done : 0;
+    total_ = e ? e->total : 0;
+    accuracy_ = e ? e->accuracy() : 0.f;
+    misclassified_ = e ? e->misclassified() : 0;
+    seconds_ = e ? e->seconds : 0.0;
+    if (!e || e->done == 0) {
+      shown_.clear();
+      shown_key_ = {};
+      count_text_.clear();
+      pages_ = on_page_ = 0;
+      first_on_page_ = -1;
+      filter_rect_ = first_tile_rect_ = next_page_rect_ = Box{};
+    }
+  }
+
+  // ---- controls: the filter, the order, the count -------------------------------------------------------
+
+  void draw_controls(PanelContext& context, const SubsetEvaluation& evaluation) {
+    if (ImGui::Checkbox("Only misclassified", &only_misclassified_)) page_ = 0;
+    filter_rect_ = item_box();
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(170.f * context.ui_scale);
+    int order = int(order_);
+    if (ImGui::Combo("Order", &order, kOrderNames, 3)) {
+      order_ = Order(order);
+      page_ = 0;
+    }
+    ImGui::SameLine();
+    count_text_ = format_count(evaluation.misclassified()) + " of " + format_count(evaluation.done) + " misclassified";
+    ImGui::TextUnformatted(count_text_.c_str());
+  }
+
+  // The images the grid shows, in order: redone only when the results, the filter or the order moved.
+  void update_shown(const TestSubset& subset, const SubsetEvaluation& evaluation) {
+    const ShownKey key{&evaluation, evaluation.done, only_misclassified_, order_};
+    if (key == shown_key_) return;
+    shown_key_ = key;
+    shown_.clear();
+    for (std::uint32_t i = 0; i < evaluation.done; ++i)
+      if (!only_misclassified_ || evaluation.predicted[i] != subset.labels.labels[i]) shown_.push_back(i);
+    if (order_ != Order::test_set) {
+      const bool least = order_ == Order::least_confident;
+      std::stable_sort(shown_.begin(), shown_.end(), [&](std::uint32_t a, std::uint32_t b) {
+        return least ? evaluation.confidence(a) < evaluation.confidence(b)
+                     : evaluation.confidence(a) > evaluation.confidence(b);
+      });
+    }
+  }
+
+  // ---- the grid and its pages ------------------------------------------------------------------------------
+
+  void draw_grid(PanelContext& context, const SubsetView& view, const SubsetEvaluation& evaluation, ImVec2 size) {
+    const ImGuiStyle& style = ImGui::GetStyle();
+    const TestSubset& subset = *view.subset;
+    const float line = ImGui::GetTextLineHeight();
+    const float pager_height = ImGui::GetFrameHeightWithSpacing();
+    // A tile: the image, then "Predicted: X" and "(Label: Y)" under it, as wide as the longest such line.
+    float text_width = 0.f;
+    for (int c = 0; c < evaluation.num_classes; ++c) {
+      const std::string name = class_label(view.card, c);
+      text_width = std::max(text_width, ImGui::CalcTextSize(("Predicted: " + name).c_str()).x);
+      text_width = std::max(text_width, ImGui::CalcTextSize(("(Label: " + name + ")").c_str()).x);
+    }
+    const float pixel = std::floor(std::clamp(std::min(size.x / 6.f, size.y / 3.f) / 40.f, 2.f, 3.f) *
+                                   context.ui_scale);
+    const float image_side = 28.f * pixel;
+    const float pad = 4.f * context.ui_scale;
+    const ImVec2 tile(std::max(image_side, text_width) + 2.f * pad, image_side + 2.f * line + 3.f * pad);
+    const float gap = style.ItemSpacing.x;
+    const int columns = std::max(1, int((size.x + gap) / (tile.x + gap)));
+    const int rows = std::max(1, int((size.y - pager_height + gap) / (tile.y + gap)));
+    const int per_page = columns * rows;
+    pages_ = int((shown_.size() + std::size_t(per_page) - 1) / std::size_t(per_page));
+    page_ = std::clamp(page_, 0, std::max(0, pages_ - 1));
+    const std::size_t first = std::size_t(page_) * std::size_t(per_page);
+    on_page_ = int(std::min<std::size_t>(std::size_t(per_page), shown_.size() - std::min(first, shown_.size())));
+    first_on_page_ = on_page_ ? std::int64_t(shown_[first]) : -1;
+
+    if (shown_.empty()) {
+      ImGui::TextWrapped(only_misclassified_ ? "No mistakes among the images classified so far."
+                                             : "No images classified yet.");
+      first_tile_rect_ = Box{};
+    }
+    ImDrawList* draw_list = ImGui::GetWindowDrawList();
+    const ImU32 wrong_color = ImGui::ColorConvertFloat4ToU32(error_color(context.options.theme));
+    const ImU32 text_color = ImGui::GetColorU32(ImGuiCol_Text);
+    const ImU32 selected_color = ImGui::GetColorU32(ImGuiCol_ButtonActive);
+    const ImVec2 origin = ImGui::GetCursorScreenPos();
+    for (int k = 0; k < on_page_; ++k) {
+      const std::uint32_t i = shown_[first + std::size_t(k)];
+      const ImVec2 a(origin.x + float(k % columns) * (tile.x + gap), origin.y + float(k / columns) * (tile.y + gap));
+      const int label = subset.labels.labels[i], predicted = evaluation.predicted[i];
+      const bool wrong = label != predicted;
+      ImGui::SetCursorScreenPos(a);
+      ImGui::PushID(int(i));
+      if (ImGui::InvisibleButton("##tile", tile)) selected_ = std::int64_t(i) == selected_ ? -1 : std::int64_t(i);
+      if (k == 0) first_tile_rect_ = item_box();
+      if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("test image #%u: %s sure\nclick for its ten probabilities", i,
+                          percent(evaluation.confidence(i), "%.0f %%").c_str());
+      ImGui::PopID();
+      const ImVec2 b(a.x + tile.x, a.y + tile.y);
+      if (wrong) {
+        ImVec4 tint = error_color(context.options.theme);
+        tint.w = 0.12f;
+        draw_list->AddRectFilled(a, b, ImGui::ColorConvertFloat4ToU32(tint));
+      }
+      if (std::int64_t(i) == selected_)
+        draw_list->AddRect(a, b, selected_color, 0.f, 0, 3.f);
+      else if (wrong)
+        draw_list->AddRect(a, b, wrong_color, 0.f, 0, 2.f);
+      ImGui::SetCursorScreenPos(ImVec2(a.x + (tile.x - image_side) * 0.5f, a.y + pad));
+      widgets::gray_image_u8("##image", subset.images.image(i), int(subset.images.cols), int(subset.images.rows),
+                             pixel);
+      const std::string said = "Predicted: " + class_label(view.card, predicted);
+      const std::string truth = "(Label: " + class_label(view.card, label) + ")";
+      const float text_y = a.y + 2.f * pad + image_side;
+      draw_list->AddText(ImVec2(a.x + (tile.x - ImGui::CalcTextSize(said.c_str()).x) * 0.5f, text_y),
+                         wrong ? wrong_color : text_color, said.c_str());
+      draw_list->AddText(ImVec2(a.x + (tile.x - ImGui::CalcTextSize(truth.c_str()).x) * 0.5f, text_y + line),
+                         text_color, truth.c_str());
+    }
+    // The pager sits under the grid at a fixed place, so that "Next" does not move while paging.
+    const float grid_rows_height = float(rows) * (tile.y + gap);
+    ImGui::SetCursorScreenPos(ImVec2(origin.x, origin.y + std::max(0.f, std::min(grid_rows_height, size.y - pager_height))));
+    ImGui::BeginDisabled(page_ <= 0);
+    if (ImGui::ArrowButton("##previous", ImGuiDir_Left)) --page_;
+    ImGui::EndDisabled();
+    ImGui::SameLine();
+    ImGui::BeginDisabled(page_ + 1 >= pages_);
+    if (ImGui::ArrowButton("##next", ImGuiDir_Right)) ++page_;
+    next_page_rect_ = item_box();
+    ImGui::EndDisabled();
+    ImGui::SameLine();
+    if (on_page_ > 0)
+      ImGui::Text("page %d of %d: images %s-%s of %s shown", page_ + 1, pages_, format_count(first + 1).c_str(),
+                  format_count(first + std::size_t(on_page_)).c_str(), format_count(shown_.size()).c_str());
+    else
+      ImGui::TextDisabled("page 0 of 0");
+  }
+
+  // ---- the selected image: its ten probabilities -------------------------------------------------------------
+
+  void draw_selected(PanelContext& context, const SubsetView& view, const SubsetEvaluation& evaluation) {
+    ImGui::BeginGroup();
+    if (selected_ < 0) {
+      ImGui::TextWrapped("Click an image to see all ten probabilities the model gave it.");
+      ImGui::EndGroup();
+      return;
+    }
+    const TestSubset& subset = *view.subset;
+    const std::uint32_t i = std::uint32_t(selected_);
+    selected_label_ = subset.labels.labels[i];
+    selected_predicted_ = evaluation.predicted[i];
+    ImGui::Text("Test image #%u", i);
+    widgets::gray_image_u8("##selected", subset.images.image(i), int(subset.images.cols), int(subset.images.rows),
+                           3.f * context.ui_scale);
+    ImGui::SameLine();
+    ImGui::BeginGroup();
+    const std::string said = class_label(view.card, selected_predicted_);
+    if (selected_label_ != selected_predicted_)
+      ImGui::TextColored(error_color(context.options.theme), "Predicted: %s", said.c_str());
+    else
+      ImGui::Text("Predicted: %s", said.c_str());
+    ImGui::Text("Label: %s", class_label(view.card, selected_label_).c_str());
+    ImGui::Text("%s sure", percent(evaluation.confidence(i), "%.1f %%").c_str());
+    ImGui::EndGroup();
+
+    // Ten bars, like the prediction panel's.
+    const float* probabilities = evaluation.probabilities.data() + std::size_t(i) * std::size_t(evaluation.num_classes);
+    float label_width = 0.f;
+    for (int c = 0; c < evaluation.num_classes; ++c)
+      label_width = std::max(label_width, ImGui::CalcTextSize(class_label(view.card, c).c_str()).x);
+    const ImGuiStyle& style = ImGui::GetStyle();
+    const float row = ImGui::GetTextLineHeight() + 3.f;
+    const float width = std::max(120.f * context.ui_scale, ImGui::GetContentRegionAvail().x);
+    const ImVec2 origin = ImGui::GetCursorScreenPos();
+    ImGui::Dummy(ImVec2(width, row * float(evaluation.num_classes)));
+    ImDrawList* draw_list = ImGui::GetWindowDrawList();
+    const float bar_x = origin.x + label_width + style.ItemSpacing.x;
+    const float bar_width = std::max(10.f, origin.x + width - bar_x);
+    for (int c = 0; c < evaluation.num_classes; ++c) {
+      const float p = std::clamp(probabilities[c], 0.f, 1.f);
+      const float y = origin.y + row * float(c);
+      const std::string name = class_label(view.card, c);
+      draw_list->AddText(ImVec2(origin.x + label_width - ImGui::CalcTextSize(name.c_str()).x, y + 1.f),
+                         ImGui::GetColorU32(ImGuiCol_Text), name.c_str());
+      draw_list->AddRectFilled(ImVec2(bar_x, y + 1.f), ImVec2(bar_x + bar_width, y + row - 1.f),
+                               ImGui::GetColorU32(ImGuiCol_FrameBg));
+      const ImU32 color = c == selected_predicted_ ? (c == selected_label_ ? ImGui::GetColorU32(ImGuiCol_ButtonActive)
+                                                                           : ImGui::ColorConvertFloat4ToU32(
+                                                                                 error_color(context.options.theme)))
+                                                   : ImGui::GetColorU32(ImGuiCol_PlotHistogram, 0.55f);
+      draw_list->AddRectFilled(ImVec2(bar_x, y + 1.f), ImVec2(bar_x + bar_width * p, y + row - 1.f), color);
+      char text[16];
+      std::snprintf(text, sizeof text, "%.1f %%", double(p) * 100.0);
+      draw_list->AddText(ImVec2(bar_x + style.FramePadding.x, y + 1.f), ImGui::GetColorU32(ImGuiCol_Text), text);
+    }
+    ImGui::EndGroup();
+  }
+
+  std::shared_ptr<SubsetEvaluator> evaluator_;
+  SubsetHeader header_;
+  bool only_misclassified_ = false;
+  Order order_ = Order::test_set;
+  int page_ = 0;
+  std::int64_t selected_ = -1;  // a test image index
+  int selected_label_ = -1, selected_predicted_ = -1;
+
+  struct ShownKey {
+    const SubsetEvaluation* evaluation = nullptr;
+    std::uint32_t done = 0;
+    bool only_misclassified = false;
+    Order order = Order::test_set;
+    bool operator==(const ShownKey& o) const {
+      return evaluation == o.evaluation && done == o.done && only_misclassified == o.only_misclassified &&
+             order == o.order;
+    }
+  };
+  ShownKey shown_key_;
+  std::vector<std::uint32_t> shown_;  // test image indices, in the grid's order
+
+  // The state, as last drawn.
+  std::string dataset_, model_, problem_, count_text_;
+  std::uint32_t images_loaded_ = 0, evaluated_ = 0, total_ = 0, misclassified_ = 0;
+  float accuracy_ = 0.f;
+  double seconds_ = 0.0;
+  int pages_ = 0, on_page_ = 0;
+  std::int64_t first_on_page_ = -1;
+  Box filter_rect_, first_tile_rect_, next_page_rect_;
 };
 
 }  // namespace
 
-std::unique_ptr<TeachingPanel> make_explorer_panel() { return std::make_unique<Panel>(); }
+std::unique_ptr<TeachingPanel> make_explorer_panel() { return std::make_unique<ExplorerPanel>(); }
 
 }  // namespace digitlab::app

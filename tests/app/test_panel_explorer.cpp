@@ -1,0 +1,172 @@
+// The explorer panel headless (wasm/panel_explorer.cpp): it fetches the subset, classifies it, labels and
+// counts the images, the misclassified filter and a click on an image; a missing or corrupt subset is one
+// sentence. The subset and model are test_subset_fixture.hpp's, whose answers are known by hand.
+// Read next: test_panel_confusion.cpp.
+#include <catch2/catch.hpp>
+
+#include "app_harness.hpp"
+#include "test_subset.hpp"
+#include "test_subset_fixture.hpp"
+
+using namespace digitlab;
+using namespace digitlab::app;
+using namespace digitlab::app::testing;
+
+namespace {
+
+ModelEntry dataset_entry(const std::string& name, const std::string& dataset, float accuracy, bool is_default = false) {
+  ModelEntry e = entry(name, is_default);
+  e.dataset = dataset;
+  e.test_accuracy = accuracy;
+  return e;
+}
+
+// A press and release at (x, y), in display units, one frame each.
+void click(Headless& imgui, App& app, float x, float y) {
+  imgui.mouse = ImVec2(x, y);
+  imgui.frame(app);
+  imgui.mouse_down = true;
+  imgui.frame(app);
+  imgui.mouse_down = false;
+  imgui.frame(app);
+}
+
+void click_center(Headless& imgui, App& app, const json& rect) {
+  REQUIRE(rect["width"].get<float>() > 0.f);
+  click(imgui, app, rect["x"].get<float>() + rect["width"].get<float>() * 0.5f,
+        rect["y"].get<float>() + rect["height"].get<float>() * 0.5f);
+}
+
+}  // namespace
+
+TEST_CASE("explorer: classifies the subset, labels and counts it, filters the mistakes", "[app][ui][explorer]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.catalog().add(dataset_entry("reader", "mnist", 0.9f, true));
+  app.set_ui_scale(1.f);
+  app.start("?panels=explorer");
+  app.weights_arrived(0, pixel_reader_weights());
+  imgui.frame(app);
+  json panel = state_of(app)["panel_state"]["explorer"];
+  INFO(panel.dump());
+  CHECK(panel["dataset"] == "mnist");
+  CHECK(panel["images_loaded"] == 0);
+  CHECK(panel["problem"].get<std::string>().find("Loading the mnist test subset") != std::string::npos);
+  REQUIRE(services.asset_fetches ==
+          std::vector<std::string>{test_subset_images_path("mnist"), test_subset_labels_path("mnist")});
+
+  app.asset_arrived(test_subset_images_path("mnist"), subset_images_gz());
+  app.asset_arrived(test_subset_labels_path("mnist"), subset_labels_gz());
+  for (int i = 0; i < 20 && state_of(app)["panel_state"]["explorer"]["evaluated"] != 12; ++i) imgui.frame(app);
+  imgui.frame(app);
+  panel = state_of(app)["panel_state"]["explorer"];
+  INFO(panel.dump());
+  CHECK(panel["images_loaded"] == 12);
+  CHECK(panel["evaluated"] == 12);
+  CHECK(panel["total"] == 12);
+  CHECK(panel["accuracy"].get<double>() == Approx(10.0 / 12.0));
+  CHECK(panel["misclassified"] == 2);
+  CHECK(panel["count_text"] == "2 of 12 misclassified");
+  CHECK(panel["only_misclassified"] == false);
+  CHECK(panel["shown"] == 12);
+  CHECK(panel["on_page"] == 12);  // all fit on one page at 1100 x 720
+  CHECK(panel["first_on_page"] == 0);
+  CHECK(panel["problem"] == "");
+  CHECK(services.asset_fetches.size() == 2);
+
+  // The filter leaves the two mistakes, in test-set order: image 10 (an 8 read as 3) first.
+  click_center(imgui, app, panel["filter_rect"]);
+  panel = state_of(app)["panel_state"]["explorer"];
+  CHECK(panel["only_misclassified"] == true);
+  CHECK(panel["shown"] == 2);
+  CHECK(panel["first_on_page"] == 10);
+
+  // Clicking an image selects it (its probabilities are drawn beside the grid).
+  click_center(imgui, app, panel["first_tile_rect"]);
+  panel = state_of(app)["panel_state"]["explorer"];
+  CHECK(panel["selected_image"] == 10);
+  CHECK(panel["selected_label"] == 8);
+  CHECK(panel["selected_predicted"] == 3);
+
+  // Off again: all twelve.
+  click_center(imgui, app, panel["filter_rect"]);
+  CHECK(state_of(app)["panel_state"]["explorer"]["shown"] == 12);
+}
+
+TEST_CASE("explorer: a missing or corrupt subset is one sentence saying what to do", "[app][ui][explorer]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.catalog().add(dataset_entry("reader", "mnist", 0.9f, true));
+  app.set_ui_scale(1.f);
+  app.start("?panels=explorer");
+  app.weights_arrived(0, pixel_reader_weights());
+  imgui.frame(app);
+
+  SECTION("missing") {
+    app.asset_failed(test_subset_images_path("mnist"), "HTTP 404 Not Found");
+    imgui.frame(app);
+    const json panel = state_of(app)["panel_state"]["explorer"];
+    INFO(panel.dump());
+    CHECK(panel["problem"].get<std::string>().find(no_subset_message("mnist").substr(0, 40)) == 0);
+    CHECK(panel["problem"].get<std::string>().find("make demo") != std::string::npos);
+    CHECK(panel["evaluated"] == 0);
+  }
+  SECTION("corrupt") {
+    std::vector<std::uint8_t> corrupt = subset_labels_gz();
+    corrupt[10] = 0x07;  // a reserved block type
+    app.asset_arrived(test_subset_images_path("mnist"), subset_images_gz());
+    app.asset_arrived(test_subset_labels_path("mnist"), corrupt);
+    imgui.frame(app);
+    const json panel = state_of(app)["panel_state"]["explorer"];
+    INFO(panel.dump());
+    CHECK(panel["problem"].get<std::string>().find("The mnist test subset is damaged") == 0);
+    CHECK(panel["problem"].get<std::string>().find("bad_gzip") != std::string::npos);
+    CHECK(panel["images_loaded"] == 0);
+  }
+  // Either way the app goes on drawing frames.
+  imgui.frame(app);
+}
+
+TEST_CASE("explorer: the dataset picker switches to that dataset's best model and its subset",
+          "[app][ui][explorer]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.catalog().add(dataset_entry("reader", "mnist", 0.9f, true));
+  app.catalog().add(dataset_entry("fashion-worse", "fashion-mnist", 0.5f));
+  app.catalog().add(dataset_entry("fashion-reader", "fashion-mnist", 0.8f));
+  app.set_ui_scale(1.f);
+  app.start("?panels=explorer");
+  app.weights_arrived(0, pixel_reader_weights());
+  app.asset_arrived(test_subset_images_path("mnist"), subset_images_gz());
+  app.asset_arrived(test_subset_labels_path("mnist"), subset_labels_gz());
+  imgui.frame(app);
+  imgui.frame(app);
+
+  // Open the combo (the first widget of the panel's window), then pick its second line.
+  const json rect = state_of(app)["panel_state"]["explorer"]["dataset_rect"];
+  INFO(rect.dump());
+  const float x = rect["x"].get<float>() + 20.f, y = rect["y"].get<float>() + rect["height"].get<float>() * 0.5f;
+  click(imgui, app, x, y);
+  const float line = ImGui::GetTextLineHeight() + ImGui::GetStyle().ItemSpacing.y;
+  click(imgui, app, x, rect["y"].get<float>() + rect["height"].get<float>() + ImGui::GetStyle().WindowPadding.y +
+                         line * 1.5f);
+  REQUIRE(services.fetches.size() == 2);
+  CHECK(services.fetches.back().first == 2);  // fashion-reader, the more accurate fashion model
+  app.weights_arrived(2, pixel_reader_weights("fashion-mnist"));
+  imgui.frame(app);
+  json panel = state_of(app)["panel_state"]["explorer"];
+  CHECK(panel["dataset"] == "fashion-mnist");
+  CHECK(panel["model"] == "fashion-reader");
+  CHECK(services.asset_fetches.back() == test_subset_labels_path("fashion-mnist"));
+  app.asset_arrived(test_subset_images_path("fashion-mnist"), subset_images_gz());
+  app.asset_arrived(test_subset_labels_path("fashion-mnist"), subset_labels_gz());
+  imgui.frame(app);
+  imgui.frame(app);
+  panel = state_of(app)["panel_state"]["explorer"];
+  INFO(panel.dump());
+  CHECK(panel["evaluated"] == 12);
+  CHECK(panel["misclassified"] == 2);
+}
