@@ -155,17 +155,23 @@ void ComparePanel::mark_agreement() {
       for (const Row* other : group) count += other->label == candidate->label;
       if (count > majority_count) majority = candidate, majority_count = count;
     }
-    for (Row* row : group) row->agrees = row->label == majority->label;
-    char line[160];
-    const char* name = short_dataset(dataset);
-    if (group.size() == 1)
-      std::snprintf(line, sizeof line, "The one %s model says %s.", name, majority->class_name.c_str());
-    else if (majority_count == int(group.size()))
-      std::snprintf(line, sizeof line, "All %d %s models agree: %s.", int(group.size()), name,
-                    majority->class_name.c_str());
-    else
-      std::snprintf(line, sizeof line, "The %s models disagree: %d of %d say %s.", name, majority_count,
-                    int(group.size()), majority->class_name.c_str());
+    // Without a strict majority (1 against 1) nobody "agrees": picking a side would be arbitrary.
+    const bool has_majority = 2 * majority_count > int(group.size());
+    for (Row* row : group) row->agrees = has_majority && row->label == majority->label;
+    std::string line;
+    const std::string name = short_dataset(dataset), count = std::to_string(group.size());
+    if (group.size() == 1) {
+      line = "The one " + name + " model says " + majority->class_name + ".";
+    } else if (majority_count == int(group.size())) {
+      line = "All " + count + " " + name + " models agree: " + majority->class_name + ".";
+    } else if (has_majority) {
+      line = "The " + name + " models disagree: " + std::to_string(majority_count) + " of " + count + " say " +
+             majority->class_name + ".";
+    } else {
+      line = "The " + count + " " + name + " models disagree:";
+      for (std::size_t i = 0; i < group.size(); ++i) line += (i ? ", " : " ") + group[i]->class_name;
+      line += ".";
+    }
     summary_.push_back(line);
   }
 }
@@ -217,11 +223,9 @@ void ComparePanel::draw_summary(PanelContext& context) {
 
 void ComparePanel::draw_table(PanelContext& context) {
   const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH | ImGuiTableFlags_SizingFixedFit |
-                                ImGuiTableFlags_ScrollY | ImGuiTableFlags_PadOuterX;
+                                ImGuiTableFlags_PadOuterX;
   const float scale = context.ui_scale;
-  if (!ImGui::BeginTable("models", 8, flags, ImVec2(0.f, std::max(ImGui::GetContentRegionAvail().y, 80.f * scale))))
-    return;
-  ImGui::TableSetupScrollFreeze(0, 1);
+  if (!ImGui::BeginTable("models", 8, flags)) return;
   ImGui::TableSetupColumn("Model");
   ImGui::TableSetupColumn("Data");
   ImGui::TableSetupColumn("Type");
@@ -325,7 +329,10 @@ void ComparePanel::draw(PanelContext& context) {
   if (own_canvas) ImGui::EndGroup();
   ImGui::Spacing();
   draw_table(context);
-  ImGui::TextDisabled("ms: preprocessing + forward pass on this device.");
+  ImGui::PushTextWrapPos(0.f);
+  ImGui::TextDisabled("Agrees: gives the answer most models of its dataset give. ms: preprocessing + forward pass "
+                      "on this device. Hover the bars for all ten probabilities.");
+  ImGui::PopTextWrapPos();
 }
 
 std::string ComparePanel::state_json() const {

@@ -46,15 +46,16 @@ function numberStrokes(number) {
   return strokes;
 }
 
-const drawnRect = (s) => s.drawing_rect && s.drawing_rect[2] > 0;
+// The drawing area's rect in page pixels, null while none is laid out (publicState has no rect).
+const drawingRect = (page) => page.evaluate(() => window.digitlab.drawingRect());
 
 const site = await start(opts);
 try {
   // ---- number, alone: the panel brings its own drawing area --------------------------------------------
   {
     const page = await openApp(site.context, site.origin, '?panels=number');
-    let s = await waitForState(page, (st) => st.drawing_rect && st.drawing_rect[2] > 0 && st.panel_state.number);
-    check(drawnRect(s) && s.panel_state.number.status === 'empty', 'number alone: opens with its own drawing area',
+    let s = await waitForState(page, (st) => window.digitlab.drawingRect() && st.panel_state.number);
+    check(Boolean(await drawingRect(page)) && s.panel_state.number.status === 'empty', 'number alone: opens with its own drawing area',
           JSON.stringify(s.panel_state.number));
     s = await drawStrokes(page, numberStrokes('42'));
     s = await waitForState(page, (st) => st.panel_state.number.status === 'read');
@@ -111,7 +112,7 @@ try {
   // ---- compare alone: its own drawing area; nothing loads without the button ----------------------------
   {
     const page = await openApp(site.context, site.origin, '?panels=compare');
-    const s = await waitForState(page, (st) => drawnRect(st) && st.panel_state.compare && st.panel_state.compare.rows.length);
+    const s = await waitForState(page, (st) => window.digitlab.drawingRect() && st.panel_state.compare && st.panel_state.compare.rows.length);
     check(s.panel_state.compare.rows.length === 1 && s.panel_state.compare.requested === false,
           'compare alone: opens with one row and the button', JSON.stringify(s.panel_state.compare).slice(0, 200));
     await drawStrokes(page, DIGITS[1]);
