@@ -23,6 +23,12 @@ struct Box {
   float x = 0, y = 0, w = 0, h = 0;
 };
 
+// SameLine() when an item `width` wide still fits right of the last one, else a new line.
+void same_line_if_fits(float width) {
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  if (ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + width <= right) ImGui::SameLine();
+}
+
 Box item_box() {
   const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
   return {a.x, a.y, b.x - a.x, b.y - a.y};
@@ -144,10 +150,11 @@ class Panel final : public TeachingPanel {
     draw_chooser();
     ImGui::Separator();
     const ActivationInfo& info = activation_info(selected_);
-    ImGui::PushFont(context.big_font);
+    // The title large with the formulas beside it when there is room; otherwise plain, formulas below.
+    const bool wide = ImGui::GetContentRegionAvail().x >= 760.f * context.ui_scale;
+    if (wide) ImGui::PushFont(context.big_font);
     ImGui::TextUnformatted(info.title);
-    ImGui::PopFont();
-    ImGui::SameLine(0.f, 24.f * context.ui_scale);
+    if (wide) ImGui::PopFont(), ImGui::SameLine(0.f, 24.f * context.ui_scale);
     ImGui::BeginGroup();
     ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(kCurveColor), "%s", info.formula);
     ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(kDerivativeColor), "%s", info.derivative);
@@ -224,6 +231,7 @@ class Panel final : public TeachingPanel {
     const double alpha = alpha_;
     double hover = NAN;
     const Plot f_plot = begin_plot("f plot", "f(x)", size, f_lo, f_hi, &hover);
+    set_control("f_plot", Box{f_plot.p0.x, f_plot.p0.y, f_plot.p1.x - f_plot.p0.x, f_plot.p1.y - f_plot.p0.y});
     if (side_by_side) ImGui::SameLine();
     const Plot d_plot = begin_plot("derivative plot", "f'(x), the slope", size, d_lo, d_hi, &hover);
     if (ghosts_) {
@@ -252,18 +260,21 @@ class Panel final : public TeachingPanel {
     ImGui::SetNextItemWidth(220.f * scale);
     ImGui::SliderFloat("temperature T", &temperature_, 0.1f, 10.f, "%.2f", ImGuiSliderFlags_Logarithmic);
     set_control("temperature", item_box());
-    ImGui::SameLine();
+    same_line_if_fits(90.f * scale + ImGui::CalcTextSize(" values").x + 8.f);
     ImGui::SetNextItemWidth(90.f * scale);
     ImGui::SliderInt("values", &count_, 2, kMaxInputs);
-    ImGui::SameLine();
+    same_line_if_fits(ImGui::CalcTextSize("Reset").x + 8.f);
     if (ImGui::Button("Reset")) reset_inputs();
     if (context_has_logits_) {
-      ImGui::SameLine();
+      same_line_if_fits(ImGui::CalcTextSize("Use the drawing's logits").x + 8.f);
       if (ImGui::Button("Use the drawing's logits")) {
         const std::vector<float>& logits = context.prediction.logits;
         count_ = std::min<int>(kMaxInputs, int(logits.size()));
         for (int i = 0; i < count_; ++i) inputs_[i] = std::clamp(logits[std::size_t(i)], -kInputLimit, kInputLimit);
       }
+      set_control("use_logits", item_box());
+    } else {
+      set_control("use_logits", Box{});
     }
 
     const std::vector<double> z(inputs_, inputs_ + count_), p = softmax(z, temperature_);
@@ -284,7 +295,7 @@ class Panel final : public TeachingPanel {
       ImGui::BeginGroup();
       ImGui::VSliderFloat("##z", ImVec2(column, block_height - 2.f * line), &inputs_[i], -kInputLimit, kInputLimit, "%.1f");
       if (i == 0) set_control("z0", item_box());
-      char label[8];
+      char label[16];
       std::snprintf(label, sizeof label, "z%d", i);
       const float w = ImGui::CalcTextSize(label).x;
       ImGui::SetCursorPosX(ImGui::GetCursorPosX() + std::max(0.f, std::floor((column - w) * 0.5f)));
@@ -337,7 +348,7 @@ class Panel final : public TeachingPanel {
       ImDrawList* draw = ImGui::GetWindowDrawList();
       const ImVec2 origin = ImGui::GetCursorScreenPos();
       ImGui::Dummy(ImVec2(cell * float(count_), cell * float(count_)));
-      const bool numbers = ImGui::CalcTextSize("-0.00").x < cell - 2.f;
+      const bool numbers = ImGui::CalcTextSize("-0.000").x < cell - 2.f;
       for (int i = 0; i < count_; ++i) {
         for (int j = 0; j < count_; ++j) {
           const double v = jacobian[std::size_t(i * count_ + j)] / largest;  // in [-1, 1]
@@ -348,7 +359,9 @@ class Panel final : public TeachingPanel {
           draw->AddRectFilled(a, ImVec2(a.x + cell - 1.f, a.y + cell - 1.f), color);
           if (numbers) {
             char text[16];
-            std::snprintf(text, sizeof text, "%.2f", jacobian[std::size_t(i * count_ + j)]);
+            const double value = jacobian[std::size_t(i * count_ + j)];
+            if (std::abs(value) < 5e-4) std::snprintf(text, sizeof text, "0");
+            else std::snprintf(text, sizeof text, "%.3f", value);
             const ImVec2 t = ImGui::CalcTextSize(text);
             draw->AddText(ImVec2(a.x + (cell - t.x) * 0.5f, a.y + (cell - t.y) * 0.5f), IM_COL32(235, 235, 235, 255), text);
           }

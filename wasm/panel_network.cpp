@@ -336,14 +336,27 @@ class Panel final : public TeachingPanel {
         ImGui::TextWrapped("These are the logits: softmax turns them into the probabilities (see the activations panel).");
       return;
     }
+    // Rows of cells, as many per row as makes the cells largest in the room there is (at most 28 px).
     const std::size_t shown = std::min<std::size_t>(n, 4096);
-    const int columns = int(std::min<std::size_t>(shown, std::max(8, int(room.x / (7.f * scale)))));
+    const float height = room.y - 2.f * ImGui::GetTextLineHeightWithSpacing();
+    int columns = int(shown);
+    float cell = 0.f;
+    for (int c = 1; c <= int(shown); ++c) {
+      const int r = int((shown + std::size_t(c) - 1) / std::size_t(c));
+      const float fit = std::min(room.x / float(c), height / float(r));
+      if (fit > cell) cell = fit, columns = c;
+    }
+    cell = std::floor(std::max(2.f, std::min(cell, 28.f * scale)));
+    columns = std::max(1, std::min(int(shown), int(room.x / cell)));
     const int rows = int((shown + std::size_t(columns) - 1) / std::size_t(columns));
-    const float cell = std::floor(std::max(2.f, std::min(room.x / float(columns), (room.y - 3.f * ImGui::GetTextLineHeightWithSpacing()) / float(rows))));
     const ImVec2 origin = ImGui::GetCursorScreenPos();
     ImGui::InvisibleButton("strip", ImVec2(cell * float(columns), cell * float(rows)));
     first_map_ = item_box();
-    draw->AddRectFilled(origin, ImVec2(origin.x + cell * float(columns), origin.y + cell * float(rows)), widgets::heat_color(0.f));
+    const int full_rows = int(shown / std::size_t(columns)), rest = int(shown % std::size_t(columns));
+    draw->AddRectFilled(origin, ImVec2(origin.x + cell * float(columns), origin.y + cell * float(full_rows)), widgets::heat_color(0.f));
+    if (rest)
+      draw->AddRectFilled(ImVec2(origin.x, origin.y + cell * float(full_rows)),
+                          ImVec2(origin.x + cell * float(rest), origin.y + cell * float(full_rows + 1)), widgets::heat_color(0.f));
     for (std::size_t i = 0; i < shown; ++i) {
       const float t = shown_scale_.at(values[i]);
       if (t < 0.01f) continue;

@@ -136,7 +136,9 @@ class Panel final : public TeachingPanel {
     ImDrawList* draw = ImGui::GetWindowDrawList();
     const float wrap = column_w;
 
-    auto column = [&](int index, const char* title, const char* caption, auto&& image, const PreprocessStep* step) {
+    const auto nothing = [](ImVec2) {};
+    auto column = [&](int index, const char* title, const char* caption, auto&& image, const PreprocessStep* step,
+                      auto&& after) {
       if (index % columns) ImGui::SameLine(0.f, spacing);
       ImGui::BeginGroup();
       ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + wrap);
@@ -144,7 +146,6 @@ class Panel final : public TeachingPanel {
       const ImVec2 p0 = ImGui::GetCursorScreenPos();
       image(p0);
       ImGui::Dummy(ImVec2(column_w, 1.f));
-      ImGui::TextDisabled("%s", caption);
       if (step) {
         const bool right = step->label == steps_.final_step().label;
         ImGui::Text("Model: %s (%.0f %%)", class_of(step->label).c_str(), 100.0 * step->probability);
@@ -155,13 +156,18 @@ class Panel final : public TeachingPanel {
         dl->AddRectFilled(q, ImVec2(q.x + bar * step->probability, q.y + 6.f),
                           ImGui::GetColorU32(right ? ImGuiCol_PlotHistogram : ImGuiCol_PlotLines));
         ImGui::Dummy(ImVec2(bar, 8.f));
+      } else {
+        ImGui::TextDisabled("(not a model input)");
+        ImGui::Dummy(ImVec2(column_w, 8.f));
       }
+      ImGui::TextDisabled("%s", caption);
+      after(p0);
       ImGui::PopTextWrapPos();
       ImGui::EndGroup();
     };
 
     // 1. The raw raster (280x280 shown at a lower resolution) with the bounding box.
-    column(0, "1. Raw drawing", "the 280x280 ink and its bounding box (red); squashed to 28x28 for the model:",
+    column(0, "1. Raw drawing", "the 280x280 ink and its bounding box (red). Squashed to 28x28, the model gets:",
            [&](ImVec2 p0) {
              const int shown = int(std::min<std::int64_t>(canvas.width, std::max(28, int(side / 2.f))));
              const std::vector<float> small = area_resize(canvas, 0, 0, canvas.width, canvas.height, shown, shown);
@@ -169,19 +175,20 @@ class Panel final : public TeachingPanel {
              const float k = side / float(canvas.width);
              draw->AddRect(ImVec2(p0.x + float(p.box_x) * k, p0.y + float(p.box_y) * k),
                            ImVec2(p0.x + float(p.box_x + p.box_w) * k, p0.y + float(p.box_y + p.box_h) * k), kBoxColor, 0.f, 0, 2.f);
-           }, &steps_.steps[0]);
+           }, &steps_.steps[0],
+           [&](ImVec2) { widgets::gray_image("raw28", steps_.steps[0].image28.data(), 28, 28, std::max(1.f, std::floor(side / 56.f))); });
     // 2. The box stretched to 28x28 (aspect ratio lost).
-    column(1, "2. Bounding box", "the box alone, stretched to 28x28 (the aspect ratio is lost):",
-           [&](ImVec2) { widgets::gray_image("box", steps_.steps[1].image28.data(), 28, 28, side / 28.f); }, &steps_.steps[1]);
+    column(1, "2. Bounding box", "the box alone, stretched to 28x28 (the aspect ratio is lost)",
+           [&](ImVec2) { widgets::gray_image("box", steps_.steps[1].image28.data(), 28, 28, side / 28.f); }, &steps_.steps[1], nothing);
     // 3. Fit into 20x20 keeping the aspect ratio.
     char fit_caption[96];
     std::snprintf(fit_caption, sizeof fit_caption, "box %lldx%lld scaled so its longer side is 20, aspect kept",
                   (long long)p.box_w, (long long)p.box_h);
     column(2, "3. Fit into 20x20", fit_caption,
-           [&](ImVec2) { widgets::gray_image("fit", p.image20.data(), 20, 20, side / 20.f); }, nullptr);
+           [&](ImVec2) { widgets::gray_image("fit", p.image20.data(), 20, 20, side / 20.f); }, nullptr, nothing);
     // 4. The 20x20 in the middle of 28x28 by its box, the centre of mass marked.
     char mass_caption[128];
-    std::snprintf(mass_caption, sizeof mass_caption, "placed by its box; centre of mass (blue) at (%.1f, %.1f), target + at (14.5, 14.5):",
+    std::snprintf(mass_caption, sizeof mass_caption, "placed by its box; centre of mass (blue) at (%.1f, %.1f), the middle (+) is (14.5, 14.5)",
                   p.center_x, p.center_y);
     column(columns == 5 ? 3 : 0, "4. Centre of mass", mass_caption,
            [&](ImVec2 p0) {
@@ -189,7 +196,7 @@ class Panel final : public TeachingPanel {
              widgets::gray_image("mass", steps_.steps[2].image28.data(), 28, 28, k);
              cross(draw, ImVec2(p0.x + 14.5f * k, p0.y + 14.5f * k), 4.f, IM_COL32(200, 200, 200, 255));
              cross(draw, ImVec2(p0.x + p.center_x * k, p0.y + p.center_y * k), 7.f, kMarkColor);
-           }, &steps_.steps[2]);
+           }, &steps_.steps[2], nothing);
     // 5. The final input: shifted so the centre of mass lands in pixel (14, 14), unless skipped.
     char final_caption[128];
     if (skip_centring_) std::snprintf(final_caption, sizeof final_caption, "centring skipped: the image of step 4 as is");
@@ -200,7 +207,7 @@ class Panel final : public TeachingPanel {
              const float k = side / 28.f;
              widgets::gray_image("final", steps_.final_step().image28.data(), 28, 28, k);
              cross(draw, ImVec2(p0.x + 14.5f * k, p0.y + 14.5f * k), 4.f, IM_COL32(200, 200, 200, 255));
-           }, &steps_.final_step());
+           }, &steps_.final_step(), nothing);
     ImGui::Spacing();
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + room.x);
     const PreprocessStep& placed = steps_.steps[2], &centred = steps_.steps[3];
