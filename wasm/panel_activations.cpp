@@ -293,7 +293,8 @@ class Panel final : public TeachingPanel {
       if (i) ImGui::SameLine();
       ImGui::PushID(i);
       ImGui::BeginGroup();
-      ImGui::VSliderFloat("##z", ImVec2(column, block_height - 2.f * line), &inputs_[i], -kInputLimit, kInputLimit, "%.1f");
+      ImGui::VSliderFloat("##z", ImVec2(column, block_height - 2.f * line), &inputs_[i], -kInputLimit, kInputLimit,
+                          column >= ImGui::CalcTextSize("-0.0").x + 6.f ? "%.1f" : "");
       if (i == 0) set_control("z0", item_box());
       char label[16];
       std::snprintf(label, sizeof label, "z%d", i);
@@ -328,7 +329,9 @@ class Panel final : public TeachingPanel {
         char text[16];
         std::snprintf(text, sizeof text, "%.2f", p[std::size_t(i)]);
         const float w = ImGui::CalcTextSize(text).x;
-        draw->AddText(ImVec2(x + (bar - w) * 0.5f, top - line), style_color(ImGuiCol_Text), text);
+        // Every value when they fit side by side, else only the ones tall enough to matter.
+        if (w <= slot - 2.f || p[std::size_t(i)] >= 0.1)
+          draw->AddText(ImVec2(x + (bar - w) * 0.5f, top - line), style_color(ImGuiCol_Text), text);
         std::snprintf(text, sizeof text, "p%d", i);
         draw->AddText(ImVec2(x + (bar - ImGui::CalcTextSize(text).x) * 0.5f, origin.y + height + 2.f),
                       style_color(ImGuiCol_TextDisabled), text);

@@ -37,8 +37,12 @@ class Panel final : public TeachingPanel {
     if (ImGui::Checkbox("Skip centring (no centre-of-mass shift)", &skip_centring_)) key_valid_ = false;
     const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
     toggle_box_ = {a.x, a.y, b.x - a.x, b.y - a.y};
-    ImGui::SameLine();
-    ImGui::TextDisabled("(MNIST digits were centred this way; see what the model says without it)");
+    const char* why = "(MNIST digits were centred this way; see what the model says without it)";
+    if (ImGui::GetItemRectMax().x + ImGui::CalcTextSize(why).x + 16.f <=
+        ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) {
+      ImGui::SameLine();
+      ImGui::TextDisabled("%s", why);
+    }
 
     const float scale = context.ui_scale;
     const float spacing = ImGui::GetStyle().ItemSpacing.x;
@@ -129,8 +133,8 @@ class Panel final : public TeachingPanel {
     const int columns = room.x >= 5.f * 130.f * scale ? 5 : 3;
     const int rows = columns == 5 ? 1 : 2;
     const float column_w = std::floor((room.x - spacing * float(columns - 1)) / float(columns));
-    const float text_rows = 6.f;
-    const float side = std::floor(std::max(56.f, std::min(column_w, (room.y - 2.f * line) / float(rows) - text_rows * line)));
+    const float text_rows = columns == 5 ? 6.f : 8.5f;  // narrow columns wrap their captions more
+    const float side = std::floor(std::max(56.f, std::min(column_w, (room.y - 3.f * line) / float(rows) - text_rows * line)));
     const Preprocessed& p = steps_.centred;
     const Canvas& canvas = context.drawing.canvas();
     ImDrawList* draw = ImGui::GetWindowDrawList();
@@ -167,7 +171,8 @@ class Panel final : public TeachingPanel {
     };
 
     // 1. The raw raster (280x280 shown at a lower resolution) with the bounding box.
-    column(0, "1. Raw drawing", "the 280x280 ink and its bounding box (red). Squashed to 28x28, the model gets:",
+    column(0, "1. Raw drawing", columns == 5 ? "the 280x280 ink and its bounding box (red). Squashed to 28x28, the model gets:"
+                         : "the 280x280 ink and its bounding box (red), squashed to 28x28 for the model",
            [&](ImVec2 p0) {
              const int shown = int(std::min<std::int64_t>(canvas.width, std::max(28, int(side / 2.f))));
              const std::vector<float> small = area_resize(canvas, 0, 0, canvas.width, canvas.height, shown, shown);
@@ -176,7 +181,10 @@ class Panel final : public TeachingPanel {
              draw->AddRect(ImVec2(p0.x + float(p.box_x) * k, p0.y + float(p.box_y) * k),
                            ImVec2(p0.x + float(p.box_x + p.box_w) * k, p0.y + float(p.box_y + p.box_h) * k), kBoxColor, 0.f, 0, 2.f);
            }, &steps_.steps[0],
-           [&](ImVec2) { widgets::gray_image("raw28", steps_.steps[0].image28.data(), 28, 28, std::max(1.f, std::floor(side / 56.f))); });
+           [&](ImVec2) {
+             if (columns == 5)
+               widgets::gray_image("raw28", steps_.steps[0].image28.data(), 28, 28, std::max(1.f, std::floor(side / 56.f)));
+           });
     // 2. The box stretched to 28x28 (aspect ratio lost).
     column(1, "2. Bounding box", "the box alone, stretched to 28x28 (the aspect ratio is lost)",
            [&](ImVec2) { widgets::gray_image("box", steps_.steps[1].image28.data(), 28, 28, side / 28.f); }, &steps_.steps[1], nothing);
