@@ -41,6 +41,7 @@ class NumberPanel final : public TeachingPanel {
   void draw_boxes(ImVec2 origin, float side) const;
   void draw_thumbnail(float side);
   void draw_reading(PanelContext& context);
+  void draw_digits(PanelContext& context);
 
   // What the reading was made from.
   std::uint64_t read_generation_ = ~0ull, read_revision_ = ~0ull;
@@ -166,6 +167,29 @@ void NumberPanel::draw_reading(PanelContext& context) {
   if (reading_.confidence < 0.6f) ImGui::TextWrapped("Unsure: redraw the digit with the lowest confidence.");
 }
 
+// Each digit as the model saw it (its 28x28 input), with its label and confidence; wraps at the edge.
+void NumberPanel::draw_digits(PanelContext& context) {
+  const ImGuiStyle& style = ImGui::GetStyle();
+  ImGui::Spacing();
+  ImGui::TextUnformatted("Each digit as the model sees it:");
+  const float cell = std::floor(2.f * context.ui_scale);
+  const float item_width = std::max(28.f * cell, ImGui::CalcTextSize("9  100 %").x);
+  const float right = ImGui::GetCursorScreenPos().x + ImGui::GetContentRegionAvail().x;
+  for (std::size_t i = 0; i < reading_.inputs.size(); ++i) {
+    if (i > 0) {
+      ImGui::SameLine(0.f, style.ItemSpacing.x * 2.f);
+      if (ImGui::GetCursorScreenPos().x + item_width > right) ImGui::NewLine();
+    }
+    ImGui::PushID(int(i));
+    ImGui::BeginGroup();
+    widgets::gray_image("digit", reading_.inputs[i].image28.data(), 28, 28, cell);
+    const Prediction& prediction = reading_.predictions[i];
+    ImGui::Text("%d  %d %%", prediction.label, percent(prediction.probabilities[std::size_t(prediction.label)]));
+    ImGui::EndGroup();
+    ImGui::PopID();
+  }
+}
+
 void NumberPanel::draw(PanelContext& context) {
   update(context);
   const float scale = context.ui_scale;
@@ -175,7 +199,7 @@ void NumberPanel::draw(PanelContext& context) {
 
   // The drawing with each digit's box: the panel's own drawing area when the draw panel is not shown,
   // else a thumbnail of the drawing. Beside it, the number.
-  const float reserve = line * 5.f + 56.f * scale;  // the digits' row and the hint below
+  const float reserve = line * 3.f;  // the hint below
   if (!context.draw_panel_shown) {
     const float side = std::floor(std::max(120.f * scale, std::min(available.x * 0.55f, available.y - reserve)));
     const ImVec2 origin = ImGui::GetCursorScreenPos();
@@ -190,29 +214,8 @@ void NumberPanel::draw(PanelContext& context) {
   ImGui::PushTextWrapPos(0.f);
   draw_reading(context);
   ImGui::PopTextWrapPos();
+  if (status_ == Status::read) draw_digits(context);
   ImGui::EndGroup();
-
-  // Each digit as the model saw it, with its label and confidence.
-  if (status_ == Status::read) {
-    ImGui::Spacing();
-    ImGui::TextUnformatted("Each digit as the model sees it (28x28):");
-    const float cell = std::floor(2.f * scale);
-    const float item_width = std::max(28.f * cell, ImGui::CalcTextSize("9  100 %").x);
-    const float right = ImGui::GetCursorScreenPos().x + ImGui::GetContentRegionAvail().x;
-    for (std::size_t i = 0; i < reading_.inputs.size(); ++i) {
-      if (i > 0) {
-        ImGui::SameLine(0.f, style.ItemSpacing.x * 2.f);
-        if (ImGui::GetCursorScreenPos().x + item_width > right) ImGui::NewLine();
-      }
-      ImGui::PushID(int(i));
-      ImGui::BeginGroup();
-      widgets::gray_image("digit", reading_.inputs[i].image28.data(), 28, 28, cell);
-      const Prediction& prediction = reading_.predictions[i];
-      ImGui::Text("%d  %d %%", prediction.label, percent(prediction.probabilities[std::size_t(prediction.label)]));
-      ImGui::EndGroup();
-      ImGui::PopID();
-    }
-  }
   ImGui::Spacing();
   ImGui::PushTextWrapPos(0.f);
   ImGui::TextDisabled("Leave a clear gap between digits: touching digits are read as one. Write them small and "

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Browser test of the "number" and "compare" teaching panels: a whole number drawn with the mouse is read
 // digit by digit (alone and next to the draw panel); every shipped model reads a drawn 7 after the "Load
-// all models" button. Screenshots panel-number.png, panel-compare.png (+ -dark, -alone variants).
+// all models" button. Screenshots panel-number.png, panel-compare.png (+ panel-number-dark, panel-compare-alone-dark).
 // Usage: node panels_d.test.mjs --root build/wasm/web --out <folder>. Read next: harness.mjs.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -111,14 +111,14 @@ try {
   }
   // ---- compare alone: its own drawing area; nothing loads without the button ----------------------------
   {
-    const page = await openApp(site.context, site.origin, '?panels=compare');
+    const page = await openApp(site.context, site.origin, '?panels=compare&theme=dark');
     const s = await waitForState(page, (st) => window.digitlab.drawingRect() && st.panel_state.compare && st.panel_state.compare.rows.length);
     check(s.panel_state.compare.rows.length === 1 && s.panel_state.compare.requested === false,
-          'compare alone: opens with one row and the button', JSON.stringify(s.panel_state.compare).slice(0, 200));
+          'compare alone (dark): opens with one row and the button', JSON.stringify(s.panel_state.compare).slice(0, 200));
     await drawStrokes(page, DIGITS[1]);
     const after = await waitForState(page, (st) => st.panel_state.compare.pending === 0 && !st.panel_state.compare.empty);
     check(after.panel_state.compare.rows[0].class === '1', 'compare alone: a drawn 1 reads 1', after.panel_state.compare.rows[0].class);
-    await screenshot(page, opts, 'panel-compare-alone');
+    await screenshot(page, opts, 'panel-compare-alone-dark');
     await page.close();
   }
   check(site.pageErrors.length === 0, 'no page errors', site.pageErrors.join(' | '));
