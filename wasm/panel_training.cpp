@@ -20,7 +20,7 @@ namespace digitlab::app {
 namespace {
 
 constexpr ImU32 kLossColor = IM_COL32(52, 120, 230, 255);      // blue, readable on light and dark
-constexpr ImU32 kRawLossColor = IM_COL32(52, 120, 230, 90);    // the same, faint: the noisy batch losses
+constexpr ImU32 kRawLossColor = IM_COL32(52, 120, 230, 120);   // the same, faint: the noisy batch losses
 constexpr ImU32 kAccuracyColor = IM_COL32(235, 120, 20, 255);  // orange
 constexpr ImU32 kRateColor = IM_COL32(40, 160, 90, 255);       // green
 
@@ -114,7 +114,7 @@ Chart begin_chart(const char* id, ImVec2 size, const char* title, const char* y_
   for (double x = std::ceil(chart.x_min / x_step - 1e-9) * x_step; x <= chart.x_max + 1e-6; x += x_step) {
     const ImVec2 at = chart.to_screen(x, chart.y_min);
     draw->AddLine(ImVec2(at.x, chart.p0.y), ImVec2(at.x, chart.p1.y), grid);
-    std::snprintf(label, sizeof label, "%.0f", x);
+    std::snprintf(label, sizeof label, "%.0f", std::fabs(x) < 1e-9 ? 0.0 : x);  // never "-0"
     const ImVec2 label_size = ImGui::CalcTextSize(label);
     draw->AddText(ImVec2(at.x - label_size.x * 0.5f, chart.p1.y + 2.f), faint, label);
   }
@@ -336,8 +336,9 @@ class Panel final : public TeachingPanel {
     if (record.threads > 0)
       summary += " on " + std::to_string(record.threads) + " CPU thread" + (record.threads == 1 ? "" : "s");
     if (!record.libtorch.empty()) summary += " (LibTorch " + record.libtorch + ", " + record.device + ")";
-    std::snprintf(figures, sizeof figures, ". Final test accuracy %.2f %%", 100.0 * record.test_accuracy);
-    summary += figures;
+    ImGui::TextWrapped("%s.", summary.c_str());
+    std::snprintf(figures, sizeof figures, "Final test accuracy: %.2f %%", 100.0 * record.test_accuracy);
+    summary = figures;
     if (record.test_count > 0)
       summary += " (" + with_commas(record.test_correct) + " of " + with_commas(record.test_count) + " test images)";
     ImGui::TextWrapped("%s.", summary.c_str());
