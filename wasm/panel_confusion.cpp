@@ -20,32 +20,13 @@ namespace {
 using widgets::json_number;
 using widgets::json_string;
 
-struct Box {
-  float x = 0, y = 0, w = 0, h = 0;
-};
-
-std::string box_json(const Box& box) {
-  return "{\"x\":" + json_number(box.x) + ",\"y\":" + json_number(box.y) + ",\"width\":" + json_number(box.w) +
-         ",\"height\":" + json_number(box.h) + "}";
-}
-
-std::string picker_json(const SubsetHeader& header) {
-  return box_json({header.picker_rect[0], header.picker_rect[1], header.picker_rect[2], header.picker_rect[3]});
-}
-
 ImVec4 error_color(Theme theme) {
   return theme == Theme::dark ? ImVec4(1.f, 0.45f, 0.45f, 1.f) : ImVec4(0.75f, 0.05f, 0.05f, 1.f);
 }
 
-std::string class_label(const ModelCard* card, int c) {
-  if (card && c >= 0 && std::size_t(c) < card->class_names.size()) return card->class_names[std::size_t(c)];
-  return std::to_string(c);
-}
-
-std::string percent(float fraction, const char* format = "%.1f %%") {
-  char text[24];
-  std::snprintf(text, sizeof text, format, double(fraction) * 100.0);
-  return text;
+const char* class_label(const ModelCard* card, int c) {
+  if (card && c >= 0 && std::size_t(c) < card->class_names.size()) return card->class_names[std::size_t(c)].c_str();
+  return "?";
 }
 
 // Text read bottom to top, its first letter at `bottom_left`: laid out horizontally at the clip rectangle's
@@ -71,13 +52,13 @@ bool SubsetHeader::draw(PanelContext& context, SubsetEvaluator& evaluator, const
   const float scale = context.ui_scale;
   ImGui::SetNextItemWidth(130.f * scale);
   if (ImGui::BeginCombo("Dataset", view.dataset.empty() ? "none" : view.dataset.c_str())) {
-    for (const std::string& name : subset_datasets()) {
-      if (ImGui::Selectable(name.c_str(), name == view.dataset) && name != view.dataset) {
+    for (const char* name : kSubsetDatasets) {
+      if (ImGui::Selectable(name, view.dataset == name) && view.dataset != name) {
         const int best = best_model_for_dataset(context.catalog, name);
         no_model.clear();
         if (best < 0) {
-          no_model = "weights/manifest.json lists no " + name + " model: add one (docs/embedding.md) to see " +
-                      name + " here.";
+          no_model = format_text("weights/manifest.json lists no %s model: add one (docs/embedding.md) to see %s here.",
+                                 name, name);
         } else {
           requested = best;
           context.select_model(best);
@@ -98,8 +79,8 @@ bool SubsetHeader::draw(PanelContext& context, SubsetEvaluator& evaluator, const
   }
   const SubsetEvaluation* evaluation = view.evaluation;
   if (evaluation && evaluation->done > 0) {
-    ImGui::Text("Accuracy on %s %s test images: %s (%s wrong)", evaluation->complete() ? "the" : "the first",
-                format_count(evaluation->done).c_str(), percent(evaluation->accuracy(), "%.1f %%").c_str(),
+    ImGui::Text("Accuracy on %s %s test images: %.1f %% (%s wrong)", evaluation->complete() ? "the" : "the first",
+                format_count(evaluation->done).c_str(), double(evaluation->accuracy()) * 100.0,
                 format_count(evaluation->misclassified()).c_str());
   }
   if (requested >= 0 && context.catalog.active_index() != requested && !context.catalog.is_loaded(requested)) {
@@ -121,12 +102,60 @@ bool SubsetHeader::draw(PanelContext& context, SubsetEvaluator& evaluator, const
   ImGui::PopID();
   if (!evaluation || evaluation->done == 0) return false;
   if (!evaluation->finished()) {
-    const std::string overlay = "classifying the test images: " + format_count(evaluation->done) + " / " +
-                                format_count(evaluation->total);
+    const std::string overlay = format_text("classifying the test images: %s / %s", format_count(evaluation->done).c_str(),
+                                            format_count(evaluation->total).c_str());
     ImGui::ProgressBar(float(evaluation->done) / float(std::max<std::uint32_t>(evaluation->total, 1)),
                        ImVec2(-1.f, 0.f), overlay.c_str());
   }
   return true;
+}
+
+// ---- the state both panels report ------------------------------------------------------------------------------
+
+void StateWriter::raw(const char* key, const std::string& json_value) {
+  if (text.size() > 1) text += ',';
+  text += '"';
+  text += key;
+  text += "\":";
+  text += json_value;
+}
+void StateWriter::string(const char* key, const std::string& value) { raw(key, widgets::json_string(value)); }
+void StateWriter::number(const char* key, double value) { raw(key, widgets::json_number(value)); }
+void StateWriter::integer(const char* key, std::int64_t value) {
+  raw(key, value < 0 ? std::string("null") : std::to_string(value));
+}
+void StateWriter::boolean(const char* key, bool value) { raw(key, value ? "true" : "false"); }
+void StateWriter::box(const char* key, const float rect[4]) {
+  raw(key, format_text("{\"x\":%.1f,\"y\":%.1f,\"width\":%.1f,\"height\":%.1f}", double(rect[0]), double(rect[1]),
+                       double(rect[2]), double(rect[3])));
+}
+
+void SubsetState::remember(const SubsetView& view) {
+  dataset = view.dataset;
+  model = view.model_name;
+  problem = view.problem;
+  images_loaded = view.subset ? view.subset->size() : 0;
+  const SubsetEvaluation* e = view.evaluation;
+  evaluated = e ? e->done : 0;
+  total = e ? e->total : 0;
+  accuracy = e ? e->accuracy() : 0.f;
+  misclassified = e ? e->misclassified() : 0;
+  seconds = e ? e->seconds : 0.0;
+}
+
+void SubsetState::write(StateWriter& writer) const {
+  writer.string("dataset", dataset);
+  writer.string("model", model);
+  writer.integer("images_loaded", images_loaded);
+  writer.integer("evaluated", evaluated);
+  writer.integer("total", total);
+  if (evaluated)
+    writer.number("accuracy", accuracy);
+  else
+    writer.raw("accuracy", "null");
+  writer.integer("misclassified", misclassified);
+  writer.number("evaluation_seconds", seconds);
+  writer.string("problem", problem);
 }
 
 namespace {
@@ -157,47 +186,43 @@ class ConfusionPanel final : public TeachingPanel {
   }
 
   std::string state_json() const override {
-    std::string json = "{\"dataset\":" + json_string(dataset_) + ",\"model\":" + json_string(model_) +
-                       ",\"images_loaded\":" + std::to_string(images_loaded_) +
-                       ",\"evaluated\":" + std::to_string(evaluated_) + ",\"total\":" + std::to_string(total_) +
-                       ",\"accuracy\":" + (evaluated_ ? json_number(accuracy_) : "null") +
-                       ",\"misclassified\":" + std::to_string(misclassified_) +
-                       ",\"evaluation_seconds\":" + json_number(seconds_) + ",\"problem\":" + json_string(problem_) +
-                       ",\"class_names\":[";
-    for (std::size_t c = 0; c < class_names_.size(); ++c) json += (c ? "," : "") + json_string(class_names_[c]);
-    json += "],\"confusion\":[";
+    StateWriter writer;
+    subset_state_.write(writer);
+    std::string names = "[", matrix = "[";
     const std::size_t n = class_names_.size();
-    for (std::size_t t = 0; t < n && confusion_.size() == n * n; ++t) {
-      json += t ? ",[" : "[";
-      for (std::size_t p = 0; p < n; ++p) json += (p ? "," : "") + std::to_string(confusion_[t * n + p]);
-      json += "]";
+    for (std::size_t c = 0; c < n; ++c) {
+      if (c) names += ',';
+      names += widgets::json_string(class_names_[c]);
     }
-    json += "],\"selected_cell\":";
-    json += selected_true_ >= 0 ? "[" + std::to_string(selected_true_) + "," + std::to_string(selected_predicted_) + "]"
-                                : std::string("null");
-    json += ",\"cell_images\":" + std::to_string(cell_images_) + ",\"cell_size\":" + json_number(cell_size_) +
-            ",\"matrix_rect\":" + box_json(matrix_rect_) + ",\"dataset_rect\":" + picker_json(header_) + "}";
-    return json;
+    for (std::size_t t = 0; t < n && confusion_.size() == n * n; ++t) {
+      matrix += t ? ",[" : "[";
+      for (std::size_t p = 0; p < n; ++p) {
+        if (p) matrix += ',';
+        matrix += std::to_string(confusion_[t * n + p]);
+      }
+      matrix += ']';
+    }
+    writer.raw("class_names", names + "]");
+    writer.raw("confusion", matrix + "]");
+    writer.raw("selected_cell", selected_true_ >= 0 ? format_text("[%d,%d]", selected_true_, selected_predicted_)
+                                                    : std::string("null"));
+    writer.integer("cell_images", std::int64_t(cell_images_));
+    writer.number("cell_size", cell_size_);
+    writer.box("matrix_rect", matrix_rect_);
+    writer.box("dataset_rect", header_.picker_rect);
+    return writer.close();
   }
 
  private:
   // What state_json() reports, copied each frame (the view's pointers do not outlive the frame).
   void remember(const SubsetView& view) {
-    dataset_ = view.dataset;
-    model_ = view.model_name;
-    problem_ = view.problem;
-    images_loaded_ = view.subset ? view.subset->size() : 0;
+    subset_state_.remember(view);
     const SubsetEvaluation* e = view.evaluation;
-    evaluated_ = e ? e->done : 0;
-    total_ = e ? e->total : 0;
-    accuracy_ = e ? e->accuracy() : 0.f;
-    misclassified_ = e ? e->misclassified() : 0;
-    seconds_ = e ? e->seconds : 0.0;
     class_names_.clear();
     if (view.card && e)
       for (int c = 0; c < e->num_classes; ++c) class_names_.push_back(class_label(view.card, c));
     confusion_ = e ? e->confusion : std::vector<std::uint32_t>();
-    if (!e) matrix_rect_ = Box{};
+    if (!e) matrix_rect_[2] = matrix_rect_[3] = 0.f;
     cell_images_ = 0;
   }
 
@@ -213,7 +238,7 @@ class ConfusionPanel final : public TeachingPanel {
 
     float label_width = 0.f;
     for (int c = 0; c < n; ++c)
-      label_width = std::max(label_width, ImGui::CalcTextSize(class_label(view.card, c).c_str()).x);
+      label_width = std::max(label_width, ImGui::CalcTextSize(class_label(view.card, c)).x);
     label_width += style.ItemSpacing.x;
     // Column labels go upright when the names are wider than a cell.
     float cell = std::floor(std::min((width - label_width - style.ItemSpacing.x) / float(n),
@@ -229,21 +254,23 @@ class ConfusionPanel final : public TeachingPanel {
     ImDrawList* draw_list = ImGui::GetWindowDrawList();
     const ImU32 text_color = ImGui::GetColorU32(ImGuiCol_Text);
     for (int c = 0; c < n; ++c) {
-      const std::string name = class_label(view.card, c);
-      const ImVec2 size = ImGui::CalcTextSize(name.c_str());
+      const char* name = class_label(view.card, c);
+      const ImVec2 size = ImGui::CalcTextSize(name);
       // Row label, right-aligned and centred on its row.
       draw_list->AddText(ImVec2(grid.x - style.ItemSpacing.x - size.x, grid.y + cell * float(c) + (cell - line) * 0.5f),
-                         text_color, name.c_str());
+                         text_color, name);
       const float column_x = grid.x + cell * float(c);
       if (upright)
-        vertical_text(draw_list, ImVec2(column_x + (cell - line) * 0.5f, grid.y - 4.f), text_color, name.c_str());
+        vertical_text(draw_list, ImVec2(column_x + (cell - line) * 0.5f, grid.y - 4.f), text_color, name);
       else
-        draw_list->AddText(ImVec2(column_x + (cell - size.x) * 0.5f, origin.y), text_color, name.c_str());
+        draw_list->AddText(ImVec2(column_x + (cell - size.x) * 0.5f, origin.y), text_color, name);
     }
 
     ImGui::SetCursorScreenPos(grid);
     ImGui::InvisibleButton("##matrix", ImVec2(cell * float(n), cell * float(n)));
-    matrix_rect_ = {grid.x, grid.y, cell * float(n), cell * float(n)};
+    matrix_rect_[0] = grid.x;
+    matrix_rect_[1] = grid.y;
+    matrix_rect_[2] = matrix_rect_[3] = cell * float(n);
     int hovered_true = -1, hovered_predicted = -1;
     if (ImGui::IsItemHovered()) {
       const ImVec2 mouse = ImGui::GetIO().MousePos;
@@ -278,10 +305,10 @@ class ConfusionPanel final : public TeachingPanel {
       draw_list->AddRect(a, ImVec2(a.x + cell, a.y + cell), ImGui::GetColorU32(ImGuiCol_Text), 0.f, 0, 2.5f);
     }
     if (hovered_true >= 0) {
-      const std::string truth = class_label(view.card, hovered_true), said = class_label(view.card, hovered_predicted);
-      ImGui::SetTooltip("true %s, predicted %s: %u images (%s of the %s row)\nclick to see them", truth.c_str(),
-                        said.c_str(), evaluation.count(hovered_true, hovered_predicted),
-                        percent(evaluation.normalized(hovered_true, hovered_predicted)).c_str(), truth.c_str());
+      const char* truth = class_label(view.card, hovered_true);
+      ImGui::SetTooltip("true %s, predicted %s: %u images (%.1f %% of the %s row)\nclick to see them", truth,
+                        class_label(view.card, hovered_predicted), evaluation.count(hovered_true, hovered_predicted),
+                        double(evaluation.normalized(hovered_true, hovered_predicted)) * 100.0, truth);
     }
     if (cell < 34.f) ImGui::TextDisabled("numbers are percent of the row");
   }
@@ -302,9 +329,8 @@ class ConfusionPanel final : public TeachingPanel {
       if (subset.labels.labels[i] == selected_true_ && evaluation.predicted[i] == selected_predicted_)
         cell_indices_.push_back(i);
     cell_images_ = cell_indices_.size();
-    const std::string truth = class_label(view.card, selected_true_);
-    const std::string said = class_label(view.card, selected_predicted_);
-    ImGui::TextWrapped("True %s, predicted %s: %s image%s", truth.c_str(), said.c_str(),
+    const char* said = class_label(view.card, selected_predicted_);
+    ImGui::TextWrapped("True %s, predicted %s: %s image%s", class_label(view.card, selected_true_), said,
                        format_count(cell_images_).c_str(), cell_images_ == 1 ? "" : "s");
     const float pixel = 2.f * context.ui_scale;
     const float tile = 28.f * pixel;
@@ -325,8 +351,8 @@ class ConfusionPanel final : public TeachingPanel {
             widgets::gray_image_u8("##image", subset.images.image(i), int(subset.images.cols), int(subset.images.rows),
                                    pixel);
             if (ImGui::IsItemHovered())
-              ImGui::SetTooltip("test image #%u: %s sure it is %s", i, percent(evaluation.confidence(i), "%.0f %%").c_str(),
-                                said.c_str());
+              ImGui::SetTooltip("test image #%u: %.0f %% sure it is %s", i, double(evaluation.confidence(i)) * 100.0,
+                                said);
             ImGui::PopID();
           }
         }
@@ -342,15 +368,12 @@ class ConfusionPanel final : public TeachingPanel {
   std::vector<std::uint32_t> cell_indices_;
 
   // The state, as last drawn.
-  std::string dataset_, model_, problem_;
-  std::uint32_t images_loaded_ = 0, evaluated_ = 0, total_ = 0, misclassified_ = 0;
-  float accuracy_ = 0.f;
-  double seconds_ = 0.0;
+  SubsetState subset_state_;
   std::vector<std::string> class_names_;
   std::vector<std::uint32_t> confusion_;
   std::size_t cell_images_ = 0;
   float cell_size_ = 0.f;
-  Box matrix_rect_;
+  float matrix_rect_[4] = {0, 0, 0, 0};
 };
 
 }  // namespace

@@ -1,12 +1,14 @@
 // The "explorer" teaching panel (panels.hpp): the shipped test subset as a grid of images, each labelled
 // "Predicted: X (Label: Y)" by the active model (mistakes framed in red), with a filter for the
-// misclassified, an order by confidence, pages, and the ten probabilities of the image clicked.
+// misclassified, an order by confidence (least sure first), pages, and the ten probabilities of the image
+// clicked.
 // Read next: test_subset.hpp (the evaluation it shares with the confusion panel), panel_confusion.cpp.
 //
 // Sections: helpers - the panel (controls, grid, pages, the selected image) - its state.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "imgui.h"
 #include "teaching.hpp"
@@ -16,40 +18,34 @@ namespace digitlab::app {
 
 namespace {
 
-using widgets::json_number;
-using widgets::json_string;
-
-struct Box {
-  float x = 0, y = 0, w = 0, h = 0;
-};
-
-Box item_box() {
+void item_rect(float rect[4]) {
   const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
-  return {a.x, a.y, b.x - a.x, b.y - a.y};
-}
-
-std::string box_json(const Box& box) {
-  return "{\"x\":" + json_number(box.x) + ",\"y\":" + json_number(box.y) + ",\"width\":" + json_number(box.w) +
-         ",\"height\":" + json_number(box.h) + "}";
+  rect[0] = a.x;
+  rect[1] = a.y;
+  rect[2] = b.x - a.x;
+  rect[3] = b.y - a.y;
 }
 
 ImVec4 error_color(Theme theme) {
   return theme == Theme::dark ? ImVec4(1.f, 0.45f, 0.45f, 1.f) : ImVec4(0.75f, 0.05f, 0.05f, 1.f);
 }
 
-std::string class_label(const ModelCard* card, int c) {
-  if (card && c >= 0 && std::size_t(c) < card->class_names.size()) return card->class_names[std::size_t(c)];
-  return std::to_string(c);
+const char* class_label(const ModelCard* card, int c) {
+  if (card && c >= 0 && std::size_t(c) < card->class_names.size()) return card->class_names[std::size_t(c)].c_str();
+  return "?";
 }
 
-std::string percent(float fraction, const char* format = "%.1f %%") {
-  char text[24];
-  std::snprintf(text, sizeof text, format, double(fraction) * 100.0);
-  return text;
+// Sorts keys in place (a shell sort: a few lines of code in the browser, fast enough for 1,000 images).
+void sort_keys(std::vector<std::uint64_t>& keys) {
+  for (std::size_t gap = keys.size() / 2; gap > 0; gap = gap == 2 ? 1 : gap * 5 / 11) {
+    for (std::size_t i = gap; i < keys.size(); ++i) {
+      const std::uint64_t key = keys[i];
+      std::size_t j = i;
+      for (; j >= gap && keys[j - gap] > key; j -= gap) keys[j] = keys[j - gap];
+      keys[j] = key;
+    }
+  }
 }
-
-enum class Order { test_set, least_confident, most_confident };
-const char* const kOrderNames[] = {"test set order", "least confident first", "most confident first"};
 
 class ExplorerPanel final : public TeachingPanel {
  public:
@@ -62,7 +58,7 @@ class ExplorerPanel final : public TeachingPanel {
     const TestSubset& subset = *view.subset;
     if (selected_ >= std::int64_t(evaluation.done)) selected_ = -1;
 
-    draw_controls(context, evaluation);
+    draw_controls(evaluation);
     update_shown(subset, evaluation);
 
     const ImVec2 available = ImGui::GetContentRegionAvail();
@@ -80,79 +76,73 @@ class ExplorerPanel final : public TeachingPanel {
   }
 
   std::string state_json() const override {
-    return "{\"dataset\":" + json_string(dataset_) + ",\"model\":" + json_string(model_) +
-           ",\"images_loaded\":" + std::to_string(images_loaded_) + ",\"evaluated\":" + std::to_string(evaluated_) +
-           ",\"total\":" + std::to_string(total_) + ",\"accuracy\":" + (evaluated_ ? json_number(accuracy_) : "null") +
-           ",\"misclassified\":" + std::to_string(misclassified_) + ",\"evaluation_seconds\":" + json_number(seconds_) +
-           ",\"problem\":" + json_string(problem_) +
-           ",\"only_misclassified\":" + (only_misclassified_ ? "true" : "false") +
-           ",\"order\":" + json_string(kOrderNames[int(order_)]) + ",\"shown\":" + std::to_string(shown_.size()) +
-           ",\"count_text\":" + json_string(count_text_) + ",\"page\":" + std::to_string(page_ + 1) +
-           ",\"pages\":" + std::to_string(pages_) + ",\"on_page\":" + std::to_string(on_page_) +
-           ",\"first_on_page\":" + (first_on_page_ >= 0 ? std::to_string(first_on_page_) : "null") +
-           ",\"selected_image\":" + (selected_ >= 0 ? std::to_string(selected_) : "null") +
-           ",\"selected_label\":" + (selected_ >= 0 ? std::to_string(selected_label_) : "null") +
-           ",\"selected_predicted\":" + (selected_ >= 0 ? std::to_string(selected_predicted_) : "null") +
-           ",\"filter_rect\":" + box_json(filter_rect_) + ",\"first_tile_rect\":" + box_json(first_tile_rect_) +
-           ",\"next_page_rect\":" + box_json(next_page_rect_) +
-           ",\"dataset_rect\":" + box_json({header_.picker_rect[0], header_.picker_rect[1], header_.picker_rect[2],
-                                             header_.picker_rect[3]}) + "}";
+    StateWriter writer;
+    subset_state_.write(writer);
+    writer.boolean("only_misclassified", only_misclassified_);
+    writer.boolean("least_sure_first", least_sure_first_);
+    writer.integer("shown", std::int64_t(shown_.size()));
+    writer.string("count_text", count_text_);
+    writer.integer("page", page_ + 1);
+    writer.integer("pages", pages_);
+    writer.integer("on_page", on_page_);
+    writer.integer("first_on_page", first_on_page_);
+    writer.integer("selected_image", selected_);
+    writer.integer("selected_label", selected_ >= 0 ? selected_label_ : -1);
+    writer.integer("selected_predicted", selected_ >= 0 ? selected_predicted_ : -1);
+    writer.box("filter_rect", filter_rect_);
+    writer.box("first_tile_rect", first_tile_rect_);
+    writer.box("next_page_rect", next_page_rect_);
+    writer.box("dataset_rect", header_.picker_rect);
+    return writer.close();
   }
 
  private:
   // What state_json() reports, copied each frame (the view's pointers do not outlive the frame).
   void remember(const SubsetView& view) {
-    dataset_ = view.dataset;
-    model_ = view.model_name;
-    problem_ = view.problem;
-    images_loaded_ = view.subset ? view.subset->size() : 0;
-    const SubsetEvaluation* e = view.evaluation;
-    evaluated_ = e ? e->done : 0;
-    total_ = e ? e->total : 0;
-    accuracy_ = e ? e->accuracy() : 0.f;
-    misclassified_ = e ? e->misclassified() : 0;
-    seconds_ = e ? e->seconds : 0.0;
-    if (!e || e->done == 0) {
+    subset_state_.remember(view);
+    if (!view.evaluation || view.evaluation->done == 0) {
       shown_.clear();
       shown_key_ = {};
       count_text_.clear();
       pages_ = on_page_ = 0;
       first_on_page_ = -1;
-      filter_rect_ = first_tile_rect_ = next_page_rect_ = Box{};
+      for (float* rect : {filter_rect_, first_tile_rect_, next_page_rect_}) rect[2] = rect[3] = 0.f;
     }
   }
 
   // ---- controls: the filter, the order, the count -------------------------------------------------------
 
-  void draw_controls(PanelContext& context, const SubsetEvaluation& evaluation) {
+  void draw_controls(const SubsetEvaluation& evaluation) {
     if (ImGui::Checkbox("Only misclassified", &only_misclassified_)) page_ = 0;
-    filter_rect_ = item_box();
+    item_rect(filter_rect_);
     ImGui::SameLine();
-    ImGui::SetNextItemWidth(170.f * context.ui_scale);
-    int order = int(order_);
-    if (ImGui::Combo("Order", &order, kOrderNames, 3)) {
-      order_ = Order(order);
-      page_ = 0;
-    }
+    if (ImGui::Checkbox("Least sure first", &least_sure_first_)) page_ = 0;
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Orders the images by the model's top probability, lowest first.");
     ImGui::SameLine();
-    count_text_ = format_count(evaluation.misclassified()) + " of " + format_count(evaluation.done) + " misclassified";
+    count_text_ = format_text("%s of %s misclassified", format_count(evaluation.misclassified()).c_str(),
+                              format_count(evaluation.done).c_str());
     ImGui::TextUnformatted(count_text_.c_str());
   }
 
   // The images the grid shows, in order: redone only when the results, the filter or the order moved.
   void update_shown(const TestSubset& subset, const SubsetEvaluation& evaluation) {
-    const ShownKey key{&evaluation, evaluation.done, only_misclassified_, order_};
+    const ShownKey key{&evaluation, evaluation.done, only_misclassified_, least_sure_first_};
     if (key == shown_key_) return;
     shown_key_ = key;
     shown_.clear();
     for (std::uint32_t i = 0; i < evaluation.done; ++i)
       if (!only_misclassified_ || evaluation.predicted[i] != subset.labels.labels[i]) shown_.push_back(i);
-    if (order_ != Order::test_set) {
-      const bool least = order_ == Order::least_confident;
-      std::stable_sort(shown_.begin(), shown_.end(), [&](std::uint32_t a, std::uint32_t b) {
-        return least ? evaluation.confidence(a) < evaluation.confidence(b)
-                     : evaluation.confidence(a) > evaluation.confidence(b);
-      });
+    if (least_sure_first_) {
+      // The top probability's bits order like the number (it is >= 0), the index breaks ties.
+      std::vector<std::uint64_t> keys(shown_.size());
+      for (std::size_t k = 0; k < shown_.size(); ++k) {
+        const float confidence = evaluation.confidence(shown_[k]);
+        std::uint32_t bits;
+        std::memcpy(&bits, &confidence, sizeof bits);
+        keys[k] = (std::uint64_t(bits) << 32) | shown_[k];
+      }
+      sort_keys(keys);
+      for (std::size_t k = 0; k < keys.size(); ++k) shown_[k] = std::uint32_t(keys[k]);
     }
   }
 
@@ -165,10 +155,10 @@ class ExplorerPanel final : public TeachingPanel {
     const float pager_height = ImGui::GetFrameHeightWithSpacing();
     // A tile: the image, then "Predicted: X" and "(Label: Y)" under it, as wide as the longest such line.
     float text_width = 0.f;
+    char said[64], truth[64];
     for (int c = 0; c < evaluation.num_classes; ++c) {
-      const std::string name = class_label(view.card, c);
-      text_width = std::max(text_width, ImGui::CalcTextSize(("Predicted: " + name).c_str()).x);
-      text_width = std::max(text_width, ImGui::CalcTextSize(("(Label: " + name + ")").c_str()).x);
+      std::snprintf(said, sizeof said, "(Label: %s)", class_label(view.card, c));  // the longer of the two lines
+      text_width = std::max(text_width, ImGui::CalcTextSize(said).x);
     }
     const float pixel = std::floor(std::clamp(std::min(size.x / 6.f, size.y / 3.f) / 40.f, 2.f, 3.f) *
                                    context.ui_scale);
@@ -188,7 +178,7 @@ class ExplorerPanel final : public TeachingPanel {
     if (shown_.empty()) {
       ImGui::TextWrapped(only_misclassified_ ? "No mistakes among the images classified so far."
                                              : "No images classified yet.");
-      first_tile_rect_ = Box{};
+      first_tile_rect_[2] = first_tile_rect_[3] = 0.f;
     }
     ImDrawList* draw_list = ImGui::GetWindowDrawList();
     const ImU32 wrong_color = ImGui::ColorConvertFloat4ToU32(error_color(context.options.theme));
@@ -203,10 +193,10 @@ class ExplorerPanel final : public TeachingPanel {
       ImGui::SetCursorScreenPos(a);
       ImGui::PushID(int(i));
       if (ImGui::InvisibleButton("##tile", tile)) selected_ = std::int64_t(i) == selected_ ? -1 : std::int64_t(i);
-      if (k == 0) first_tile_rect_ = item_box();
+      if (k == 0) item_rect(first_tile_rect_);
       if (ImGui::IsItemHovered())
-        ImGui::SetTooltip("test image #%u: %s sure\nclick for its ten probabilities", i,
-                          percent(evaluation.confidence(i), "%.0f %%").c_str());
+        ImGui::SetTooltip("test image #%u: %.0f %% sure\nclick for its ten probabilities", i,
+                          double(evaluation.confidence(i)) * 100.0);
       ImGui::PopID();
       const ImVec2 b(a.x + tile.x, a.y + tile.y);
       if (wrong) {
@@ -221,24 +211,24 @@ class ExplorerPanel final : public TeachingPanel {
       ImGui::SetCursorScreenPos(ImVec2(a.x + (tile.x - image_side) * 0.5f, a.y + pad));
       widgets::gray_image_u8("##image", subset.images.image(i), int(subset.images.cols), int(subset.images.rows),
                              pixel);
-      const std::string said = "Predicted: " + class_label(view.card, predicted);
-      const std::string truth = "(Label: " + class_label(view.card, label) + ")";
+      std::snprintf(said, sizeof said, "Predicted: %s", class_label(view.card, predicted));
+      std::snprintf(truth, sizeof truth, "(Label: %s)", class_label(view.card, label));
       const float text_y = a.y + 2.f * pad + image_side;
-      draw_list->AddText(ImVec2(a.x + (tile.x - ImGui::CalcTextSize(said.c_str()).x) * 0.5f, text_y),
-                         wrong ? wrong_color : text_color, said.c_str());
-      draw_list->AddText(ImVec2(a.x + (tile.x - ImGui::CalcTextSize(truth.c_str()).x) * 0.5f, text_y + line),
-                         text_color, truth.c_str());
+      draw_list->AddText(ImVec2(a.x + (tile.x - ImGui::CalcTextSize(said).x) * 0.5f, text_y),
+                         wrong ? wrong_color : text_color, said);
+      draw_list->AddText(ImVec2(a.x + (tile.x - ImGui::CalcTextSize(truth).x) * 0.5f, text_y + line), text_color,
+                         truth);
     }
     // The pager sits under the grid at a fixed place, so that "Next" does not move while paging.
     const float grid_rows_height = float(rows) * (tile.y + gap);
     ImGui::SetCursorScreenPos(ImVec2(origin.x, origin.y + std::max(0.f, std::min(grid_rows_height, size.y - pager_height))));
     ImGui::BeginDisabled(page_ <= 0);
-    if (ImGui::ArrowButton("##previous", ImGuiDir_Left)) --page_;
+    if (ImGui::Button(" < ")) --page_;
     ImGui::EndDisabled();
     ImGui::SameLine();
     ImGui::BeginDisabled(page_ + 1 >= pages_);
-    if (ImGui::ArrowButton("##next", ImGuiDir_Right)) ++page_;
-    next_page_rect_ = item_box();
+    if (ImGui::Button(" > ")) ++page_;
+    item_rect(next_page_rect_);
     ImGui::EndDisabled();
     ImGui::SameLine();
     if (on_page_ > 0)
@@ -266,20 +256,20 @@ class ExplorerPanel final : public TeachingPanel {
                            3.f * context.ui_scale);
     ImGui::SameLine();
     ImGui::BeginGroup();
-    const std::string said = class_label(view.card, selected_predicted_);
+    const char* said = class_label(view.card, selected_predicted_);
     if (selected_label_ != selected_predicted_)
-      ImGui::TextColored(error_color(context.options.theme), "Predicted: %s", said.c_str());
+      ImGui::TextColored(error_color(context.options.theme), "Predicted: %s", said);
     else
-      ImGui::Text("Predicted: %s", said.c_str());
-    ImGui::Text("Label: %s", class_label(view.card, selected_label_).c_str());
-    ImGui::Text("%s sure", percent(evaluation.confidence(i), "%.1f %%").c_str());
+      ImGui::Text("Predicted: %s", said);
+    ImGui::Text("Label: %s", class_label(view.card, selected_label_));
+    ImGui::Text("%.1f %% sure", double(evaluation.confidence(i)) * 100.0);
     ImGui::EndGroup();
 
     // Ten bars, like the prediction panel's.
     const float* probabilities = evaluation.probabilities.data() + std::size_t(i) * std::size_t(evaluation.num_classes);
     float label_width = 0.f;
     for (int c = 0; c < evaluation.num_classes; ++c)
-      label_width = std::max(label_width, ImGui::CalcTextSize(class_label(view.card, c).c_str()).x);
+      label_width = std::max(label_width, ImGui::CalcTextSize(class_label(view.card, c)).x);
     const ImGuiStyle& style = ImGui::GetStyle();
     const float row = ImGui::GetTextLineHeight() + 3.f;
     const float width = std::max(120.f * context.ui_scale, ImGui::GetContentRegionAvail().x);
@@ -291,9 +281,9 @@ class ExplorerPanel final : public TeachingPanel {
     for (int c = 0; c < evaluation.num_classes; ++c) {
       const float p = std::clamp(probabilities[c], 0.f, 1.f);
       const float y = origin.y + row * float(c);
-      const std::string name = class_label(view.card, c);
-      draw_list->AddText(ImVec2(origin.x + label_width - ImGui::CalcTextSize(name.c_str()).x, y + 1.f),
-                         ImGui::GetColorU32(ImGuiCol_Text), name.c_str());
+      const char* name = class_label(view.card, c);
+      draw_list->AddText(ImVec2(origin.x + label_width - ImGui::CalcTextSize(name).x, y + 1.f),
+                         ImGui::GetColorU32(ImGuiCol_Text), name);
       draw_list->AddRectFilled(ImVec2(bar_x, y + 1.f), ImVec2(bar_x + bar_width, y + row - 1.f),
                                ImGui::GetColorU32(ImGuiCol_FrameBg));
       const ImU32 color = c == selected_predicted_ ? (c == selected_label_ ? ImGui::GetColorU32(ImGuiCol_ButtonActive)
@@ -311,7 +301,7 @@ class ExplorerPanel final : public TeachingPanel {
   std::shared_ptr<SubsetEvaluator> evaluator_;
   SubsetHeader header_;
   bool only_misclassified_ = false;
-  Order order_ = Order::test_set;
+  bool least_sure_first_ = false;
   int page_ = 0;
   std::int64_t selected_ = -1;  // a test image index
   int selected_label_ = -1, selected_predicted_ = -1;
@@ -320,23 +310,21 @@ class ExplorerPanel final : public TeachingPanel {
     const SubsetEvaluation* evaluation = nullptr;
     std::uint32_t done = 0;
     bool only_misclassified = false;
-    Order order = Order::test_set;
+    bool least_sure_first = false;
     bool operator==(const ShownKey& o) const {
       return evaluation == o.evaluation && done == o.done && only_misclassified == o.only_misclassified &&
-             order == o.order;
+             least_sure_first == o.least_sure_first;
     }
   };
   ShownKey shown_key_;
   std::vector<std::uint32_t> shown_;  // test image indices, in the grid's order
 
   // The state, as last drawn.
-  std::string dataset_, model_, problem_, count_text_;
-  std::uint32_t images_loaded_ = 0, evaluated_ = 0, total_ = 0, misclassified_ = 0;
-  float accuracy_ = 0.f;
-  double seconds_ = 0.0;
+  SubsetState subset_state_;
+  std::string count_text_;
   int pages_ = 0, on_page_ = 0;
   std::int64_t first_on_page_ = -1;
-  Box filter_rect_, first_tile_rect_, next_page_rect_;
+  float filter_rect_[4] = {0, 0, 0, 0}, first_tile_rect_[4] = {0, 0, 0, 0}, next_page_rect_[4] = {0, 0, 0, 0};
 };
 
 }  // namespace

@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
+#include <cstdarg>
+#include <cstdio>
 
 namespace digitlab::app {
 
@@ -29,7 +30,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // ---- the subset -------------------------------------------------------------------------------------------
 
 std::string no_subset_message(const std::string& dataset) {
-  return "The site has no test subset for " + dataset + ": rebuild it with the wasm preset (make demo).";
+  return format_text("The site has no test subset for %s: rebuild it with the wasm preset (make demo).",
+                     dataset.c_str());
 }
 
 Result<TestSubset> parse_test_subset(const std::string& dataset, ByteSpan images_bytes, ByteSpan labels_bytes) {
@@ -41,9 +43,9 @@ Result<TestSubset> parse_test_subset(const std::string& dataset, ByteSpan images
   if (!labels) return in_file(labels.error(), test_subset_labels_path(dataset));
   if (std::size_t(images.value().count) != labels.value().labels.size())
     return make_error(ErrorCode::count_mismatch, "labels.count", 0,
-                      test_subset_images_path(dataset) + " has " + std::to_string(images.value().count) +
-                          " images but " + test_subset_labels_path(dataset) + " has " +
-                          std::to_string(labels.value().labels.size()) + " labels");
+                      format_text("%s has %u images but %s has %zu labels", test_subset_images_path(dataset).c_str(),
+                                  images.value().count, test_subset_labels_path(dataset).c_str(),
+                                  labels.value().labels.size()));
   TestSubset subset;
   subset.dataset = dataset;
   subset.images = std::move(images).value();
@@ -76,58 +78,61 @@ float SubsetEvaluation::normalized(int true_class, int predicted_class) const {
 
 // ---- the evaluator ----------------------------------------------------------------------------------------
 
-bool SubsetEvaluator::Key::operator<(const Key& other) const {
-  if (index != other.index) return index < other.index;
-  if (model != other.model) return std::less<const LoadedWeights*>()(model, other.model);
-  return name < other.name;
-}
-
 const TestSubset* SubsetEvaluator::subset(const std::string& dataset) const {
-  auto found = subsets_.find(dataset);
-  return found == subsets_.end() ? nullptr : found->second.subset.get();
+  for (const Loaded& loaded : subsets_)
+    if (loaded.dataset == dataset) return loaded.subset.get();
+  return nullptr;
 }
 
 void SubsetEvaluator::retry(AssetStore& assets, const std::string& dataset) {
-  auto found = subsets_.find(dataset);
-  if (found == subsets_.end() || found->second.subset) return;
-  subsets_.erase(found);
-  assets.retry(test_subset_images_path(dataset));
-  assets.retry(test_subset_labels_path(dataset));
+  for (std::size_t i = 0; i < subsets_.size(); ++i) {
+    if (subsets_[i].dataset != dataset || subsets_[i].subset) continue;
+    subsets_.erase(subsets_.begin() + std::ptrdiff_t(i));
+    assets.retry(test_subset_images_path(dataset));
+    assets.retry(test_subset_labels_path(dataset));
+    return;
+  }
 }
 
 const TestSubset* SubsetEvaluator::load(AssetStore& assets, const std::string& dataset, std::string* problem,
                                         bool* loading) {
-  Loaded& slot = subsets_[dataset];
-  if (slot.subset) return slot.subset.get();
-  if (!slot.problem.empty()) {
-    *problem = slot.problem;
+  Loaded* slot = nullptr;
+  for (Loaded& loaded : subsets_)
+    if (loaded.dataset == dataset) slot = &loaded;
+  if (!slot) {
+    subsets_.emplace_back();
+    slot = &subsets_.back();
+    slot->dataset = dataset;
+  }
+  if (slot->subset) return slot->subset.get();
+  if (!slot->problem.empty()) {
+    *problem = slot->problem;
     return nullptr;
   }
-  const std::string images_path = test_subset_images_path(dataset), labels_path = test_subset_labels_path(dataset);
-  const Asset& images = assets.request(images_path);
-  const Asset& labels = assets.request(labels_path);
-  for (const Asset* asset : {&images, &labels}) {
-    if (asset->state == Asset::State::failed) {
-      const std::string& path = asset == &images ? images_path : labels_path;
-      slot.problem = no_subset_message(dataset) + " (" + path + ": " + asset->error + ")";
-      *problem = slot.problem;
+  const std::string paths[2] = {test_subset_images_path(dataset), test_subset_labels_path(dataset)};
+  const Asset* files[2] = {&assets.request(paths[0]), &assets.request(paths[1])};
+  for (int f = 0; f < 2; ++f) {
+    if (files[f]->state == Asset::State::failed) {
+      slot->problem = format_text("The site has no test subset for %s (%s: %s): rebuild it with the wasm preset "
+                                  "(make demo).", dataset.c_str(), paths[f].c_str(), files[f]->error.c_str());
+      *problem = slot->problem;
       return nullptr;
     }
   }
-  if (images.state != Asset::State::ready || labels.state != Asset::State::ready) {
+  if (files[0]->state != Asset::State::ready || files[1]->state != Asset::State::ready) {
     *loading = true;
-    *problem = "Loading the " + dataset + " test subset...";
+    *problem = format_text("Loading the %s test subset...", dataset.c_str());
     return nullptr;
   }
-  Result<TestSubset> parsed = parse_test_subset(dataset, images.bytes, labels.bytes);
+  Result<TestSubset> parsed = parse_test_subset(dataset, files[0]->bytes, files[1]->bytes);
   if (!parsed) {
-    slot.problem = "The " + dataset + " test subset is damaged (" + parsed.error().to_string() +
-                   "): rebuild the site with the wasm preset (make demo).";
-    *problem = slot.problem;
+    slot->problem = format_text("The %s test subset is damaged (%s): rebuild the site with the wasm preset (make demo).",
+                                dataset.c_str(), parsed.error().to_string().c_str());
+    *problem = slot->problem;
     return nullptr;
   }
-  slot.subset = std::make_unique<TestSubset>(std::move(parsed).value());
-  return slot.subset.get();
+  slot->subset = std::make_unique<TestSubset>(std::move(parsed).value());
+  return slot->subset.get();
 }
 
 void SubsetEvaluator::classify(SubsetEvaluation& evaluation, const Model& model, const TestSubset& subset,
@@ -141,14 +146,13 @@ void SubsetEvaluator::classify(SubsetEvaluation& evaluation, const Model& model,
     normalize_idx_image(subset.images.image(i), pixels, model.card, input.data());
     Result<Prediction> result = forward(model, input.data(), input.size());
     if (!result) {
-      evaluation.error = "test image " + std::to_string(i) + ": " + result.error().to_string();
+      evaluation.error = format_text("test image %u: %s", i, result.error().to_string().c_str());
       break;
     }
     const Prediction& prediction = result.value();
     if (prediction.probabilities.size() != classes || prediction.label < 0 || std::size_t(prediction.label) >= classes) {
-      evaluation.error = "test image " + std::to_string(i) + ": the model gave " +
-                         std::to_string(prediction.probabilities.size()) + " outputs for " +
-                         std::to_string(classes) + " classes";
+      evaluation.error = format_text("test image %u: the model gave %zu outputs for %zu classes", i,
+                                     prediction.probabilities.size(), classes);
       break;
     }
     std::copy(prediction.probabilities.begin(), prediction.probabilities.end(),
@@ -179,47 +183,52 @@ SubsetView SubsetEvaluator::update(const ModelCatalog& catalog, AssetStore& asse
   view.model_name = entry.name;
   view.dataset = model.card.dataset.empty() ? entry.dataset : model.card.dataset;
 
+  const char* name = entry.name.c_str();
+  const char* dataset = view.dataset.c_str();
   bool known = false;
-  for (const std::string& name : subset_datasets()) known = known || name == view.dataset;
+  for (const char* subset_dataset : kSubsetDatasets) known = known || view.dataset == subset_dataset;
   if (!known) {
-    view.problem = "Model " + entry.name + " was trained on '" + view.dataset.substr(0, 40) +
-                   "', but the site has test subsets for mnist and fashion-mnist only: pick one of their models.";
+    view.problem = format_text("Model %s was trained on '%.40s', but the site has test subsets for mnist and "
+                               "fashion-mnist only: pick one of their models.", name, dataset);
     return view;
   }
   const TestSubset* subset = load(assets, view.dataset, &view.problem, &view.loading);
   if (!subset) return view;
   view.subset = subset;
-  if (!same_shape_as_model(*subset, model.card)) {
-    view.problem = "Model " + entry.name + " takes " + std::to_string(model.card.input_channels) + "x" +
-                   std::to_string(model.card.input_height) + "x" + std::to_string(model.card.input_width) +
-                   " inputs, but the test images are 1x" + std::to_string(subset->images.rows) + "x" +
-                   std::to_string(subset->images.cols) + ": pick a model made for " + view.dataset + ".";
+  const ModelCard& card = model.card;
+  if (!same_shape_as_model(*subset, card)) {
+    view.problem = format_text("Model %s takes %lldx%lldx%lld inputs, but the test images are 1x%ux%u: pick a model "
+                               "made for %s.", name, (long long)card.input_channels, (long long)card.input_height,
+                               (long long)card.input_width, subset->images.rows, subset->images.cols, dataset);
     return view;
   }
-  if (model.card.class_names.size() < 10) {
-    view.problem = "Model " + entry.name + " has " + std::to_string(model.card.class_names.size()) +
-                   " classes, but the " + view.dataset + " test labels go from 0 to 9: pick a model made for " +
-                   view.dataset + ".";
+  if (card.class_names.size() < 10) {
+    view.problem = format_text("Model %s has %zu classes, but the %s test labels go from 0 to 9: pick a model made "
+                               "for %s.", name, card.class_names.size(), dataset, dataset);
     return view;
   }
 
-  auto [found, inserted] = evaluations_.try_emplace(Key{index, &loaded, entry.name});
-  SubsetEvaluation& evaluation = found->second;
-  if (inserted) {
-    evaluation.model_name = entry.name;
-    evaluation.num_classes = int(model.card.class_names.size());
-    evaluation.total = subset->size();
-    evaluation.predicted.assign(evaluation.total, 0);
-    evaluation.probabilities.assign(std::size_t(evaluation.total) * std::size_t(evaluation.num_classes), 0.f);
-    evaluation.confusion.assign(std::size_t(evaluation.num_classes) * std::size_t(evaluation.num_classes), 0);
+  SubsetEvaluation* found = nullptr;
+  for (Cached& cached : evaluations_)
+    if (cached.index == index && cached.model == &loaded && cached.name == entry.name) found = cached.evaluation.get();
+  if (!found) {
+    evaluations_.push_back({index, &loaded, entry.name, std::make_unique<SubsetEvaluation>()});
+    found = evaluations_.back().evaluation.get();
+    found->model_name = entry.name;
+    found->num_classes = int(card.class_names.size());
+    found->total = subset->size();
+    found->predicted.assign(found->total, 0);
+    found->probabilities.assign(std::size_t(found->total) * std::size_t(found->num_classes), 0.f);
+    found->confusion.assign(std::size_t(found->num_classes) * std::size_t(found->num_classes), 0);
   }
+  SubsetEvaluation& evaluation = *found;
   if (frame != last_frame_ && !evaluation.finished()) {
     last_frame_ = frame;
     classify(evaluation, model, *subset, budget_seconds);
   }
   view.evaluation = &evaluation;
   if (!evaluation.error.empty())
-    view.problem = "Model " + entry.name + " could not classify " + evaluation.error + ". Pick another model.";
+    view.problem = format_text("Model %s could not classify %s. Pick another model.", name, evaluation.error.c_str());
   return view;
 }
 
@@ -230,23 +239,23 @@ SubsetView SubsetEvaluator::finish(const ModelCatalog& catalog, AssetStore& asse
 }
 
 std::shared_ptr<SubsetEvaluator> shared_subset_evaluator(const AssetStore& assets) {
-  static std::map<const AssetStore*, std::weak_ptr<SubsetEvaluator>> evaluators;
-  for (auto it = evaluators.begin(); it != evaluators.end();) it = it->second.expired() ? evaluators.erase(it) : ++it;
-  std::weak_ptr<SubsetEvaluator>& slot = evaluators[&assets];
-  std::shared_ptr<SubsetEvaluator> evaluator = slot.lock();
+  static std::vector<std::pair<const AssetStore*, std::weak_ptr<SubsetEvaluator>>> evaluators;
+  std::shared_ptr<SubsetEvaluator> evaluator;
+  for (std::size_t i = evaluators.size(); i-- > 0;) {
+    if (evaluators[i].second.expired()) {
+      evaluators.erase(evaluators.begin() + std::ptrdiff_t(i));
+    } else if (evaluators[i].first == &assets) {
+      evaluator = evaluators[i].second.lock();
+    }
+  }
   if (!evaluator) {
     evaluator = std::make_shared<SubsetEvaluator>();
-    slot = evaluator;
+    evaluators.emplace_back(&assets, evaluator);
   }
   return evaluator;
 }
 
-// ---- datasets and models ------------------------------------------------------------------------------
-
-const std::vector<std::string>& subset_datasets() {
-  static const std::vector<std::string> datasets = {"mnist", "fashion-mnist"};
-  return datasets;
-}
+// ---- datasets, models, text ------------------------------------------------------------------------------
 
 int best_model_for_dataset(const ModelCatalog& catalog, const std::string& dataset) {
   int best = -1;
@@ -265,6 +274,22 @@ std::string format_count(std::uint64_t value) {
     out += digits[i];
   }
   return out;
+}
+
+std::string format_text(const char* format, ...) {
+  char small[256];
+  std::va_list arguments;
+  va_start(arguments, format);
+  const int length = std::vsnprintf(small, sizeof small, format, arguments);
+  va_end(arguments);
+  if (length < 0) return std::string();
+  if (std::size_t(length) < sizeof small) return std::string(small, std::size_t(length));
+  std::string text(std::size_t(length) + 1, '\0');
+  va_start(arguments, format);
+  std::vsnprintf(&text[0], text.size(), format, arguments);
+  va_end(arguments);
+  text.resize(std::size_t(length));
+  return text;
 }
 
 }  // namespace digitlab::app

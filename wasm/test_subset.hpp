@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -87,36 +86,43 @@ class SubsetEvaluator {
 
  private:
   struct Loaded {
+    std::string dataset;
     std::unique_ptr<TestSubset> subset;  // when both files parsed
     std::string problem;                 // when a file is missing or corrupt
   };
-  const TestSubset* load(AssetStore& assets, const std::string& dataset, std::string* problem, bool* loading);
-  void classify(SubsetEvaluation& evaluation, const Model& model, const TestSubset& subset, double budget_seconds);
-
-  std::map<std::string, Loaded> subsets_;  // by dataset
-  // Keyed on the catalog entry and the loaded model's identity: switching back to a model is instant,
-  // and a file that replaced the entry is evaluated afresh.
-  struct Key {
+  std::vector<Loaded> subsets_;  // one per dataset asked for
+  // One per model, keyed on the catalog entry and the loaded model's identity: switching back to a model
+  // is instant, and a file that replaced the entry is evaluated afresh. (unique_ptr: panels keep pointers.)
+  struct Cached {
     int index;
     const LoadedWeights* model;
     std::string name;
-    bool operator<(const Key& other) const;
+    std::unique_ptr<SubsetEvaluation> evaluation;
   };
-  std::map<Key, SubsetEvaluation> evaluations_;
+  std::vector<Cached> evaluations_;
   std::uint64_t last_frame_ = ~0ull;
+
+  const TestSubset* load(AssetStore& assets, const std::string& dataset, std::string* problem, bool* loading);
+  void classify(SubsetEvaluation& evaluation, const Model& model, const TestSubset& subset, double budget_seconds);
 };
 
 // The evaluator every panel of one app shares (one per AssetStore, alive while a panel holds it).
 std::shared_ptr<SubsetEvaluator> shared_subset_evaluator(const AssetStore& assets);
 
 // The datasets the site has test subsets for, in menu order.
-const std::vector<std::string>& subset_datasets();
+inline constexpr const char* kSubsetDatasets[] = {"mnist", "fashion-mnist"};
 // The shipped model to show for a dataset: the most accurate entry of that dataset (ties: the first,
 // so float32 before its float16/int8 copies). -1 when the catalog has none.
 int best_model_for_dataset(const ModelCatalog& catalog, const std::string& dataset);
 
 // "1,000"
 std::string format_count(std::uint64_t value);
+// printf into a std::string (sentences with numbers and names, without a chain of operator+).
+std::string format_text(const char* format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 
 // ---- shared by the two panels (ImGui code: defined in panel_confusion.cpp, not in this library) -------------
 struct PanelContext;
@@ -128,6 +134,27 @@ struct SubsetHeader {
   // The dataset picker (switches to that dataset's best shipped model), the model in use, the accuracy so
   // far, the problem sentence, a progress bar while classifying. False when no result is there to draw.
   bool draw(PanelContext& context, SubsetEvaluator& evaluator, const SubsetView& view, const char* id);
+};
+
+// The fields both panels report in state_json(), appended one call at a time (small code in the browser).
+struct StateWriter {
+  std::string text = "{";
+  void raw(const char* key, const std::string& json_value);
+  void string(const char* key, const std::string& value);
+  void number(const char* key, double value);
+  void integer(const char* key, std::int64_t value);  // null when < 0
+  void boolean(const char* key, bool value);
+  void box(const char* key, const float rect[4]);  // {"x","y","width","height"}
+  std::string close() { return text + "}"; }
+};
+// What StateWriter::subset() reports, copied from the view each frame (its pointers do not outlive it).
+struct SubsetState {
+  std::string dataset, model, problem;
+  std::uint32_t images_loaded = 0, evaluated = 0, total = 0, misclassified = 0;
+  float accuracy = 0.f;
+  double seconds = 0.0;
+  void remember(const SubsetView& view);
+  void write(StateWriter& writer) const;
 };
 
 }  // namespace digitlab::app
