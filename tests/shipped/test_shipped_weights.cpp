@@ -1,5 +1,6 @@
 // Every file in weights/ against weights/manifest.json: bytes and sha256 match, it loads, its self-test
-// passes, the Eigen core reproduces the recorded test accuracy, and the shipped default reads drawn digits.
+// passes, the Eigen core reproduces the recorded test accuracy, each run record and sweep in weights/runs/
+// agrees with its entry, and the shipped default reads drawn digits.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -142,6 +143,68 @@ TEST_CASE("the Eigen core reproduces each file's recorded test accuracy, and the
       INFO(dtype << " loses " << loss * 100 << " points against float32");
       CHECK(loss <= (dtype == "float16" ? 0.001 : 0.003) + 1e-9);
     }
+  }
+}
+
+// The run records (weights/runs/, the training panel draws them): each "record" names a file that exists,
+// parses, and describes the model it is listed for. A float32 file's record is its own training run: same
+// weights bytes and recipe, and the test accuracy LibTorch measured equals the Eigen core's in the manifest
+// to within one image (float rounding). A float16/int8 file points to its float32 source's record, so the
+// bytes and accuracy compared are the source's (its own accuracy is checked against float32 above).
+TEST_CASE("every manifest record exists, parses, and agrees with its model; every sweep parses") {
+  const nlohmann::json manifest = read_manifest();
+  std::map<std::string, nlohmann::json> float32_by_record;
+  for (const auto& entry : manifest.at("models"))
+    if (entry.value("dtype", "") == "float32" && entry.contains("record"))
+      float32_by_record[entry.at("record").get<std::string>()] = entry;
+  int records = 0;
+  for (const auto& entry : manifest.at("models")) {
+    const std::string name = entry.at("name").get<std::string>();
+    INFO(name);
+    REQUIRE(entry.contains("record"));  // every shipped model was trained by the zoo and has one
+    const std::string record_file = entry.at("record").get<std::string>();
+    INFO("record " << record_file);
+    REQUIRE(float32_by_record.count(record_file) == 1);
+    const nlohmann::json& source = float32_by_record.at(record_file);
+    auto bytes = read_file(kWeightsDir + "/" + record_file, 16u << 20);
+    REQUIRE(bytes.ok());
+    const nlohmann::json record = nlohmann::json::parse(bytes.value().begin(), bytes.value().end(), nullptr, false);
+    REQUIRE_FALSE(record.is_discarded());
+    CHECK(record.at("format") == "digitlab-run-record-1");
+    CHECK(record.at("recipe") == entry.at("recipe"));
+    CHECK(record.at("weights").at("bytes").get<std::uint64_t>() == source.at("bytes").get<std::uint64_t>());
+    const double recorded = record.at("test").at("accuracy").get<double>();
+    const double listed = source.at("test_accuracy").get<double>();
+    INFO("record (LibTorch) " << recorded * 100 << " %, manifest (Eigen core) " << listed * 100 << " %");
+    CHECK(std::abs(recorded - listed) <= 1.5e-4);
+    CHECK(record.at("epochs").size() == record.at("config").at("epochs").get<std::size_t>());
+    CHECK(record.at("losses").size() > 0);
+    CHECK(record.at("config").at("data_dir").get<std::string>().rfind('/', 0) != 0);  // no machine's absolute path
+    ++records;
+  }
+  CHECK(records >= 4);
+
+  REQUIRE(manifest.contains("sweeps"));
+  for (const auto& sweep : manifest.at("sweeps")) {
+    const std::string file = sweep.at("file").get<std::string>();
+    INFO(file);
+    auto bytes = read_file(kWeightsDir + "/" + file, 16u << 20);
+    REQUIRE(bytes.ok());
+    const nlohmann::json table = nlohmann::json::parse(bytes.value().begin(), bytes.value().end(), nullptr, false);
+    REQUIRE_FALSE(table.is_discarded());
+    CHECK(table.at("format") == "digitlab-sweep-1");
+    CHECK(table.at("command") == sweep.at("command"));
+    const auto& runs = table.at("runs");
+    REQUIRE(runs.size() > 1);
+    double best = 0;
+    int best_run = 0;
+    for (const auto& run : runs) {
+      const double accuracy = run.at("test_accuracy").get<double>();
+      CHECK(accuracy >= 0.0);
+      CHECK(accuracy <= 1.0);
+      if (accuracy > best) best = accuracy, best_run = run.at("run").get<int>();
+    }
+    CHECK(table.at("best_run").get<int>() == best_run);
   }
 }
 
