@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -166,6 +165,7 @@ int hovered_point(const Chart& chart, const std::vector<ImVec2>& data) {
 // ---- the panel -------------------------------------------------------------------------------------------------
 
 struct LoadedRecord {
+  std::string path;  // the asset it was read from ("" once dropped for a retry)
   bool ok = false;
   RunRecord record;
   std::string error;  // when !ok: the reader's error, one line
@@ -189,7 +189,8 @@ class Panel final : public TeachingPanel {
       ImGui::TextWrapped("%s", message_.c_str());
       if (status_ == Status::failed && ImGui::SmallButton("Try again")) {
         context.assets.retry(record_path_);
-        parsed_.erase(record_path_);
+        const int stale = parsed_index(record_path_);
+        if (stale >= 0) parsed_[std::size_t(stale)].path.clear();  // read again when it comes back
         key_valid_ = false;
       }
     }
@@ -265,9 +266,12 @@ class Panel final : public TeachingPanel {
         message_ = "Could not load the training record " + record_path_ + " (" + asset.error +
                    "). Check that the site has weights/runs/ (rebuilding copies it) and try again.";
       } else {
-        auto found = parsed_.find(record_path_);
-        if (found == parsed_.end()) {
-          LoadedRecord loaded;
+        int index = parsed_index(record_path_);
+        if (index < 0) {
+          index = int(parsed_.size());
+          parsed_.emplace_back();
+          LoadedRecord& loaded = parsed_.back();
+          loaded.path = record_path_;
           auto read = read_run_record(
               std::string_view(reinterpret_cast<const char*>(asset.bytes.data()), asset.bytes.size()));
           loaded.ok = read.ok();
@@ -275,15 +279,18 @@ class Panel final : public TeachingPanel {
             loaded.record = std::move(read.value());
           else
             loaded.error = read.error().to_string();
-          found = parsed_.emplace(record_path_, std::move(loaded)).first;
         }
-        status_ = found->second.ok ? Status::loaded : Status::failed;
-        message_ = found->second.ok ? "" : record_path_ + " is not a training record this app can read (" +
-                                               found->second.error + "). Rebuild the site from the repository's weights/.";
+        const LoadedRecord& found = parsed_[std::size_t(index)];
+        status_ = found.ok ? Status::loaded : Status::failed;
+        message_ = found.ok ? "" : record_path_ + " is not a training record this app can read (" + found.error +
+                                       "). Rebuild the site from the repository's weights/.";
       }
     }
 
-    if (sweeps_.size() != sweep_count) sweeps_.assign(sweep_count, LoadedSweep());
+    if (sweeps_.size() != sweep_count) {
+      sweeps_.clear();
+      sweeps_.resize(sweep_count);
+    }
     for (std::size_t i = 0; i < sweep_count; ++i) {
       LoadedSweep& sweep = sweeps_[i];
       sweep.path = "weights/" + context.catalog.sweeps()[i].file;
@@ -318,8 +325,14 @@ class Panel final : public TeachingPanel {
 
   const RunRecord* loaded_record() const {
     if (status_ != Status::loaded) return nullptr;
-    auto found = parsed_.find(record_path_);
-    return found != parsed_.end() && found->second.ok ? &found->second.record : nullptr;
+    const int index = parsed_index(record_path_);
+    return index >= 0 && parsed_[std::size_t(index)].ok ? &parsed_[std::size_t(index)].record : nullptr;
+  }
+
+  int parsed_index(const std::string& path) const {
+    for (std::size_t i = 0; i < parsed_.size(); ++i)
+      if (!path.empty() && parsed_[i].path == path) return int(i);
+    return -1;
   }
 
   void draw_record(const RunRecord& record, float scale) {
@@ -551,7 +564,7 @@ class Panel final : public TeachingPanel {
   // What the record part shows.
   Status status_ = Status::none;
   std::string model_name_, record_path_, message_ = "Starting ...";
-  std::map<std::string, LoadedRecord> parsed_;  // by asset path: switching back to a model reads nothing again
+  std::vector<LoadedRecord> parsed_;  // one per asset path: switching back to a model reads nothing again
 
   std::vector<LoadedSweep> sweeps_;  // parallel to catalog.sweeps()
   int selected_ = 0;
