@@ -74,8 +74,8 @@ bool SubsetHeader::draw(PanelContext& context, SubsetEvaluator& evaluator, const
   picker_rect[3] = picker_max.y - picker_min.y;
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Switches to that dataset's most accurate shipped model.");
   if (!view.model_name.empty()) {
-    ImGui::SameLine();
-    ImGui::Text("model %s", view.model_name.c_str());
+    ImGui::SameLine(0.f, 3.f * ImGui::GetStyle().ItemSpacing.x);
+    ImGui::Text("Model: %s", view.model_name.c_str());
   }
   const SubsetEvaluation* evaluation = view.evaluation;
   if (evaluation && evaluation->done > 0) {
@@ -233,8 +233,13 @@ class ConfusionPanel final : public TeachingPanel {
     const int n = evaluation.num_classes;
     const ImGuiStyle& style = ImGui::GetStyle();
     const float line = ImGui::GetTextLineHeight();
-    ImGui::TextDisabled("Rows: the true class. Columns: what the model said. Each row adds up to 1.");
-    height -= ImGui::GetTextLineHeightWithSpacing();
+    const float text_top = ImGui::GetCursorPosY();
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped("Rows: the true class. Columns: what the model said. Each row adds up to 1.");
+    ImGui::PopStyleColor();
+    ImGui::PopTextWrapPos();
+    height -= ImGui::GetCursorPosY() - text_top;
 
     float label_width = 0.f;
     for (int c = 0; c < n; ++c)
@@ -306,7 +311,7 @@ class ConfusionPanel final : public TeachingPanel {
     }
     if (hovered_true >= 0) {
       const char* truth = class_label(view.card, hovered_true);
-      ImGui::SetTooltip("true %s, predicted %s: %u images (%.1f %% of the %s row)\nclick to see them", truth,
+      ImGui::SetTooltip("true %s, predicted %s: %u images (%.1f %% of all true %s)\nclick to see them", truth,
                         class_label(view.card, hovered_predicted), evaluation.count(hovered_true, hovered_predicted),
                         double(evaluation.normalized(hovered_true, hovered_predicted)) * 100.0, truth);
     }

@@ -118,7 +118,7 @@ class ExplorerPanel final : public TeachingPanel {
     ImGui::SameLine();
     if (ImGui::Checkbox("Least sure first", &least_sure_first_)) page_ = 0;
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("Orders the images by the model's top probability, lowest first.");
-    ImGui::SameLine();
+    ImGui::SameLine(0.f, 3.f * ImGui::GetStyle().ItemSpacing.x);
     count_text_ = format_text("%s of %s misclassified", format_count(evaluation.misclassified()).c_str(),
                               format_count(evaluation.done).c_str());
     ImGui::TextUnformatted(count_text_.c_str());
@@ -157,7 +157,7 @@ class ExplorerPanel final : public TeachingPanel {
     float text_width = 0.f;
     char said[64], truth[64];
     for (int c = 0; c < evaluation.num_classes; ++c) {
-      std::snprintf(said, sizeof said, "(Label: %s)", class_label(view.card, c));  // the longer of the two lines
+      std::snprintf(said, sizeof said, "Predicted: %s", class_label(view.card, c));
       text_width = std::max(text_width, ImGui::CalcTextSize(said).x);
     }
     const float pixel = std::floor(std::clamp(std::min(size.x / 6.f, size.y / 3.f) / 40.f, 2.f, 3.f) *
