@@ -6,6 +6,7 @@
 // Sections: plotting (axes, ticks, hover) - the three charts - the sweep table - the panel and its state.
 #include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -27,10 +28,22 @@ struct Box {
   float x = 0, y = 0, w = 0, h = 0;
 };
 
-std::string box_json(const Box& box) {
-  using widgets::json_number;
-  return "{\"x\":" + json_number(box.x) + ",\"y\":" + json_number(box.y) + ",\"width\":" + json_number(box.w) +
-         ",\"height\":" + json_number(box.h) + "}";
+// printf into a std::string: the panel's sentences and state (smaller in the browser than operator+ chains).
+std::string format(const char* pattern, ...) __attribute__((format(printf, 1, 2)));
+std::string format(const char* pattern, ...) {
+  char small[256];
+  va_list arguments;
+  va_start(arguments, pattern);
+  const int length = std::vsnprintf(small, sizeof small, pattern, arguments);
+  va_end(arguments);
+  if (length < 0) return std::string();
+  if (std::size_t(length) < sizeof small) return std::string(small, std::size_t(length));
+  std::string text(std::size_t(length) + 1, '\0');
+  va_start(arguments, pattern);
+  std::vsnprintf(&text[0], text.size(), pattern, arguments);
+  va_end(arguments);
+  text.resize(std::size_t(length));
+  return text;
 }
 
 ImU32 style_color(ImGuiCol id, float alpha = 1.f) {
@@ -199,34 +212,30 @@ class Panel final : public TeachingPanel {
   }
 
   std::string state_json() const override {
-    using widgets::json_number;
     using widgets::json_string;
     static const char* const status_names[] = {"none", "loading", "loaded", "failed"};
-    std::string json = "{\"model\":" + json_string(model_name_);
-    json += ",\"record\":" + json_string(status_names[int(status_)]);
-    json += ",\"record_loaded\":" + std::string(status_ == Status::loaded ? "true" : "false");
-    json += ",\"record_path\":" + json_string(record_path_) + ",\"message\":" + json_string(message_);
     const RunRecord* record = loaded_record();
-    json += ",\"loss_points\":" + std::to_string(record ? record->losses.size() : 0);
-    json += ",\"epochs\":" + std::to_string(record ? record->epochs.size() : 0);
-    json += ",\"final_accuracy\":" + (record ? json_number(record->test_accuracy) : std::string("null"));
-    json += ",\"scheduler\":" + json_string(record ? record->scheduler : "");
-    json += ",\"learning_rates\":[";
-    for (std::size_t i = 0; record && i < record->epochs.size(); ++i)
-      json += (i ? "," : "") + json_number(record->epochs[i].learning_rate);
-    json += "],\"sweeps\":" + std::to_string(sweeps_.size());
     const LoadedSweep* sweep = selected_sweep();
-    json += ",\"sweep\":" + json_string(sweep ? sweep->table.name : "");
-    json += ",\"sweep_rows\":" + std::to_string(sweep ? sweep->table.runs.size() : 0);
-    json += ",\"sort_column\":" + json_string(sweep_column_name(sort_column_));
-    json += ",\"sort_descending\":" + std::string(sort_descending_ ? "true" : "false");
-    json += ",\"first_row_run\":" + std::to_string(sweep && !order_.empty() ? sweep->table.runs[std::size_t(order_[0])].run : 0);
-    json += ",\"best_run\":" +
-            std::to_string(sweep && sweep->table.best >= 0 ? sweep->table.runs[std::size_t(sweep->table.best)].run : 0);
-    json += ",\"columns\":[";
-    for (std::size_t i = 0; i < header_boxes_.size(); ++i)
-      json += std::string(i ? "," : "") + "{\"name\":" + json_string(sweep_column_name(SweepColumn(i))) +
-              ",\"rect\":" + box_json(header_boxes_[i]) + "}";
+    auto run_at = [sweep](int index) { return sweep && index >= 0 ? sweep->table.runs[std::size_t(index)].run : 0; };
+    std::string json = format(
+        "{\"model\":%s,\"record\":\"%s\",\"record_loaded\":%s,\"record_path\":%s,\"message\":%s,\"loss_points\":%d,"
+        "\"epochs\":%d,\"final_accuracy\":%.6g,\"scheduler\":%s,\"sweeps\":%d,\"sweep\":%s,\"sweep_rows\":%d,"
+        "\"sort_column\":\"%s\",\"sort_descending\":%s,\"first_row_run\":%d,\"best_run\":%d,\"learning_rates\":[",
+        json_string(model_name_).c_str(), status_names[int(status_)], record ? "true" : "false",
+        json_string(record_path_).c_str(), json_string(message_).c_str(), record ? int(record->losses.size()) : 0,
+        record ? int(record->epochs.size()) : 0, record ? double(record->test_accuracy) : -1.0,
+        json_string(record ? record->scheduler : "").c_str(), int(sweeps_.size()),
+        json_string(sweep ? sweep->table.name : "").c_str(), sweep ? int(sweep->table.runs.size()) : 0,
+        sweep_column_name(sort_column_), sort_descending_ ? "true" : "false", run_at(order_.empty() ? -1 : order_[0]),
+        run_at(sweep ? sweep->table.best : -1));
+    for (std::size_t i = 0; record && i < record->epochs.size(); ++i)
+      json += format("%s%.6g", i ? "," : "", double(record->epochs[i].learning_rate));
+    json += "],\"columns\":[";
+    for (std::size_t i = 0; i < header_boxes_.size(); ++i) {
+      const Box& box = header_boxes_[i];
+      json += format("%s{\"name\":\"%s\",\"rect\":{\"x\":%.1f,\"y\":%.1f,\"width\":%.1f,\"height\":%.1f}}", i ? "," : "",
+                     sweep_column_name(SweepColumn(i)), box.x, box.y, box.w, box.h);
+    }
     return json + "]}";
   }
 
@@ -250,21 +259,21 @@ class Panel final : public TeachingPanel {
       message_ = "No model is loaded yet: pick one in the Model panel, and its training curves appear here.";
     } else if (entry->record.empty()) {
       status_ = Status::none;
-      message_ = entry->user_file
-                     ? entry->name + " was opened from a file, so there is no training record to show. Pick a "
-                                     "shipped model in the Model panel to see how it was trained."
-                     : "The manifest lists no training record for " + entry->name +
-                           " (its \"record\" in weights/manifest.json), so there are no curves to show.";
+      message_ = format(entry->user_file ? "%s was opened from a file, so there is no training record to show. Pick "
+                                           "a shipped model in the Model panel to see how it was trained."
+                                         : "The manifest lists no training record for %s (its \"record\" in "
+                                           "weights/manifest.json), so there are no curves to show.",
+                        entry->name.c_str());
     } else {
       record_path_ = "weights/" + entry->record;
       const Asset& asset = context.assets.request(record_path_);
       if (asset.state == Asset::State::pending) {
         status_ = Status::loading;
-        message_ = "Loading the training record " + record_path_ + " ...";
+        message_ = format("Loading the training record %s ...", record_path_.c_str());
       } else if (asset.state == Asset::State::failed) {
         status_ = Status::failed;
-        message_ = "Could not load the training record " + record_path_ + " (" + asset.error +
-                   "). Check that the site has weights/runs/ (rebuilding copies it) and try again.";
+        message_ = format("Could not load the training record %s (%s). Check that the site has weights/runs/ (rebuilding "
+                          "copies it) and try again.", record_path_.c_str(), asset.error.c_str());
       } else {
         int index = parsed_index(record_path_);
         if (index < 0) {
@@ -282,8 +291,9 @@ class Panel final : public TeachingPanel {
         }
         const LoadedRecord& found = parsed_[std::size_t(index)];
         status_ = found.ok ? Status::loaded : Status::failed;
-        message_ = found.ok ? "" : record_path_ + " is not a training record this app can read (" + found.error +
-                                       "). Rebuild the site from the repository's weights/.";
+        message_ = found.ok ? std::string()
+                            : format("%s is not a training record this app can read (%s). Rebuild the site from the "
+                                     "repository's weights/.", record_path_.c_str(), found.error.c_str());
       }
     }
 
@@ -338,22 +348,18 @@ class Panel final : public TeachingPanel {
   void draw_record(const RunRecord& record, float scale) {
     ImGui::Text("%s: how it was trained", model_name_.c_str());
     ImGui::TextWrapped("Recipe: %s", record.recipe.c_str());
-    std::string summary = std::to_string(record.epochs.size()) + " epochs";
+    std::string summary = format("%d epochs", int(record.epochs.size()));
     if (record.steps_per_epoch > 0)
-      summary += " of " + with_commas(record.steps_per_epoch) + " steps (batch " + std::to_string(record.batch_size) +
-                 ", " + with_commas(record.train_images) + " training images)";
-    char figures[160];
-    std::snprintf(figures, sizeof figures, ", %.1f s per epoch, %.0f s in all", record.seconds_per_epoch,
-                  record.total_seconds);
-    summary += figures;
-    if (record.threads > 0)
-      summary += " on " + std::to_string(record.threads) + " CPU thread" + (record.threads == 1 ? "" : "s");
-    if (!record.libtorch.empty()) summary += " (LibTorch " + record.libtorch + ", " + record.device + ")";
+      summary += format(" of %s steps (batch %d, %s training images)", with_commas(record.steps_per_epoch).c_str(),
+                        record.batch_size, with_commas(record.train_images).c_str());
+    summary += format(", %.1f s per epoch, %.0f s in all", record.seconds_per_epoch, record.total_seconds);
+    if (record.threads > 0) summary += format(" on %d CPU thread%s", record.threads, record.threads == 1 ? "" : "s");
+    if (!record.libtorch.empty()) summary += format(" (LibTorch %s, %s)", record.libtorch.c_str(), record.device.c_str());
     ImGui::TextWrapped("%s.", summary.c_str());
-    std::snprintf(figures, sizeof figures, "Final test accuracy: %.2f %%", 100.0 * record.test_accuracy);
-    summary = figures;
+    summary = format("Final test accuracy: %.2f %%", 100.0 * record.test_accuracy);
     if (record.test_count > 0)
-      summary += " (" + with_commas(record.test_correct) + " of " + with_commas(record.test_count) + " test images)";
+      summary += format(" (%s of %s test images)", with_commas(record.test_correct).c_str(),
+                        with_commas(record.test_count).c_str());
     ImGui::TextWrapped("%s.", summary.c_str());
     ImGui::Spacing();
 
