@@ -66,8 +66,10 @@ std::string percent_text(float fraction) {
 
 }  // namespace
 
-App::App(AppServices& services)
-    : services_(services), assets_([this](const std::string& path) { services_.fetch_asset(path); }) {
+App::App(AppServices& services, PanelFactory factory)
+    : services_(services),
+      assets_([this](const std::string& path) { services_.fetch_asset(path); }),
+      panel_factory_(factory) {
   teaching_.resize(panel_list().size());
 }
 
@@ -77,6 +79,12 @@ void App::start(std::string_view url_query) {
   ParsedOptions parsed = parse_url_options(url_query);
   options_ = parsed.options;
   for (std::string& problem : parsed.problems) add_message(std::move(problem));
+  if (hand_over_to_teaching_build(options_.panels)) {
+    // The page reloads with the build that has the panels; meanwhile show the demo's.
+    options_.panels.clear();
+    for (const PanelInfo& panel : panel_list())
+      if (panel.in_default) options_.panels.push_back(panel.id);
+  }
   apply_theme();
 
   int index = catalog_.default_index();
@@ -184,15 +192,37 @@ void App::set_panels(const std::vector<PanelId>& panels) {
     for (PanelId other : shown) seen = seen || other == id;
     if (known && !seen) shown.push_back(id);
   }
-  if (shown.empty()) return;
+  if (shown.empty() || hand_over_to_teaching_build(shown)) return;
   options_.panels = std::move(shown);
   services_.state_changed();
 }
 
+bool App::hand_over_to_teaching_build(const std::vector<PanelId>& panels) {
+  if (panel_factory_) return false;
+  std::string names;
+  bool teaching = false;
+  for (PanelId id : panels) {
+    teaching = teaching || is_teaching_panel(id);
+    names += (names.empty() ? "" : ",") + std::string(panel_info(id).name);
+  }
+  if (!teaching) return false;
+  std::string query = "panels=" + names;
+  if (!options_.model.empty() || catalog_.has_model())
+    query += "&model=" + (catalog_.has_model() && !catalog_.active_entry()->user_file ? catalog_.active_entry()->name
+                                                                                      : options_.model);
+  if (options_.embed) query += "&embed=1";
+  if (options_.theme == Theme::dark) query += "&theme=dark";
+  char stroke[32];
+  std::snprintf(stroke, sizeof stroke, "&stroke=%.0f", double(options_.stroke_width) * 100.0);
+  query += stroke;
+  services_.open_teaching_build(query);
+  return true;
+}
+
 TeachingPanel* App::teaching_panel(PanelId id) {
   const std::size_t slot = std::size_t(id);
-  if (slot >= teaching_.size() || !is_teaching_panel(id)) return nullptr;
-  if (!teaching_[slot]) teaching_[slot] = make_teaching_panel(id);
+  if (slot >= teaching_.size() || !is_teaching_panel(id) || !panel_factory_) return nullptr;
+  if (!teaching_[slot]) teaching_[slot] = panel_factory_(id);
   return teaching_[slot].get();
 }
 

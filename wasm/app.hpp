@@ -30,6 +30,9 @@ class AppServices {
   virtual ~AppServices() = default;
   // Start fetching entry.file; answer later (or at once) with App::weights_arrived / weights_failed.
   virtual void fetch_weights(int index, const ModelEntry& entry) = 0;
+  // Only in a build without the teaching panels (the browser's demo build): show the page again with this
+  // URL query (e.g. "panels=draw,network&model=mnist-cnn") in the build that has them.
+  virtual void open_teaching_build(const std::string& url_query) { (void)url_query; }
   // Start fetching a site file for the teaching panels (assets.hpp: "weights/runs/x.json",
   // "data/mnist/test-subset-images-idx3-ubyte.gz"); answer with App::asset_arrived / asset_failed.
   virtual void fetch_asset(const std::string& path) = 0;
@@ -49,7 +52,8 @@ inline constexpr double kPredictEverySeconds = 0.05;
 
 class App {
  public:
-  explicit App(AppServices& services);
+  // factory: where teaching panels come from; null in the demo build (teaching.hpp, PanelFactory).
+  explicit App(AppServices& services, PanelFactory factory = &make_teaching_panel);
 
   // Set-up: add the manifest's models to catalog(), then start() with the URL's query (or "").
   ModelCatalog& catalog() { return catalog_; }
@@ -107,6 +111,8 @@ class App {
   void draw_panels_menu();
   TeachingPanel* teaching_panel(PanelId id);
   bool activations_wanted() const;
+  // In a build without teaching panels, hands panels that include one to the page; true when it did.
+  bool hand_over_to_teaching_build(const std::vector<PanelId>& panels);
   void preload_model(int index);
   void draw_stroke(ImDrawList* draw_list, const Stroke& stroke, ImVec2 origin, float side);
   void draw_prediction_panel();
@@ -145,6 +151,7 @@ class App {
   bool canvas_drawn_ = false;           // this frame already drew the drawing area
 
   // The teaching panels, created when first shown (indexed by PanelId), and what they fetch.
+  PanelFactory panel_factory_ = nullptr;
   std::vector<std::unique_ptr<TeachingPanel>> teaching_;
   AssetStore assets_;
   std::set<int> preloading_;  // catalog entries fetched for the compare panel, not to be switched to

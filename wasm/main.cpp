@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
 
   // Static: in the browser main() returns into the event loop and these must stay (main_loop.hpp).
   static std::unique_ptr<Platform> platform = digitlab::app::make_platform();
-  static App app(*platform);
+  static App app(*platform, digitlab::app::built_in_panel_factory());
   glfwSetWindowUserPointer(window, &app);
   glfwSetCursorPosCallback(window, on_cursor_moved);
   glfwSetMouseButtonCallback(window, on_mouse_button);  // before ImGui's, which then chains to it

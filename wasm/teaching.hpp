@@ -74,6 +74,13 @@ std::unique_ptr<TeachingPanel> make_number_panel();
 // null for the demo's own panels (draw, prediction, input, model: drawn by App itself).
 std::unique_ptr<TeachingPanel> make_teaching_panel(PanelId id);
 
+// How the App gets its teaching panels. The browser has two builds of the app (wasm/CMakeLists.txt):
+// digitlab-lab with the panels (this returns &make_teaching_panel, teaching_widgets.cpp) and the smaller
+// demo, digitlab-app, without them (null, teaching_none.cpp), which hands a request for a teaching panel to
+// the page (AppServices::open_teaching_build) to reload with the lab build.
+using PanelFactory = std::unique_ptr<TeachingPanel> (*)(PanelId);
+PanelFactory built_in_panel_factory();
+
 // Shared drawing helpers for panels (teaching_widgets.cpp).
 namespace widgets {
 // A grey-level image (values in [0,1], row-major width x height) drawn at the cursor, cell px per pixel;

@@ -9,6 +9,8 @@
 
 namespace digitlab::app {
 
+PanelFactory built_in_panel_factory() { return &make_teaching_panel; }
+
 std::unique_ptr<TeachingPanel> make_teaching_panel(PanelId id) {
   switch (id) {
     case PanelId::activations: return make_activations_panel();

@@ -22,6 +22,7 @@ EM_JS(void, page_fetch_weights, (int index, const char* file, const char* sha256
   Module.digitlabPage.fetchWeights(index, UTF8ToString(file), UTF8ToString(sha256));
 });
 EM_JS(void, page_fetch_asset, (const char* path), { Module.digitlabPage.fetchAsset(UTF8ToString(path)); });
+EM_JS(void, page_open_teaching_build, (const char* query), { Module.digitlabPage.openTeachingBuild(UTF8ToString(query)); });
 EM_JS(void, page_open_file_picker, (), { Module.digitlabPage.openFilePicker(); });
 EM_JS(void, page_state_changed, (), { Module.digitlabPage.stateChanged(); });
 EM_JS(void, page_fatal, (const char* message), { Module.digitlabPage.fatal(UTF8ToString(message)); });
@@ -102,6 +103,7 @@ class WebPlatform final : public Platform {
     page_fetch_weights(index, entry.file.c_str(), entry.sha256.c_str());
   }
   void fetch_asset(const std::string& path) override { page_fetch_asset(path.c_str()); }
+  void open_teaching_build(const std::string& query) override { page_open_teaching_build(query.c_str()); }
   bool can_open_files() const override { return true; }
   void open_file_picker() override { page_open_file_picker(); }
   const char* open_files_hint() const override {

@@ -9,6 +9,11 @@
   // embed= is read here too (same rules as wasm/url_options.cpp) so the page chrome never flashes.
   const embed = params.has('embed') && ['', '1', 'true', 'yes'].includes(params.get('embed'));
   document.documentElement.classList.toggle('embed', embed);
+  // Two builds of the app (wasm/CMakeLists.txt): the demo's four panels in a small one, the teaching panels
+  // in digitlab-lab. Any other panel name in the URL needs the lab (which also explains unknown names).
+  const DEMO_PANELS = ['draw', 'prediction', 'input', 'model'];
+  const wantedPanels = (params.get('panels') || '').split(',').map((name) => name.trim()).filter(Boolean);
+  const appBuild = wantedPanels.some((name) => !DEMO_PANELS.includes(name)) ? 'digitlab-lab' : 'digitlab-app';
 
   const canvas = document.getElementById('canvas');
   const liveRegion = document.getElementById('prediction');
@@ -168,6 +173,8 @@
           module.ccall('digitlab_asset_arrived', null, ['string', 'number', 'number'], [path, pointer, n])))
         .catch((e) => module.ccall('digitlab_asset_failed', null, ['string', 'string'], [path, String(e.message || e)]));
     },
+    // The demo build was asked for a teaching panel (menu, showPanels): reload with the lab build.
+    openTeachingBuild(query) { location.search = `?${query}`; },
     openFilePicker() { fileInput.click(); },
     stateChanged() {
       if (publishQueued) return;
@@ -183,7 +190,7 @@
     probabilities: s.probabilities, top_probability: s.top_probability, unsure: s.unsure, status: s.status,
     error: s.error, messages: s.messages, models: s.models, panels: s.panels, available_panels: s.available_panels,
     embed: s.embed, strokes: s.strokes, up_to_date: s.up_to_date, predictions: s.predictions, latency_ms: s.latency_ms,
-    latency_summary_ms: s.latency_summary_ms, panel_state: s.panel_state, timings: {...timings},
+    latency_summary_ms: s.latency_summary_ms, panel_state: s.panel_state, build: appBuild, timings: {...timings},
   });
 
   function publish() {
@@ -335,39 +342,50 @@
   });
 
   // ---- start ---------------------------------------------------------------------------------------------------
-  if (typeof createDigitlabModule !== 'function') {
-    showFatal('digitlab-app.js did not load: the site is incomplete. Build it with the wasm preset (make demo).');
-    return;
+  const appScript = document.createElement('script');
+  appScript.src = `${appBuild}.js`;
+  appScript.onerror = () => showFatal(`${appBuild}.js did not load: the site is incomplete. Build it with the wasm ` +
+                                      'preset (make demo).');
+  appScript.onload = () => {
+    if (typeof createDigitlabModule !== 'function') {
+      showFatal(`${appBuild}.js is not the digitlab app: rebuild the site with the wasm preset (make demo).`);
+      return;
+    }
+    startApp();
+  };
+  document.body.appendChild(appScript);
+
+  function startApp() {
+    createDigitlabModule({canvas, digitlabPage: hooks, print: (text) => console.log(text),
+                          printErr: (text) => console.warn(text)})
+      .then(async (instance) => {
+        module = instance;
+        timings.wasm_ms = performance.now();
+        let rows = [], sweepRows = [];
+        try {
+          const {models, sweeps, problems} = readManifest(await manifestRequest);
+          rows = models;
+          sweepRows = sweeps;
+          for (const problem of problems) module.ccall('digitlab_add_message', null, ['string'], [problem]);
+        } catch (e) {
+          const reason = String(e.message || e).replace(/^\/?[^:]*manifest\.json: /, '');
+          module.ccall('digitlab_add_message', null, ['string'], [`Could not read weights/manifest.json (${reason}).`]);
+        }
+        for (const m of rows) {
+          module.ccall('digitlab_add_model', null,
+                       ['string', 'string', 'string', 'string', 'string', 'number', 'number', 'string', 'number', 'string'],
+                       [m.name, m.file, m.architecture, m.dataset, m.dtype, m.accuracy, m.bytes, m.sha256, m.isDefault ? 1 : 0,
+                        m.record]);
+        }
+        for (const w of sweepRows) {
+          module.ccall('digitlab_add_sweep', null, ['string', 'string', 'string'], [w.name, w.file, w.about]);
+        }
+        started = true;
+        module.ccall('digitlab_start', null, ['string'], [location.search]);
+        startedWaiters.splice(0).forEach((resolve) => resolve());
+        publish();
+        waitUntilReady();
+      })
+      .catch((e) => showFatal(`The app could not start: ${(e && e.message) || e}`));
   }
-  createDigitlabModule({canvas, digitlabPage: hooks, print: (text) => console.log(text),
-                        printErr: (text) => console.warn(text)})
-    .then(async (instance) => {
-      module = instance;
-      timings.wasm_ms = performance.now();
-      let rows = [], sweepRows = [];
-      try {
-        const {models, sweeps, problems} = readManifest(await manifestRequest);
-        rows = models;
-        sweepRows = sweeps;
-        for (const problem of problems) module.ccall('digitlab_add_message', null, ['string'], [problem]);
-      } catch (e) {
-        const reason = String(e.message || e).replace(/^\/?[^:]*manifest\.json: /, '');
-        module.ccall('digitlab_add_message', null, ['string'], [`Could not read weights/manifest.json (${reason}).`]);
-      }
-      for (const m of rows) {
-        module.ccall('digitlab_add_model', null,
-                     ['string', 'string', 'string', 'string', 'string', 'number', 'number', 'string', 'number', 'string'],
-                     [m.name, m.file, m.architecture, m.dataset, m.dtype, m.accuracy, m.bytes, m.sha256, m.isDefault ? 1 : 0,
-                      m.record]);
-      }
-      for (const w of sweepRows) {
-        module.ccall('digitlab_add_sweep', null, ['string', 'string', 'string'], [w.name, w.file, w.about]);
-      }
-      started = true;
-      module.ccall('digitlab_start', null, ['string'], [location.search]);
-      startedWaiters.splice(0).forEach((resolve) => resolve());
-      publish();
-      waitUntilReady();
-    })
-    .catch((e) => showFatal(`The app could not start: ${(e && e.message) || e}`));
 })();

@@ -27,6 +27,8 @@ struct FakeServices : AppServices {
   void fetch_weights(int index, const ModelEntry& entry) override { fetches.emplace_back(index, entry.file); }
   std::vector<std::string> asset_fetches;
   void fetch_asset(const std::string& path) override { asset_fetches.push_back(path); }
+  std::vector<std::string> teaching_builds;  // queries handed to open_teaching_build (demo build only)
+  void open_teaching_build(const std::string& query) override { teaching_builds.push_back(query); }
   const char* open_files_hint() const override { return "drop a file"; }
   void state_changed() override { ++changes; }
   double now_seconds() const override { return now; }

@@ -284,3 +284,28 @@ TEST_CASE("the app routes asset answers to the panels' store and reports the cha
   app.asset_failed("weights/runs/x.json", "HTTP 404");
   CHECK(services.changes > changes);
 }
+
+TEST_CASE("the demo build (no teaching panels) hands a teaching panel to the page's lab build", "[app][ui][panels]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services, nullptr);
+  app.catalog().add(entry("main", true));
+  app.set_ui_scale(1.f);
+  app.start("panels=draw,network&theme=dark");
+  REQUIRE(services.teaching_builds.size() == 1);
+  CHECK(services.teaching_builds[0].find("panels=draw,network") == 0);
+  CHECK(services.teaching_builds[0].find("&theme=dark") != std::string::npos);
+  // Meanwhile it shows the demo's panels, and nothing draws a teaching panel.
+  CHECK(app.options().panels == std::vector<PanelId>{PanelId::draw, PanelId::prediction, PanelId::input, PanelId::model});
+  app.weights_arrived(0, tiny_weights(2));
+  imgui.frame(app);
+  CHECK(state_of(app)["panel_state"].empty());
+
+  app.set_panels({PanelId::confusion});
+  REQUIRE(services.teaching_builds.size() == 2);
+  CHECK(services.teaching_builds[1].find("panels=confusion&model=main") == 0);
+  CHECK(app.options().panels.size() == 4);  // unchanged: the page reloads
+  app.set_panels({PanelId::draw, PanelId::input});  // demo panels stay in this build
+  CHECK(services.teaching_builds.size() == 2);
+  CHECK(app.options().panels == std::vector<PanelId>{PanelId::draw, PanelId::input});
+}

@@ -305,6 +305,23 @@ try {
     await plain.close();
   }
 
+  // ---- two builds: the demo loads the small one; a teaching panel reloads the page with the lab build -------
+  {
+    const demo = await context.newPage();
+    await demo.goto(`${origin}/index.html?model=mnist-mlp`);
+    await demo.evaluate(() => window.digitlab.ready);
+    const before = await demo.evaluate(() => window.digitlab.state());
+    check(before.build === 'digitlab-app', 'the plain page loads the demo build', before.build);
+    await Promise.all([demo.waitForNavigation(), demo.evaluate(() => window.digitlab.showPanels('draw,network'))]);
+    await demo.waitForFunction(() => window.digitlab && window.digitlab.state, null, {timeout: 20000});
+    await demo.evaluate(() => window.digitlab.ready);
+    const after = await demo.evaluate(() => window.digitlab.state());
+    check(after.build === 'digitlab-lab' && after.panels.join() === 'draw,network' && after.model === 'mnist-mlp',
+          'showPanels with a teaching panel reloads the page with the lab build, keeping the model',
+          `${after.build}, panels ${after.panels}, model ${after.model}, ${demo.url()}`);
+    await demo.close();
+  }
+
   // ---- offline: nothing outside the page's origin was requested --------------------------------------------
   const outside = requests.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'));
   check(outside.length === 0, 'the pages requested nothing outside their own origin', outside.slice(0, 5).join(' '));
@@ -323,9 +340,12 @@ const sizeOf = (file) => {
   return {raw: bytes.length, gzip: zlib.gzipSync(bytes, {level: 9}).length};
 };
 summary.sizes = {};
-for (const file of ['digitlab-app.wasm', 'digitlab-app.js', 'page.js', 'index.html']) summary.sizes[file] = sizeOf(file);
-const app = ['digitlab-app.wasm', 'digitlab-app.js'].map((f) => summary.sizes[f]);
-summary.sizes.app_total = {raw: app[0].raw + app[1].raw, gzip: app[0].gzip + app[1].gzip};
+for (const file of ['digitlab-app.wasm', 'digitlab-app.js', 'digitlab-lab.wasm', 'digitlab-lab.js', 'page.js', 'index.html'])
+  summary.sizes[file] = sizeOf(file);
+for (const build of ['app', 'lab']) {
+  const files = [`digitlab-${build}.wasm`, `digitlab-${build}.js`].map((f) => summary.sizes[f]);
+  summary.sizes[`${build}_total`] = {raw: files[0].raw + files[1].raw, gzip: files[0].gzip + files[1].gzip};
+}
 summary.chromium = chromiumPath;
 fs.writeFileSync(path.join(out, 'browser-benchmark.json'), `${JSON.stringify(summary, null, 2)}\n`);
 console.log(`figures (also in ${path.join(out, 'browser-benchmark.json')}):\n${JSON.stringify(summary, null, 2)}`);
