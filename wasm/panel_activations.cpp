@@ -50,7 +50,9 @@ ImU32 style_color(ImGuiCol id, float alpha = 1.f) {
 // A tick step of 1, 2 or 5 times a power of ten that gives about `count` ticks over `range`.
 double nice_step(double range, int count) {
   const double raw = range / std::max(count, 1);
-  const double power = std::pow(10.0, std::floor(std::log10(raw)));
+  double power = 1.0;  // the power of ten at or below raw (a loop: pow and log10 would cost wasm size)
+  while (power > raw) power /= 10.0;
+  while (power * 10.0 <= raw) power *= 10.0;
   const double fraction = raw / power;
   return (fraction < 1.5 ? 1.0 : fraction < 3.5 ? 2.0 : fraction < 7.5 ? 5.0 : 10.0) * power;
 }
@@ -105,14 +107,14 @@ Plot begin_plot(const char* id, const char* title, ImVec2 size, double y_min, do
   return plot;
 }
 
-template <typename F>
-void plot_curve(const Plot& plot, F&& f, ImU32 color, float thickness) {
+// f (or f' when `derivative`) of a scalar activation as a polyline, one point every 2 pixels.
+void plot_curve(const Plot& plot, Activation id, bool derivative, double alpha, ImU32 color, float thickness) {
   ImDrawList* draw = ImGui::GetWindowDrawList();
   draw->PushClipRect(plot.p0, plot.p1, true);
   const int samples = std::max(2, int(plot.p1.x - plot.p0.x) / 2);
   for (int i = 0; i <= samples; ++i) {
     const double x = plot.x_min + (plot.x_max - plot.x_min) * double(i) / double(samples);
-    draw->PathLineTo(plot.to_screen(x, f(x)));
+    draw->PathLineTo(plot.to_screen(x, derivative ? activation_derivative(id, x, alpha) : activation_value(id, x, alpha)));
   }
   draw->PathStroke(color, ImDrawFlags_None, thickness);
   draw->PopClipRect();
@@ -238,12 +240,12 @@ class Panel final : public TeachingPanel {
       for (const ActivationInfo& other : activation_list()) {
         if (other.id == id || other.id == Activation::softmax) continue;
         const ImU32 faint = style_color(ImGuiCol_TextDisabled, 0.45f);
-        plot_curve(f_plot, [&](double x) { return activation_value(other.id, x, alpha); }, faint, 1.f);
-        plot_curve(d_plot, [&](double x) { return activation_derivative(other.id, x, alpha); }, faint, 1.f);
+        plot_curve(f_plot, other.id, false, alpha, faint, 1.f);
+        plot_curve(d_plot, other.id, true, alpha, faint, 1.f);
       }
     }
-    plot_curve(f_plot, [&](double x) { return activation_value(id, x, alpha); }, kCurveColor, 2.5f);
-    plot_curve(d_plot, [&](double x) { return activation_derivative(id, x, alpha); }, kDerivativeColor, 2.5f);
+    plot_curve(f_plot, id, false, alpha, kCurveColor, 2.5f);
+    plot_curve(d_plot, id, true, alpha, kDerivativeColor, 2.5f);
     if (std::isfinite(hover)) readout_x_ = hover;
     if (std::isfinite(readout_x_)) {
       plot_marker(f_plot, readout_x_, activation_value(id, readout_x_, alpha), kCurveColor);
@@ -262,7 +264,8 @@ class Panel final : public TeachingPanel {
     set_control("temperature", item_box());
     same_line_if_fits(90.f * scale + ImGui::CalcTextSize(" values").x + 8.f);
     ImGui::SetNextItemWidth(90.f * scale);
-    ImGui::SliderInt("values", &count_, 2, kMaxInputs);
+    float count = float(count_);  // a float slider: SliderInt would add its own template to the wasm
+    if (ImGui::SliderFloat("values", &count, 2.f, float(kMaxInputs), "%.0f")) count_ = std::clamp(int(count + 0.5f), 2, kMaxInputs);
     same_line_if_fits(ImGui::CalcTextSize("Reset").x + 8.f);
     if (ImGui::Button("Reset")) reset_inputs();
     if (context_has_logits_) {

@@ -177,40 +177,53 @@ class Panel final : public TeachingPanel {
     ImGui::Text("input (%lld, %lld, %lld)   %s parameters", (long long)model.card.input_channels,
                 (long long)model.card.input_height, (long long)model.card.input_width,
                 with_thousands(parameters_).c_str());
-    const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
-                                  ImGuiTableFlags_SizingFixedFit;
-    if (!ImGui::BeginTable("layer table", 4, flags, ImVec2(0.f, ImGui::GetContentRegionAvail().y))) return;
-    ImGui::TableSetupScrollFreeze(0, 1);
-    ImGui::TableSetupColumn("#");
-    ImGui::TableSetupColumn("layer", ImGuiTableColumnFlags_WidthStretch);
-    ImGui::TableSetupColumn("output");
-    ImGui::TableSetupColumn("params");
-    ImGui::TableHeadersRow();
+    // The table by hand (Selectable rows, columns by SameLine offsets): ImGui's tables would add about 12 KB
+    // of wasm. Columns: index, layer, output shape, parameters (right-aligned).
+    const float spacing = ImGui::GetStyle().ItemSpacing.x;
+    float shape_w = ImGui::CalcTextSize("output").x, params_w = ImGui::CalcTextSize("params").x;
+    std::vector<std::string> shapes(model.layers.size()), counts(model.layers.size());
+    for (std::size_t i = 0; i < model.layers.size(); ++i) {
+      shapes[i] = shape_text(shapes_[i].dims);
+      const std::int64_t count = parameter_count(model.layers[i]);
+      counts[i] = count ? with_thousands(count) : "-";
+      shape_w = std::max(shape_w, ImGui::CalcTextSize(shapes[i].c_str()).x);
+      params_w = std::max(params_w, ImGui::CalcTextSize(counts[i].c_str()).x);
+    }
+    const float width = ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ScrollbarSize;
+    const float x_layer = ImGui::CalcTextSize("00").x + spacing, x_params = width - params_w;
+    const float x_shape = x_params - spacing - shape_w;
+    ImGui::Separator();
+    ImGui::TextDisabled("#");
+    ImGui::SameLine(x_layer), ImGui::TextDisabled("layer");
+    ImGui::SameLine(x_shape), ImGui::TextDisabled("output");
+    ImGui::SameLine(x_params), ImGui::TextDisabled("params");
+    ImGui::Separator();
+    ImGui::BeginChild("layer rows", ImVec2(0.f, 0.f));
     for (std::size_t i = 0; i < model.layers.size(); ++i) {
       const Layer& layer = model.layers[i];
       LayerRow& row = layers_[i];
       row.description = layer_description(layer);
       row.parameters = parameter_count(layer);
       row.activation_size = activations_ ? std::int64_t((*activations_)[i].size()) : 0;
-      ImGui::TableNextRow();
-      ImGui::TableNextColumn();
-      char index[24];
-      std::snprintf(index, sizeof index, "%zu", i);
-      if (ImGui::Selectable(index, selected_layer_ == int(i), ImGuiSelectableFlags_SpanAllColumns)) {
+      ImGui::PushID(int(i));
+      if (ImGui::Selectable("##row", selected_layer_ == int(i))) {
         if (selected_layer_ != int(i)) selected_channel_ = -1;
         selected_layer_ = int(i);
       }
+      ImGui::PopID();
       if (ImGui::IsItemHovered()) hovered_layer_ = int(i);
       row.row = item_box();
-      ImGui::TableNextColumn();
+      ImGui::SameLine(1.f);  // back to the row's start (0 would mean "after the last item")
+      ImGui::Text("%zu", i);
+      ImGui::SameLine(x_layer);
       ImGui::TextUnformatted(layer_short_description(layer).c_str());
-      ImGui::TableNextColumn();
-      ImGui::TextUnformatted(shape_text(shapes_[i].dims).c_str());
-      ImGui::TableNextColumn();
-      if (row.parameters) ImGui::TextUnformatted(with_thousands(row.parameters).c_str());
+      ImGui::SameLine(x_shape);
+      ImGui::TextUnformatted(shapes[i].c_str());
+      ImGui::SameLine(x_params + params_w - ImGui::CalcTextSize(counts[i].c_str()).x);
+      if (row.parameters) ImGui::TextUnformatted(counts[i].c_str());
       else ImGui::TextDisabled("-");
     }
-    ImGui::EndTable();
+    ImGui::EndChild();
   }
 
   void draw_activations(const Model& model, PanelContext& context) {

@@ -94,7 +94,11 @@ class Panel final : public TeachingPanel {
   void update(PanelContext& context) {
     const std::uint64_t revision = context.drawing.revision();
     if (key_valid_ && revision == revision_ && context.model_generation == generation_) return;
-    key_valid_ = true, revision_ = revision, generation_ = context.model_generation;
+    // Four forward passes per update: while a stroke is drawn, at most ten updates a second.
+    if (key_valid_ && context.model_generation == generation_ && context.drawing.stroke_in_progress() &&
+        context.now - computed_at_ < 0.1)
+      return;
+    key_valid_ = true, revision_ = revision, generation_ = context.model_generation, computed_at_ = context.now;
     has_steps_ = false;
     error_.clear();
     if (!context.catalog.has_model() || context.drawing.empty()) return;
@@ -138,84 +142,68 @@ class Panel final : public TeachingPanel {
     const Preprocessed& p = steps_.centred;
     const Canvas& canvas = context.drawing.canvas();
     ImDrawList* draw = ImGui::GetWindowDrawList();
-    const float wrap = column_w;
-
-    const auto nothing = [](ImVec2) {};
-    auto column = [&](int index, const char* title, const char* caption, auto&& image, const PreprocessStep* step,
-                      auto&& after) {
-      if (index % columns) ImGui::SameLine(0.f, spacing);
+    // The five columns' words (captions with numbers made first), then one plain loop draws them: a generic
+    // lambda per column would be a template instantiated five times in the wasm.
+    char fit_caption[96], mass_caption[128], final_caption[128];
+    std::snprintf(fit_caption, sizeof fit_caption, "box %lldx%lld scaled so its longer side is 20, aspect kept",
+                  (long long)p.box_w, (long long)p.box_h);
+    std::snprintf(mass_caption, sizeof mass_caption,
+                  "placed by its box; centre of mass (blue) at (%.1f, %.1f), the middle (+) is (14.5, 14.5)", p.center_x,
+                  p.center_y);
+    if (skip_centring_) std::snprintf(final_caption, sizeof final_caption, "centring skipped: the image of step 4 as is");
+    else std::snprintf(final_caption, sizeof final_caption, "shifted by (%lld, %lld) pixels: what the model reads",
+                       (long long)steps_.shift_x, (long long)steps_.shift_y);
+    const char* titles[5] = {"1. Raw drawing", "2. Bounding box", "3. Fit into 20x20", "4. Centre of mass",
+                             skip_centring_ ? "5. Final (not centred)" : "5. Final 28x28"};
+    const char* captions[5] = {columns == 5 ? "the 280x280 ink and its bounding box (red). Squashed to 28x28, the model gets:"
+                                            : "the 280x280 ink and its bounding box (red), squashed to 28x28 for the model",
+                               "the box alone, stretched to 28x28 (the aspect ratio is lost)", fit_caption, mass_caption,
+                               final_caption};
+    const PreprocessStep* predicted[5] = {&steps_.steps[0], &steps_.steps[1], nullptr, &steps_.steps[2], &steps_.final_step()};
+    const float k28 = side / 28.f;
+    for (int c = 0; c < 5; ++c) {
+      if (c % columns) ImGui::SameLine(0.f, spacing);
       ImGui::BeginGroup();
-      ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + wrap);
-      ImGui::TextUnformatted(title);
+      ImGui::PushID(c);
+      ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + column_w);
+      ImGui::TextUnformatted(titles[c]);
       const ImVec2 p0 = ImGui::GetCursorScreenPos();
-      image(p0);
+      const ImVec2 middle(p0.x + 14.5f * k28, p0.y + 14.5f * k28);
+      if (c == 0) {  // the raw raster (280x280 shown at a lower resolution) with the bounding box
+        const int shown = int(std::min<std::int64_t>(canvas.width, std::max(28, int(side / 2.f))));
+        const std::vector<float> small = area_resize(canvas, 0, 0, canvas.width, canvas.height, shown, shown);
+        widgets::gray_image("image", small.data(), shown, shown, side / float(shown));
+        const float k = side / float(canvas.width);
+        draw->AddRect(ImVec2(p0.x + float(p.box_x) * k, p0.y + float(p.box_y) * k),
+                      ImVec2(p0.x + float(p.box_x + p.box_w) * k, p0.y + float(p.box_y + p.box_h) * k), kBoxColor, 0.f, 0, 2.f);
+      } else if (c == 2) {
+        widgets::gray_image("image", p.image20.data(), 20, 20, side / 20.f);
+      } else {
+        widgets::gray_image("image", predicted[c]->image28.data(), 28, 28, k28);
+        if (c >= 3) cross(draw, middle, 4.f, IM_COL32(200, 200, 200, 255));
+        if (c == 3) cross(draw, ImVec2(p0.x + p.center_x * k28, p0.y + p.center_y * k28), 7.f, kMarkColor);
+      }
       ImGui::Dummy(ImVec2(column_w, 1.f));
-      if (step) {
-        const bool right = step->label == steps_.final_step().label;
+      if (const PreprocessStep* step = predicted[c]) {
+        const bool agrees = step->label == steps_.final_step().label;
         ImGui::Text("Model: %s (%.0f %%)", class_of(step->label).c_str(), 100.0 * step->probability);
-        ImDrawList* dl = ImGui::GetWindowDrawList();
         const ImVec2 q = ImGui::GetCursorScreenPos();
         const float bar = column_w * 0.9f;
-        dl->AddRectFilled(q, ImVec2(q.x + bar, q.y + 6.f), ImGui::GetColorU32(ImGuiCol_FrameBg));
-        dl->AddRectFilled(q, ImVec2(q.x + bar * step->probability, q.y + 6.f),
-                          ImGui::GetColorU32(right ? ImGuiCol_PlotHistogram : ImGuiCol_PlotLines));
+        draw->AddRectFilled(q, ImVec2(q.x + bar, q.y + 6.f), ImGui::GetColorU32(ImGuiCol_FrameBg));
+        draw->AddRectFilled(q, ImVec2(q.x + bar * step->probability, q.y + 6.f),
+                            ImGui::GetColorU32(agrees ? ImGuiCol_PlotHistogram : ImGuiCol_PlotLines));
         ImGui::Dummy(ImVec2(bar, 8.f));
       } else {
         ImGui::TextDisabled("(not a model input)");
         ImGui::Dummy(ImVec2(column_w, 8.f));
       }
-      ImGui::TextDisabled("%s", caption);
-      after(p0);
+      ImGui::TextDisabled("%s", captions[c]);
+      if (c == 0 && columns == 5)
+        widgets::gray_image("input", steps_.steps[0].image28.data(), 28, 28, std::max(1.f, std::floor(side / 56.f)));
       ImGui::PopTextWrapPos();
+      ImGui::PopID();
       ImGui::EndGroup();
-    };
-
-    // 1. The raw raster (280x280 shown at a lower resolution) with the bounding box.
-    column(0, "1. Raw drawing", columns == 5 ? "the 280x280 ink and its bounding box (red). Squashed to 28x28, the model gets:"
-                         : "the 280x280 ink and its bounding box (red), squashed to 28x28 for the model",
-           [&](ImVec2 p0) {
-             const int shown = int(std::min<std::int64_t>(canvas.width, std::max(28, int(side / 2.f))));
-             const std::vector<float> small = area_resize(canvas, 0, 0, canvas.width, canvas.height, shown, shown);
-             widgets::gray_image("raw", small.data(), shown, shown, side / float(shown));
-             const float k = side / float(canvas.width);
-             draw->AddRect(ImVec2(p0.x + float(p.box_x) * k, p0.y + float(p.box_y) * k),
-                           ImVec2(p0.x + float(p.box_x + p.box_w) * k, p0.y + float(p.box_y + p.box_h) * k), kBoxColor, 0.f, 0, 2.f);
-           }, &steps_.steps[0],
-           [&](ImVec2) {
-             if (columns == 5)
-               widgets::gray_image("raw28", steps_.steps[0].image28.data(), 28, 28, std::max(1.f, std::floor(side / 56.f)));
-           });
-    // 2. The box stretched to 28x28 (aspect ratio lost).
-    column(1, "2. Bounding box", "the box alone, stretched to 28x28 (the aspect ratio is lost)",
-           [&](ImVec2) { widgets::gray_image("box", steps_.steps[1].image28.data(), 28, 28, side / 28.f); }, &steps_.steps[1], nothing);
-    // 3. Fit into 20x20 keeping the aspect ratio.
-    char fit_caption[96];
-    std::snprintf(fit_caption, sizeof fit_caption, "box %lldx%lld scaled so its longer side is 20, aspect kept",
-                  (long long)p.box_w, (long long)p.box_h);
-    column(2, "3. Fit into 20x20", fit_caption,
-           [&](ImVec2) { widgets::gray_image("fit", p.image20.data(), 20, 20, side / 20.f); }, nullptr, nothing);
-    // 4. The 20x20 in the middle of 28x28 by its box, the centre of mass marked.
-    char mass_caption[128];
-    std::snprintf(mass_caption, sizeof mass_caption, "placed by its box; centre of mass (blue) at (%.1f, %.1f), the middle (+) is (14.5, 14.5)",
-                  p.center_x, p.center_y);
-    column(columns == 5 ? 3 : 0, "4. Centre of mass", mass_caption,
-           [&](ImVec2 p0) {
-             const float k = side / 28.f;
-             widgets::gray_image("mass", steps_.steps[2].image28.data(), 28, 28, k);
-             cross(draw, ImVec2(p0.x + 14.5f * k, p0.y + 14.5f * k), 4.f, IM_COL32(200, 200, 200, 255));
-             cross(draw, ImVec2(p0.x + p.center_x * k, p0.y + p.center_y * k), 7.f, kMarkColor);
-           }, &steps_.steps[2], nothing);
-    // 5. The final input: shifted so the centre of mass lands in pixel (14, 14), unless skipped.
-    char final_caption[128];
-    if (skip_centring_) std::snprintf(final_caption, sizeof final_caption, "centring skipped: the image of step 4 as is");
-    else std::snprintf(final_caption, sizeof final_caption, "shifted by (%lld, %lld) pixels: what the model reads",
-                       (long long)steps_.shift_x, (long long)steps_.shift_y);
-    column(columns == 5 ? 4 : 1, skip_centring_ ? "5. Final (not centred)" : "5. Final 28x28", final_caption,
-           [&](ImVec2 p0) {
-             const float k = side / 28.f;
-             widgets::gray_image("final", steps_.final_step().image28.data(), 28, 28, k);
-             cross(draw, ImVec2(p0.x + 14.5f * k, p0.y + 14.5f * k), 4.f, IM_COL32(200, 200, 200, 255));
-           }, &steps_.final_step(), nothing);
+    }
     ImGui::Spacing();
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + room.x);
     const PreprocessStep& placed = steps_.steps[2], &centred = steps_.steps[3];
@@ -232,6 +220,7 @@ class Panel final : public TeachingPanel {
   bool skip_centring_ = false;
   bool key_valid_ = false, has_steps_ = false;
   std::uint64_t revision_ = 0, generation_ = 0;
+  double computed_at_ = -1.0;
   PreprocessSteps steps_;
   std::vector<std::string> class_names_;
   std::string error_;

@@ -105,8 +105,9 @@ try {
     await clickBox(page, n.first_map);
     s = await waitForState(page, (st) => st.panel_state.network.selected_channel === 0);
     check(true, 'network: clicking a map enlarges it');
-    await page.mouse.move(2, 2);
-    await page.waitForTimeout(200);  // a few frames, so the map's tooltip is gone from the screenshot
+    // Off the maps (a blank spot under the enlarged map) so that no tooltip covers them in the screenshot.
+    await page.mouse.move(...await displayToPage(page, n.first_map.x + 560, n.first_map.y + 420));
+    await page.waitForTimeout(200);
     await screenshot(page, opts, 'panel-network');
 
     await page.evaluate(() => window.digitlab.selectModel('mnist-mlp'));
