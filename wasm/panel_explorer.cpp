@@ -62,7 +62,12 @@ class ExplorerPanel final : public TeachingPanel {
     update_shown(subset, evaluation);
 
     const ImVec2 available = ImGui::GetContentRegionAvail();
-    const float detail_width = 230.f * context.ui_scale;
+    // Beside the grid: the image (84 px) and "Predicted: <the longest class name>" must fit.
+    float name_width = 0.f;
+    for (int c = 0; c < evaluation.num_classes; ++c)
+      name_width = std::max(name_width, ImGui::CalcTextSize(class_label(view.card, c)).x);
+    const float detail_width = std::max(230.f * context.ui_scale, 84.f * context.ui_scale + name_width +
+                                                                      ImGui::CalcTextSize("Predicted: ").x + 24.f);
     const bool detail_alongside = available.x >= 600.f * context.ui_scale;
     const float line = ImGui::GetTextLineHeightWithSpacing();
     const float detail_height = selected_ >= 0 && !detail_alongside ? line * 12.f : 0.f;
@@ -118,9 +123,12 @@ class ExplorerPanel final : public TeachingPanel {
     ImGui::SameLine();
     if (ImGui::Checkbox("Least sure first", &least_sure_first_)) page_ = 0;
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("Orders the images by the model's top probability, lowest first.");
-    ImGui::SameLine(0.f, 3.f * ImGui::GetStyle().ItemSpacing.x);
     count_text_ = format_text("%s of %s misclassified", format_count(evaluation.misclassified()).c_str(),
                               format_count(evaluation.done).c_str());
+    const float gap = 3.f * ImGui::GetStyle().ItemSpacing.x;
+    if (ImGui::GetContentRegionAvail().x - ImGui::GetItemRectMax().x + ImGui::GetCursorScreenPos().x >
+        gap + ImGui::CalcTextSize(count_text_.c_str()).x)
+      ImGui::SameLine(0.f, gap);  // on the checkboxes' line when it fits
     ImGui::TextUnformatted(count_text_.c_str());
   }
 

@@ -20,6 +20,13 @@ async function clickBox(page, box, fx = 0.5, fy = 0.5) {
   await page.mouse.click(x, y);
 }
 
+// A screenshot with the mouse moved off the canvas (no tooltip over the panel).
+async function shot(page, name) {
+  await page.mouse.move(1, 1);
+  await page.waitForTimeout(250);
+  await screenshot(page, opts, name);
+}
+
 // Opens the page and waits for the panel's evaluation to finish; returns {page, panel, seconds}.
 async function evaluated(query, name, model) {
   const started = Date.now();
@@ -101,7 +108,7 @@ try {
     console.log(`     explorer: page open to 1,000 classified in ${seconds.toFixed(1)} s ` +
                 `(${panel.evaluation_seconds.toFixed(2)} s of it classifying)`);
     await checkExplorer(page, panel, 'explorer (mnist)');
-    await screenshot(page, opts, 'panel-explorer');
+    await shot(page, 'panel-explorer');
     await page.close();
   }
   // ---- confusion alone, default model ---------------------------------------------------------------------------
@@ -112,7 +119,7 @@ try {
           'confusion: digit class names', panel.class_names.join(' '));
     check(panel.selected_cell === null, 'confusion: nothing selected at first');
     await checkConfusion(page, panel, 'confusion (mnist)');
-    await screenshot(page, opts, 'panel-confusion');
+    await shot(page, 'panel-confusion');
 
     // The dataset picker: fashion-mnist switches to the best Fashion model, fashion-cnn.
     await clickBox(page, panel.dataset_rect, 0.3);
@@ -126,7 +133,7 @@ try {
           'confusion: the dataset picker switches to fashion-cnn with word class names', `${c.model}, ${c.class_names[9]}`);
     checkEvaluation(c, 'fashion-cnn', 'confusion (fashion-cnn, picked)');
     await checkConfusion(page, c, 'confusion (fashion)');
-    await screenshot(page, opts, 'panel-confusion-fashion');
+    await shot(page, 'panel-confusion-fashion');
     await page.close();
   }
   // ---- explorer with fashion-cnn from the URL ---------------------------------------------------------------------
@@ -135,14 +142,14 @@ try {
     check(panel.dataset === 'fashion-mnist', 'explorer: model=fashion-cnn shows the fashion subset', panel.dataset);
     checkEvaluation(panel, 'fashion-cnn', 'explorer (fashion-cnn)');
     await checkExplorer(page, panel, 'explorer (fashion)');
-    await screenshot(page, opts, 'panel-explorer-fashion');
+    await shot(page, 'panel-explorer-fashion');
     await page.close();
   }
   // ---- both next to the drawing panel, dark; MLP timings --------------------------------------------------------
   {
     const {page, panel} = await evaluated('?panels=draw,explorer&theme=dark&model=mnist-mlp', 'explorer', 'mnist-mlp');
     checkEvaluation(panel, 'mnist-mlp', 'explorer (mnist-mlp, next to draw, dark)');
-    await screenshot(page, opts, 'panel-explorer-dark');
+    await shot(page, 'panel-explorer-dark');
     await page.close();
   }
   {
@@ -150,7 +157,7 @@ try {
                                           'fashion-mlp');
     checkEvaluation(panel, 'fashion-mlp', 'confusion (fashion-mlp, next to draw, dark)');
     await checkConfusion(page, panel, 'confusion (fashion-mlp, dark)');
-    await screenshot(page, opts, 'panel-confusion-dark');
+    await shot(page, 'panel-confusion-dark');
     await page.close();
   }
   // ---- both panels at once: one evaluation shared ---------------------------------------------------------------
