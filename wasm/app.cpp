@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "imgui.h"
+#include "json_text.hpp"
 
 namespace digitlab::app {
 
@@ -22,34 +23,6 @@ ImVec4 warning_color(Theme theme) {
 }
 ImVec4 error_color(Theme theme) {
   return theme == Theme::dark ? ImVec4(1.f, 0.45f, 0.45f, 1.f) : ImVec4(0.75f, 0.05f, 0.05f, 1.f);
-}
-
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned char>(c));
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string json_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", value);
-  return text;
 }
 
 // Joins two sentences; the first may come from the loader without a final full stop.

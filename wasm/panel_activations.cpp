@@ -19,9 +19,9 @@ constexpr ImU32 kCurveColor = IM_COL32(52, 120, 230, 255);       // f: blue, rea
 constexpr ImU32 kDerivativeColor = IM_COL32(235, 120, 20, 255);  // f': orange
 constexpr double kXMin = -6.0, kXMax = 6.0;
 
-struct Box {
-  float x = 0, y = 0, w = 0, h = 0;
-};
+using widgets::Box;
+using widgets::box_json;
+using widgets::item_box;
 
 // SameLine() when an item `width` wide still fits right of the last one, else a new line.
 void same_line_if_fits(float width) {
@@ -29,15 +29,6 @@ void same_line_if_fits(float width) {
   if (ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + width <= right) ImGui::SameLine();
 }
 
-Box item_box() {
-  const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
-  return {a.x, a.y, b.x - a.x, b.y - a.y};
-}
-
-std::string box_json(const Box& box) {
-  return "{\"x\":" + widgets::json_number(box.x) + ",\"y\":" + widgets::json_number(box.y) +
-         ",\"width\":" + widgets::json_number(box.w) + ",\"height\":" + widgets::json_number(box.h) + "}";
-}
 
 ImU32 style_color(ImGuiCol id, float alpha = 1.f) {
   ImVec4 c = ImGui::GetStyleColorVec4(id);

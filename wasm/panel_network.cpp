@@ -16,19 +16,10 @@ namespace digitlab::app {
 
 namespace {
 
-struct Box {
-  float x = 0, y = 0, w = 0, h = 0;
-};
+using widgets::Box;
+using widgets::box_json;
+using widgets::item_box;
 
-Box item_box() {
-  const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
-  return {a.x, a.y, b.x - a.x, b.y - a.y};
-}
-
-std::string box_json(const Box& box) {
-  return "{\"x\":" + widgets::json_number(box.x) + ",\"y\":" + widgets::json_number(box.y) +
-         ",\"width\":" + widgets::json_number(box.w) + ",\"height\":" + widgets::json_number(box.h) + "}";
-}
 
 // Values of one layer's output shown as colours: `low` maps to the ramp's start, `high` to its end.
 struct Scale {

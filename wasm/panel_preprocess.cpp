@@ -14,14 +14,9 @@ namespace digitlab::app {
 
 namespace {
 
-struct Box {
-  float x = 0, y = 0, w = 0, h = 0;
-};
+using widgets::Box;
+using widgets::box_json;
 
-std::string box_json(const Box& box) {
-  return "{\"x\":" + widgets::json_number(box.x) + ",\"y\":" + widgets::json_number(box.y) +
-         ",\"width\":" + widgets::json_number(box.w) + ",\"height\":" + widgets::json_number(box.h) + "}";
-}
 
 constexpr ImU32 kBoxColor = IM_COL32(255, 80, 60, 255);     // the bounding box, on the black image
 constexpr ImU32 kMarkColor = IM_COL32(80, 200, 255, 255);   // centres

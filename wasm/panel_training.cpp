@@ -24,9 +24,7 @@ constexpr ImU32 kRawLossColor = IM_COL32(52, 120, 230, 120);   // the same, fain
 constexpr ImU32 kAccuracyColor = IM_COL32(235, 120, 20, 255);  // orange
 constexpr ImU32 kRateColor = IM_COL32(40, 160, 90, 255);       // green
 
-struct Box {
-  float x = 0, y = 0, w = 0, h = 0;
-};
+using widgets::Box;
 
 // printf into a std::string: the panel's sentences and state (smaller in the browser than operator+ chains).
 std::string format(const char* pattern, ...) __attribute__((format(printf, 1, 2)));

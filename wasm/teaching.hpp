@@ -14,6 +14,7 @@
 #include "digitlab/model.hpp"
 #include "digitlab/preprocess.hpp"
 #include "drawing.hpp"
+#include "json_text.hpp"
 #include "model_catalog.hpp"
 #include "panels.hpp"
 #include "url_options.hpp"
@@ -90,9 +91,15 @@ bool gray_image(const char* id, const float* values, int width, int height, floa
 bool gray_image_u8(const char* id, const std::uint8_t* values, int width, int height, float cell);
 // A value in [0,1] as a colour from dark blue to yellow (a perceptual ramp, like viridis).
 std::uint32_t heat_color(float value);
-// JSON helpers for state_json().
-std::string json_string(const std::string& text);
-std::string json_number(double value);
+// JSON helpers for state_json() (json_text.hpp, shared with the App's own state).
+using app::json_number;
+using app::json_string;
+// A rectangle in display units, for state_json() (tests click what a panel reports).
+struct Box {
+  float x = 0, y = 0, w = 0, h = 0;
+};
+Box item_box();                        // the last ImGui item's rectangle
+std::string box_json(const Box& box);  // {"x":..,"y":..,"width":..,"height":..}
 }  // namespace widgets
 
 }  // namespace digitlab::app

@@ -72,31 +72,14 @@ std::uint32_t heat_color(float value) {
   return IM_COL32(mix(0), mix(1), mix(2), 255);
 }
 
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned char>(c));
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
+Box item_box() {
+  const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+  return {a.x, a.y, b.x - a.x, b.y - a.y};
 }
 
-std::string json_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", value);
-  return text;
+std::string box_json(const Box& box) {
+  return "{\"x\":" + json_number(box.x) + ",\"y\":" + json_number(box.y) + ",\"width\":" + json_number(box.w) +
+         ",\"height\":" + json_number(box.h) + "}";
 }
 
 }  // namespace widgets

@@ -3,93 +3,33 @@
 // (playwright-core, /usr/bin/chromium) to draw digits with mouse and touch, feeds it corrupt weights, checks
 // URL parameters, postMessage and offline use, saves screenshots and measures size and speed.
 // Usage: node demo.test.mjs --root build/wasm/web --out <folder> [--server scripts/serve.mjs]. Read next: web/page.js.
-import {spawn} from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import {fileURLToPath} from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '../..');
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
-};
-const root = path.resolve(option('--root', path.join(repo, 'build/wasm/web')));
-const out = path.resolve(option('--out', path.join(repo, 'build/native/tests/output')));
-const serverScript = path.resolve(option('--server', path.join(repo, 'scripts/serve.mjs')));
-const chromiumPath = option('--chromium', '/usr/bin/chromium');
+import {checker, fatal, options, start} from './harness.mjs';
 
-const failures = [];
-const testStart = Date.now();
-const check = (ok, what, evidence = '') => {
-  const seconds = ((Date.now() - testStart) / 1000).toFixed(1).padStart(5);
-  console.log(`${ok ? 'PASS' : 'FAIL'} ${seconds} s  ${what}${evidence ? `  [${evidence}]` : ''}`);
-  if (!ok) failures.push(what);
-  return ok;
-};
-const fatal = (message) => { console.error(`browser test: ${message}`); process.exit(1); };
+const opts = options();
+const {root, out} = opts;
+const chromiumPath = opts.chromium;
+const {check, failures} = checker();
 
-// ---- preconditions, each with what to do ------------------------------------------------------------------
-for (const file of ['index.html', 'page.js', 'embed.html', 'digitlab-app.js', 'digitlab-app.wasm', 'weights/manifest.json']) {
-  if (!fs.existsSync(path.join(root, file))) {
-    fatal(`${root}/${file} is missing: build the site first (cmake --preset wasm && cmake --build --preset wasm, or make test)` +
-          (file.startsWith('weights') ? '; the weights/ folder needs its manifest.json and trained models' : ''));
-  }
-}
-let chromium;
-try {
-  ({chromium} = await import('playwright-core'));
-} catch (e) {
-  fatal(`playwright-core is not installed in tests/browser: run scripts/setup (it runs npm ci there). (${e.message})`);
-}
-if (!fs.existsSync(chromiumPath)) fatal(`${chromiumPath} not found: install the apt package chromium (scripts/setup)`);
-fs.mkdirSync(out, {recursive: true});
+// ---- preconditions (each with what to do), the server on a free port, headless Chromium (harness.mjs) ----
+// The drawing runs at devicePixelRatio 1 (software GL is slow at 2); HiDPI is checked apart.
+const site = await start(opts, {need: ['embed.html', 'digitlab-lab.js', 'digitlab-lab.wasm']});
+const {origin, browser, context} = site;
+const port = Number(new URL(origin).port);
+const {chromium} = await import('playwright-core');
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'weights/manifest.json'), 'utf8'));
 const defaultModel = (manifest.models || []).find((m) => m.default === true) || (manifest.models || [])[0];
 if (!defaultModel) fatal(`${root}/weights/manifest.json lists no models`);
-
-// ---- the server, on a free port --------------------------------------------------------------------------
-const freePort = () => new Promise((resolve, reject) => {
-  const probe = net.createServer();
-  probe.once('error', reject);
-  probe.listen(0, '127.0.0.1', () => { const {port} = probe.address(); probe.close(() => resolve(port)); });
-});
-const port = await freePort();
-const origin = `http://127.0.0.1:${port}`;
-const server = spawn(process.execPath, [serverScript, '--root', root, '--port', String(port)], {stdio: ['ignore', 'pipe', 'pipe']});
-let serverLog = '';
-server.stdout.on('data', (d) => { serverLog += d; });
-server.stderr.on('data', (d) => { serverLog += d; });
-const stopServer = () => { if (server.exitCode === null) server.kill('SIGTERM'); };
-process.on('exit', stopServer);
-for (let i = 0; ; ++i) {
-  try {
-    const response = await fetch(`${origin}/index.html`);
-    if (response.ok) break;
-  } catch (e) { /* not up yet */ }
-  if (i > 100 || server.exitCode !== null) fatal(`the server did not start on port ${port}: ${serverLog}`);
-  await new Promise((r) => setTimeout(r, 50));
-}
-
-// ---- the browser: headless Chromium with a fresh profile (playwright gives each launch a new
-// --user-data-dir); the drawing runs at devicePixelRatio 1 (software GL is slow at 2), HiDPI is checked apart.
-const browser = await chromium.launch({
-  executablePath: chromiumPath,
-  headless: true,
-  args: ['--no-sandbox', '--use-gl=swiftshader', '--enable-unsafe-swiftshader', '--disable-gpu',
-         '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-});
-const context = await browser.newContext({viewport: {width: 1100, height: 720}, hasTouch: true});
 const requests = [];
-const consoleErrors = [];
-const watch = (ctx) => {
+const consoleErrors = site.pageErrors;  // the harness watches the first context's pages
+const watch = (ctx, pageErrors = true) => {
   ctx.on('request', (request) => requests.push(request.url()));
-  ctx.on('page', (p) => p.on('pageerror', (e) => consoleErrors.push(String(e))));
+  if (pageErrors) ctx.on('page', (p) => p.on('pageerror', (e) => consoleErrors.push(String(e))));
 };
-watch(context);
+watch(context, false);
 const page = await context.newPage();
 const summary = {port, model: defaultModel.name};
 try {
@@ -330,8 +270,7 @@ try {
   check(false, `the test ran to the end (${e.message.split('\n')[0]})`);
   await page.screenshot({path: path.join(out, 'browser-failure.png')}).catch(() => {});
 } finally {
-  await browser.close().catch(() => {});
-  stopServer();
+  await site.close();
 }
 
 // ---- sizes: what a visitor downloads ---------------------------------------------------------------------------

@@ -154,3 +154,17 @@ export async function displayToPage(page, x, y) {
     return [box.left + px * k, box.top + py * k];
   }, [x, y]);
 }
+
+// Runs a test's body, then checks that the pages raised no errors, closes the browser and the server, and
+// prints the result (exit status 1 if any check failed).
+export async function run(site, {check, finish}, name, body) {
+  try {
+    await body();
+    check(site.pageErrors.length === 0, 'no page errors', site.pageErrors.join(' | '));
+  } catch (e) {
+    check(false, 'the test ran to the end', String((e && e.stack) || e));
+  } finally {
+    await site.close();
+  }
+  finish(name);
+}

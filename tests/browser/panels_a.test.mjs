@@ -4,8 +4,7 @@
 // slider, click a layer and a feature map, toggle "skip centring"). Screenshots panel-activations.png,
 // panel-network.png, panel-preprocess.png (+ variants). Usage: node panels_a.test.mjs --root build/wasm/web
 // --out <folder>. Read next: harness.mjs, wasm/panel_activations.cpp.
-import {checker, DIGITS, displayToPage, drawStrokes, openApp, options, screenshot, start, state, waitForState}
-  from './harness.mjs';
+import {DIGITS, checker, displayToPage, drawStrokes, openApp, options, run, screenshot, start, state, waitForState} from './harness.mjs';
 
 const opts = options();
 const {check, finish} = checker();
@@ -25,7 +24,7 @@ async function drag(page, box, from, to) {
 // A 7 drawn small in the top-left part of the drawing area, to make the preprocessing steps matter.
 const smallSeven = DIGITS[7].map((stroke) => stroke.map(([x, y]) => [0.08 + x * 0.5, 0.06 + y * 0.5]));
 
-try {
+await run(site, {check, finish}, 'panels_a', async () => {
   // ---- activations alone: choose leaky ReLU, drag alpha, hover a plot; softmax with a colder temperature ----
   {
     const page = await openApp(site.context, site.origin, '?panels=activations');
@@ -159,10 +158,4 @@ try {
     await screenshot(page, opts, 'panel-preprocess-draw-dark');
     await page.close();
   }
-  check(site.pageErrors.length === 0, 'no page errors', site.pageErrors.join(' | '));
-} catch (e) {
-  check(false, 'the test ran to the end', String(e && e.stack || e));
-} finally {
-  await site.close();
-}
-finish('panels_a');
+});

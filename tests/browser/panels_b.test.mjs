@@ -6,7 +6,7 @@
 // how long the evaluation took for the CNN and the MLP. Screenshots panel-explorer.png, panel-confusion.png
 // (+ fashion and dark variants). Usage: node panels_b.test.mjs --root build/wasm/web --out <folder>.
 // Read next: harness.mjs, wasm/panel_explorer.cpp, wasm/panel_confusion.cpp.
-import {checker, displayToPage, openApp, options, screenshot, start, state, waitForState} from './harness.mjs';
+import {checker, displayToPage, openApp, options, run, screenshot, start, state, waitForState} from './harness.mjs';
 
 const opts = options();
 const {check, finish} = checker();
@@ -99,7 +99,7 @@ async function checkConfusion(page, panel, what) {
   return c;
 }
 
-try {
+await run(site, {check, finish}, 'panels_b', async () => {
   // ---- explorer alone, default model -------------------------------------------------------------------------
   {
     const {page, panel, seconds} = await evaluated('?panels=explorer', 'explorer', 'mnist-cnn');
@@ -169,14 +169,8 @@ try {
           'explorer + confusion: one shared evaluation', `${e.evaluation_seconds} s, ${c.evaluation_seconds} s`);
     await page.close();
   }
-  check(site.pageErrors.length === 0, 'no page errors', site.pageErrors.join(' | '));
   console.log('\nEvaluation of the 1,000-image subset in the page (wall: page open to done; classify: time in forward passes):');
   for (const t of timings)
     console.log(`  ${t.model.padEnd(12)} ${t.wall.toFixed(1).padStart(5)} s wall, ${t.classify.toFixed(2).padStart(5)} s classify` +
                 `  (${(t.classify * 1000 / 1000).toFixed(2)} ms per image)  ${t.query}`);
-} catch (e) {
-  check(false, 'the test ran to the end', e.stack || String(e));
-} finally {
-  await site.close();
-}
-finish('panels_b');
+});

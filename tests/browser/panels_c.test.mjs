@@ -5,7 +5,7 @@
 // Usage: node panels_c.test.mjs --root build/wasm/web --out <folder>. Read next: harness.mjs.
 import fs from 'node:fs';
 import path from 'node:path';
-import {checker, displayToPage, openApp, options, screenshot, start, waitForState} from './harness.mjs';
+import {checker, displayToPage, openApp, options, run, screenshot, start, waitForState} from './harness.mjs';
 
 const opts = options();
 const {check, finish} = checker();
@@ -14,7 +14,7 @@ const defaultModel = (manifest.models || []).find((m) => m.default) || (manifest
 const sweeps = manifest.sweeps || [];
 
 const site = await start(opts, {need: [`weights/${defaultModel?.record}`]});
-try {
+await run(site, {check, finish}, 'panels_c (training)', async () => {
   // ---- alone: the default model's record, then another model's --------------------------------------------
   {
     const page = await openApp(site.context, site.origin, '?panels=training');
@@ -73,10 +73,4 @@ try {
     await screenshot(page, opts, 'panel-training-draw-dark');
     await page.close();
   }
-  check(site.pageErrors.length === 0, 'no page errors', site.pageErrors.join(' | '));
-} catch (e) {
-  check(false, 'the test ran to the end', String(e && e.stack || e));
-} finally {
-  await site.close();
-}
-finish('panels_c (training)');
+});

@@ -5,8 +5,7 @@
 // Usage: node panels_d.test.mjs --root build/wasm/web --out <folder>. Read next: harness.mjs.
 import fs from 'node:fs';
 import path from 'node:path';
-import {checker, displayToPage, drawStrokes, DIGITS, openApp, options, repo, screenshot, start, state, waitForState}
-  from './harness.mjs';
+import {DIGITS, checker, displayToPage, drawStrokes, openApp, options, repo, run, screenshot, start, state, waitForState} from './harness.mjs';
 
 const opts = options();
 const {check, finish} = checker();
@@ -50,7 +49,7 @@ function numberStrokes(number) {
 const drawingRect = (page) => page.evaluate(() => window.digitlab.drawingRect());
 
 const site = await start(opts);
-try {
+await run(site, {check, finish}, 'panels_d (number, compare)', async () => {
   // ---- number, alone: the panel brings its own drawing area --------------------------------------------
   {
     const page = await openApp(site.context, site.origin, '?panels=number');
@@ -121,10 +120,4 @@ try {
     await screenshot(page, opts, 'panel-compare-alone-dark');
     await page.close();
   }
-  check(site.pageErrors.length === 0, 'no page errors', site.pageErrors.join(' | '));
-} catch (e) {
-  check(false, 'the test ran to the end', String(e && e.stack || e));
-} finally {
-  await site.close();
-}
-finish('panels_d (number, compare)');
+});
