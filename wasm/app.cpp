@@ -708,7 +708,7 @@ void App::draw_model_panel() {
 
 std::string App::status_sentence() const {
   if (!catalog_.has_model()) return pending_model_ >= 0 ? "Loading the model." : "No model is loaded.";
-  if (empty_) return "The drawing is empty: draw a digit.";
+  if (empty_ || drawing_.empty()) return "The drawing is empty: draw a digit.";
   const int label = prediction_.label;
   const float top = label >= 0 && std::size_t(label) < prediction_.probabilities.size()
                         ? prediction_.probabilities[std::size_t(label)] : 0.f;
@@ -716,7 +716,8 @@ std::string App::status_sentence() const {
 }
 
 std::string App::state_json() const {
-  const bool predicting = catalog_.has_model() && !empty_ && prediction_.label >= 0;
+  // An emptied drawing (clear, undo) has no guess at once, before the next frame predicts again.
+  const bool predicting = catalog_.has_model() && !empty_ && prediction_.label >= 0 && !drawing_.empty();
   const float top = predicting ? prediction_.probabilities[std::size_t(prediction_.label)] : 0.f;
   std::string json = "{";
   json += "\"ready\":" + std::string(catalog_.has_model() ? "true" : "false");

@@ -309,3 +309,23 @@ TEST_CASE("the demo build (no teaching panels) hands a teaching panel to the pag
   CHECK(services.teaching_builds.size() == 2);
   CHECK(app.options().panels == std::vector<PanelId>{PanelId::draw, PanelId::input});
 }
+
+TEST_CASE("clear and undo empty the reported state at once, before the next frame predicts", "[app][ui]") {
+  Headless imgui;
+  FakeServices services;
+  App app(services);
+  app.catalog().add(entry("main", true));
+  app.set_ui_scale(1.f);
+  app.start("panels=draw,prediction");
+  app.weights_arrived(0, tiny_weights(5));
+  imgui.frame(app);
+  draw_line(app);
+  imgui.frame(app);
+  REQUIRE(state_of(app)["empty"] == false);
+  app.undo();  // no frame in between: what the page reads right after digitlab.undo()
+  json state = state_of(app);
+  CHECK(state["empty"] == true);
+  CHECK(state["prediction"].is_null());
+  CHECK(state["probabilities"].empty());
+  CHECK(app.status_sentence() == "The drawing is empty: draw a digit.");
+}
