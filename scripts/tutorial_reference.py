@@ -21,10 +21,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
 
-def stage_idx_files(dataset, staging):
+def stage_idx_files(dataset, staging, data_dir):
     """torchvision reads <root>/<MNIST|FashionMNIST>/raw/<name> (uncompressed) and would otherwise download
     them: link or gunzip the project's verified copies from data/ into that layout instead."""
-    source = os.path.join(ROOT, "data", "mnist" if dataset == "mnist" else "fashion-mnist")
+    source = os.path.join(data_dir, "mnist" if dataset == "mnist" else "fashion-mnist")
     raw = os.path.join(staging, "MNIST" if dataset == "mnist" else "FashionMNIST", "raw")
     os.makedirs(raw, exist_ok=True)
     for name in FILES:
@@ -83,6 +83,7 @@ def main():
     parser.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads; 0: torch's default")
+    parser.add_argument("--data", default=os.path.join(ROOT, "data"), help="the project's data folder (scripts/setup)")
     parser.add_argument("--staging", default=os.path.join(ROOT, "build", "tutorial-reference-data"))
     parser.add_argument("--json", help="also write the per-epoch timings and accuracies here")
     args = parser.parse_args()
@@ -91,7 +92,7 @@ def main():
 
     # ---- The tutorial, from here on ----
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-    root = stage_idx_files(args.dataset, args.staging)
+    root = stage_idx_files(args.dataset, args.staging, args.data)
     Dataset = datasets.MNIST if args.dataset == "mnist" else datasets.FashionMNIST
     train_dataset = Dataset(root=root, train=True, transform=transform, download=False)
     test_dataset = Dataset(root=root, train=False, transform=transform, download=False)
@@ -152,6 +153,8 @@ def main():
     if args.json:
         with open(args.json + ".part", "w") as f:
             json.dump({"model": args.model, "dataset": args.dataset, "threads": torch.get_num_threads(),
+                       "device": device, "cuda": torch.version.cuda or "",
+                       "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "",
                        "torch": torch.__version__, "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
                        "epochs": epochs, "seconds_per_epoch": mean}, f, indent=2)
         os.replace(args.json + ".part", args.json)
