@@ -709,6 +709,12 @@ void App::draw_model_panel() {
 std::string App::status_sentence() const {
   if (!catalog_.has_model()) return pending_model_ >= 0 ? "Loading the model." : "No model is loaded.";
   if (empty_ || drawing_.empty()) return "The drawing is empty: draw a digit.";
+  for (PanelId id : options_.panels) {
+    const std::size_t slot = std::size_t(id);
+    if (slot >= teaching_.size() || !teaching_[slot]) continue;
+    std::string sentence = teaching_[slot]->status_sentence();
+    if (!sentence.empty()) return sentence;
+  }
   const int label = prediction_.label;
   const float top = label >= 0 && std::size_t(label) < prediction_.probabilities.size()
                         ? prediction_.probabilities[std::size_t(label)] : 0.f;

@@ -45,8 +45,6 @@ class AppServices {
   virtual double now_seconds() const = 0;
 };
 
-// Below this top probability the label carries an "unsure" mark.
-inline constexpr float kUnsureBelow = 0.6f;
 // While a stroke is being drawn, predict at most this often (a finished stroke is predicted at once).
 inline constexpr double kPredictEverySeconds = 0.05;
 

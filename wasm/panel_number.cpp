@@ -33,6 +33,11 @@ class NumberPanel final : public TeachingPanel {
  public:
   void draw(PanelContext& context) override;
   std::string state_json() const override;
+  std::string status_sentence() const override {
+    if (status_ != Status::read || reading_.text.empty()) return "";
+    return "Number: " + reading_.text + " (" + std::to_string(percent(reading_.confidence)) + " %" +
+           (reading_.confidence < kUnsureBelow ? ", unsure)" : ")");
+  }
 
  private:
   enum class Status { no_model, not_digits, empty, error, read };

@@ -23,6 +23,9 @@ struct ImFont;
 
 namespace digitlab::app {
 
+// Below this top probability a label carries an "unsure" mark (the prediction panel, the number panel).
+inline constexpr float kUnsureBelow = 0.6f;
+
 // What a panel may read and ask for during one frame.
 struct PanelContext {
   const AppOptions& options;
@@ -58,6 +61,9 @@ class TeachingPanel {
   virtual void draw(PanelContext& context) = 0;
   // A JSON object with what this panel shows (for tests and the page's state()); "{}" when nothing.
   virtual std::string state_json() const { return "{}"; }
+  // The page's aria-live sentence when this panel has something better to say about a non-empty drawing
+  // than the single-digit prediction (the number panel: "Number: 42 (99 %)"); "" otherwise.
+  virtual std::string status_sentence() const { return ""; }
   // True when draw() needs every layer's activations for the current drawing.
   virtual bool wants_activations() const { return false; }
 };

@@ -130,6 +130,9 @@ TEST_CASE("number panel: numbers of 2 to 5 digits drawn with the pointer are rea
       previous_x = box[0].get<double>() + box[2].get<double>();
     }
     CHECK(state["confidence"].get<double>() == Approx(product).epsilon(1e-4));
+    // The page's aria-live region says the number, not the whole drawing's single-digit guess.
+    CHECK(app.status_sentence().rfind("Number: " + number + " (", 0) == 0);
+    CHECK(state_of(app)["status"] == app.status_sentence());
   }
 
   app.clear();
