@@ -57,6 +57,21 @@ struct Headless {
     app.frame();
     ImGui::Render();
   }
+  // A left click at (x, y) in display units: move there, press, release, one frame each.
+  void click(App& app, float x, float y) {
+    mouse = ImVec2(x, y);
+    frame(app);
+    mouse_down = true;
+    frame(app);
+    mouse_down = false;
+    frame(app);
+  }
+  // A click in the middle of a rectangle a panel reports: {"x", "y", "width", "height"}.
+  void click_center(App& app, const json& rect) {
+    REQUIRE(rect["width"].get<float>() > 0.f);
+    click(app, rect["x"].get<float>() + rect["width"].get<float>() * 0.5f,
+          rect["y"].get<float>() + rect["height"].get<float>() * 0.5f);
+  }
 };
 
 inline std::vector<std::uint8_t> tiny_weights(std::uint64_t seed) {

@@ -69,19 +69,6 @@ TEST_CASE("the softmax Jacobian matches finite differences", "[panel][activation
   }
 }
 
-namespace {
-
-void click(Headless& imgui, App& app, float x, float y) {
-  imgui.mouse = ImVec2(x, y);
-  imgui.frame(app);
-  imgui.mouse_down = true;
-  imgui.frame(app);
-  imgui.mouse_down = false;
-  imgui.frame(app);
-}
-
-}  // namespace
-
 TEST_CASE("activations panel: choose leaky ReLU, drag alpha, read softmax", "[panel][activations][ui]") {
   Headless imgui;
   FakeServices services;
@@ -99,7 +86,7 @@ TEST_CASE("activations panel: choose leaky ReLU, drag alpha, read softmax", "[pa
   REQUIRE(panel["controls"].contains("leaky_relu"));
 
   const json button = panel["controls"]["leaky_relu"];
-  click(imgui, app, button["x"].get<float>() + 5.f, button["y"].get<float>() + button["height"].get<float>() * 0.5f);
+  imgui.click(app, button["x"].get<float>() + 5.f, button["y"].get<float>() + button["height"].get<float>() * 0.5f);
   panel = state_of(app)["panel_state"]["activations"];
   CHECK(panel["function"] == "leaky_relu");
   REQUIRE(panel["controls"].contains("alpha"));
@@ -126,7 +113,7 @@ TEST_CASE("activations panel: choose leaky ReLU, drag alpha, read softmax", "[pa
   CHECK(panel["readout"]["f"].get<double>() == Approx(x > 0 ? x : panel["alpha"].get<double>() * x));
 
   const json softmax_button = panel["controls"]["softmax"];
-  click(imgui, app, softmax_button["x"].get<float>() + 5.f,
+  imgui.click(app, softmax_button["x"].get<float>() + 5.f,
         softmax_button["y"].get<float>() + softmax_button["height"].get<float>() * 0.5f);
   panel = state_of(app)["panel_state"]["activations"];
   CHECK(panel["function"] == "softmax");

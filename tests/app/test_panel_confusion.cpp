@@ -31,14 +31,7 @@ struct Running {
     imgui.frame(app);
   }
   json panel(const char* name) { return state_of(app)["panel_state"][name]; }
-  void click(float x, float y) {
-    imgui.mouse = ImVec2(x, y);
-    imgui.frame(app);
-    imgui.mouse_down = true;
-    imgui.frame(app);
-    imgui.mouse_down = false;
-    imgui.frame(app);
-  }
+  void click(float x, float y) { imgui.click(app, x, y); }
   // The centre of cell (true t, predicted p) from the matrix's rectangle.
   void click_cell(const json& state, int t, int p) {
     const json& rect = state["matrix_rect"];

@@ -21,21 +21,6 @@ ModelEntry dataset_entry(const std::string& name, const std::string& dataset, fl
   return e;
 }
 
-// A press and release at (x, y), in display units, one frame each.
-void click(Headless& imgui, App& app, float x, float y) {
-  imgui.mouse = ImVec2(x, y);
-  imgui.frame(app);
-  imgui.mouse_down = true;
-  imgui.frame(app);
-  imgui.mouse_down = false;
-  imgui.frame(app);
-}
-
-void click_center(Headless& imgui, App& app, const json& rect) {
-  REQUIRE(rect["width"].get<float>() > 0.f);
-  click(imgui, app, rect["x"].get<float>() + rect["width"].get<float>() * 0.5f,
-        rect["y"].get<float>() + rect["height"].get<float>() * 0.5f);
-}
 
 }  // namespace
 
@@ -76,21 +61,21 @@ TEST_CASE("explorer: classifies the subset, labels and counts it, filters the mi
   CHECK(services.asset_fetches.size() == 2);
 
   // The filter leaves the two mistakes, in test-set order: image 10 (an 8 read as 3) first.
-  click_center(imgui, app, panel["filter_rect"]);
+  imgui.click_center(app, panel["filter_rect"]);
   panel = state_of(app)["panel_state"]["explorer"];
   CHECK(panel["only_misclassified"] == true);
   CHECK(panel["shown"] == 2);
   CHECK(panel["first_on_page"] == 10);
 
   // Clicking an image selects it (its probabilities are drawn beside the grid).
-  click_center(imgui, app, panel["first_tile_rect"]);
+  imgui.click_center(app, panel["first_tile_rect"]);
   panel = state_of(app)["panel_state"]["explorer"];
   CHECK(panel["selected_image"] == 10);
   CHECK(panel["selected_label"] == 8);
   CHECK(panel["selected_predicted"] == 3);
 
   // Off again: all twelve.
-  click_center(imgui, app, panel["filter_rect"]);
+  imgui.click_center(app, panel["filter_rect"]);
   CHECK(state_of(app)["panel_state"]["explorer"]["shown"] == 12);
 }
 
@@ -149,9 +134,9 @@ TEST_CASE("explorer: the dataset picker switches to that dataset's best model an
   const json rect = state_of(app)["panel_state"]["explorer"]["dataset_rect"];
   INFO(rect.dump());
   const float x = rect["x"].get<float>() + 20.f, y = rect["y"].get<float>() + rect["height"].get<float>() * 0.5f;
-  click(imgui, app, x, y);
+  imgui.click(app, x, y);
   const float line = ImGui::GetTextLineHeight() + ImGui::GetStyle().ItemSpacing.y;
-  click(imgui, app, x, rect["y"].get<float>() + rect["height"].get<float>() + ImGui::GetStyle().WindowPadding.y +
+  imgui.click(app, x, rect["y"].get<float>() + rect["height"].get<float>() + ImGui::GetStyle().WindowPadding.y +
                          line * 1.5f);
   REQUIRE(services.fetches.size() == 2);
   CHECK(services.fetches.back().first == 2);  // fashion-reader, the more accurate fashion model

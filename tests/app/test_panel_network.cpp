@@ -21,15 +21,6 @@ std::vector<std::uint8_t> tiny_cnn_weights() {
   return write_weights(model).value();
 }
 
-void click(Headless& imgui, App& app, const json& box) {
-  imgui.mouse = ImVec2(box["x"].get<float>() + box["width"].get<float>() * 0.5f,
-                       box["y"].get<float>() + box["height"].get<float>() * 0.5f);
-  imgui.frame(app);
-  imgui.mouse_down = true;
-  imgui.frame(app);
-  imgui.mouse_down = false;
-  imgui.frame(app);
-}
 
 }  // namespace
 
@@ -82,11 +73,11 @@ TEST_CASE("network panel: a tiny CNN's layers, its feature maps for a drawing, c
   CHECK(panel["maps_drawn"] == 4);
   CHECK(panel["range"][1].get<double>() > panel["range"][0].get<double>());
 
-  click(imgui, app, panel["first_map"]);
+  imgui.click_center(app, panel["first_map"]);
   panel = state_of(app)["panel_state"]["network"];
   CHECK(panel["selected_channel"] == 0);
 
-  click(imgui, app, panel["layers"][4]["row"]);
+  imgui.click_center(app, panel["layers"][4]["row"]);
   imgui.mouse = ImVec2(-1000.f, -1000.f);  // away, so the hover preview does not decide what is shown
   imgui.frame(app);
   panel = state_of(app)["panel_state"]["network"];
