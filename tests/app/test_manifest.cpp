@@ -2,17 +2,14 @@
 // each bad row is skipped with a message, nothing throws. Read next: wasm/manifest.hpp.
 #include <catch2/catch.hpp>
 
+#include "test_text.hpp"
 #include "manifest.hpp"
 
 using namespace digitlab::app;
 
 namespace {
 
-std::string joined(const std::vector<std::string>& problems) {
-  std::string text;
-  for (const std::string& p : problems) text += p + " | ";
-  return text;
-}
+using testing::joined;
 
 }  // namespace
 

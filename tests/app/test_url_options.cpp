@@ -2,17 +2,14 @@
 // default is kept. Read next: wasm/url_options.hpp, docs/embedding.md.
 #include <catch2/catch.hpp>
 
+#include "test_text.hpp"
 #include "url_options.hpp"
 
 using namespace digitlab::app;
 
 namespace {
 
-std::string joined(const std::vector<std::string>& problems) {
-  std::string text;
-  for (const std::string& p : problems) text += p + " | ";
-  return text;
-}
+using testing::joined;
 
 std::vector<std::string> panel_names(const AppOptions& options) {
   std::vector<std::string> names;
