@@ -2,8 +2,8 @@
 // after a warm-up, for mlp, mlp-deep and cnn, natively and as WebAssembly under node. Read next:
 // docs/benchmarks.md (recorded results), shared/include/digitlab/kernels.hpp (what is being timed).
 //
-//   build/<native>/tests/bench_core [--runs N] [--warmup N] [--model NAME] [--wasm-file PATH] [--profile]
-//                                    [--cpu-clock]
+//   build/<native>/tests/bench_core [--runs N] [--warmup N] [--model NAME] [--weights FILE]... [--wasm-file PATH]
+//                                    [--profile] [--cpu-clock]
 //   node --no-experimental-fetch build/wasm/tests/bench_core.js --wasm-file build/wasm/tests/bench_core.wasm
 #include <Eigen/Core>
 
@@ -20,6 +20,7 @@
 #include "digitlab/architectures.hpp"
 #include "digitlab/idx.hpp"
 #include "digitlab/model.hpp"
+#include "digitlab/weights.hpp"
 
 using namespace digitlab;
 
@@ -28,6 +29,7 @@ namespace {
 struct Options {
   int runs = 3000, warmup = 300;
   std::string model;      // empty: all three
+  std::vector<std::string> weights;  // trained weights files, timed after (or, with --model none, instead of) the three
   std::string wasm_file;  // print its size
   bool profile = false;   // per-layer costs
   bool cpu_clock = false;  // time with std::clock() (CPU time: ignores time sliced away on a busy machine)
@@ -169,6 +171,42 @@ void print_row(const char* model, const char* input, const Options& o, const Sta
   std::printf("%-14s %-13s %6d %9.1f %9.1f %9.1f %9.1f\n", model, input, o.runs, s.median, s.p90, s.mean, s.min);
 }
 
+// prepare() timing, then forward() on digits and on dense inputs (and the plain-Eigen baseline for MLPs).
+bool bench_model(const std::string& name, Model& model, const Options& options,
+                 const std::vector<std::vector<float>>& digits, const std::vector<std::vector<float>>& dense,
+                 bool eigen_baseline) {
+  // prepare() once per model load: packing, and one run on blank paper for the skip images.
+  std::vector<double> prepare_us;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    if (Status s = prepare(model); !s) {
+      std::fprintf(stderr, "prepare failed: %s\n", s.error().to_string().c_str());
+      return false;
+    }
+    prepare_us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(prepare_us.begin(), prepare_us.end());
+  std::printf("%-14s prepare() once per load: %.1f ms (median of 5)\n", name.c_str(), prepare_us[2] / 1000);
+  auto run = [&](const std::vector<float>& x) {
+    auto r = forward(model, x.data(), x.size());
+    return r ? r.value().label : -1;
+  };
+  if (options.profile) {
+    std::printf("%s, per layer on 'mnist' (medians of prefixes):\n", name.c_str());
+    profile_layers(model, options, digits);
+  }
+  print_row(name.c_str(), "mnist", options, time_it(options, digits, run));
+  print_row(name.c_str(), "dense-random", options, time_it(options, dense, run));
+  if (eigen_baseline) {
+    const EigenMlp eigen(model);
+    const std::string label = name + "/eigen";
+    print_row(label.c_str(), "mnist", options, time_it(options, digits, [&](const std::vector<float>& x) {
+                return eigen.run(x);
+              }));
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -179,11 +217,13 @@ int main(int argc, char** argv) {
     if (arg == "--runs" && has_value) options.runs = std::max(1, std::atoi(argv[++i]));
     else if (arg == "--warmup" && has_value) options.warmup = std::max(0, std::atoi(argv[++i]));
     else if (arg == "--model" && has_value) options.model = argv[++i];
+    else if (arg == "--weights" && has_value) options.weights.push_back(argv[++i]);
     else if (arg == "--wasm-file" && has_value) options.wasm_file = argv[++i];
     else if (arg == "--profile") options.profile = true;
     else if (arg == "--cpu-clock") options.cpu_clock = true;
     else {
-      std::fprintf(stderr, "usage: bench_core [--runs N] [--warmup N] [--model mlp|mlp-deep|cnn] [--wasm-file PATH] [--profile] [--cpu-clock]\n");
+      std::fprintf(stderr, "usage: bench_core [--runs N] [--warmup N] [--model mlp|mlp-deep|cnn|none] [--weights FILE]...\n"
+                           "                  [--wasm-file PATH] [--profile] [--cpu-clock]\n");
       return 2;
     }
   }
@@ -207,35 +247,20 @@ int main(int argc, char** argv) {
   for (const std::string& name : architecture_names()) {
     if (!options.model.empty() && options.model != name) continue;
     Model model = make_architecture(name, 1).value();
-    // prepare() once per model load: packing, and one run on blank paper for the skip images.
-    std::vector<double> prepare_us;
-    for (int i = 0; i < 5; ++i) {
-      const auto start = std::chrono::steady_clock::now();
-      if (Status s = prepare(model); !s) {
-        std::fprintf(stderr, "prepare failed: %s\n", s.error().to_string().c_str());
-        return 1;
-      }
-      prepare_us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    if (!bench_model(name, model, options, digits, dense, /*eigen_baseline=*/name != "cnn")) return 1;
+  }
+  for (const std::string& path : options.weights) {
+    auto loaded = load_weights_file(path);
+    if (!loaded) {
+      std::fprintf(stderr, "bench_core: %s\n", loaded.error().to_string().c_str());
+      return 1;
     }
-    std::sort(prepare_us.begin(), prepare_us.end());
-    std::printf("%-14s prepare() once per load: %.1f ms (median of 5)\n", name.c_str(), prepare_us[2] / 1000);
-    auto run = [&](const std::vector<float>& x) {
-      auto r = forward(model, x.data(), x.size());
-      return r ? r.value().label : -1;
-    };
-    if (options.profile) {
-      std::printf("%s, per layer on 'mnist' (medians of prefixes):\n", name.c_str());
-      profile_layers(model, options, digits);
-    }
-    print_row(name.c_str(), "mnist", options, time_it(options, digits, run));
-    print_row(name.c_str(), "dense-random", options, time_it(options, dense, run));
-    if (name != "cnn") {
-      const EigenMlp eigen(model);
-      const std::string label = name + "/eigen";
-      print_row(label.c_str(), "mnist", options, time_it(options, digits, [&](const std::vector<float>& x) {
-                  return eigen.run(x);
-                }));
-    }
+    Model& model = loaded.value().model;
+    std::string ignored;
+    const auto inputs = mnist_inputs(100, model.card, ignored);
+    const std::string base = path.substr(path.find_last_of('/') + 1);
+    std::printf("%s: trained, %s, %s\n", base.c_str(), model.card.architecture.c_str(), model.card.dataset.c_str());
+    if (!bench_model(base, model, options, inputs, dense, /*eigen_baseline=*/false)) return 1;
   }
   return 0;
 }
