@@ -117,8 +117,45 @@ PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, 
       for (int o = 0; o < out_channels; ++o) row[o] = static_cast<float>(sum[o]);
     }
   }
+  // Each pixel's share of the bias map, through each tap: sum_c w[tap][c] * skip[c], in double, rounded
+  // once. Only where some skip value is not zero, and only up to 16 MB (a wide layer with many input
+  // pixels just does without: conv2d_hwc then always skips blank paper).
+  constexpr std::size_t kMaxShareFloats = std::size_t(1) << 22;
+  const std::size_t share_floats = static_cast<std::size_t>(in_h) * in_w * taps * packed.out_stride;
+  const bool any_skip = std::any_of(packed.skip.begin(), packed.skip.end(), [](float v) { return v != 0.f; });
+  if (skip != nullptr && any_skip && in_channels > 1 && share_floats <= kMaxShareFloats) {
+    packed.skip_share.assign(share_floats, 0.f);
+    std::vector<double> share(static_cast<std::size_t>(packed.out_stride));
+    for (int iy = 0; iy < in_h; ++iy) {
+      for (int ix = 0; ix < in_w; ++ix) {
+        const std::size_t q = static_cast<std::size_t>(iy) * in_w + ix;
+        const float* pixel = packed.skip.data() + q * in_channels;
+        for (int ky = 0; ky < kernel; ++ky) {
+          const int oy_scaled = iy + padding - ky;  // = oy * stride
+          if (oy_scaled < 0 || oy_scaled % stride != 0 || oy_scaled / stride >= packed.out_h) continue;
+          for (int kx = 0; kx < kernel; ++kx) {
+            const int ox_scaled = ix + padding - kx;
+            if (ox_scaled < 0 || ox_scaled % stride != 0 || ox_scaled / stride >= packed.out_w) continue;
+            const std::size_t tap = static_cast<std::size_t>(ky) * kernel + kx;
+            std::fill(share.begin(), share.end(), 0.0);
+            for (int c = 0; c < in_channels; ++c) {
+              if (pixel[c] == 0.f) continue;
+              for (int panel = 0; panel < packed.panels; ++panel) {
+                const int width = packed.panel_width(panel);
+                const float* w = packed.weights.data() + panel * panel_stride + (tap * in_channels + c) * width;
+                for (int lane = 0; lane < width; ++lane) share[panel * kPanelWidth + lane] += double(w[lane]) * pixel[c];
+              }
+            }
+            float* out = packed.skip_share.data() + (q * taps + tap) * packed.out_stride;
+            for (int o = 0; o < out_channels; ++o) out[o] = static_cast<float>(share[o]);
+          }
+        }
+      }
+    }
+  }
   // Blank paper that overflows somewhere (absurd weights) would poison every input: skip zeros instead.
-  if (skip != nullptr && (!all_finite(packed.skip) || !all_finite(packed.bias_map))) {
+  if (skip != nullptr &&
+      (!all_finite(packed.skip) || !all_finite(packed.bias_map) || !all_finite(packed.skip_share))) {
     return pack_conv2d(weight, bias, in_channels, out_channels, kernel, stride, padding, in_h, in_w, nullptr);
   }
   return packed;
@@ -280,12 +317,13 @@ inline void epilogue_in_registers(f32x4* acc, int first, const Elementwise* cons
 
 // One panel of outputs, VECTORS x 4 lanes wide. The accumulators live in registers for the whole sum and
 // the epilogue; with a fused max-pool (pool > 0: kernel = stride = pool) only the outputs the pooling
-// reads are computed, and their running maximum is stored instead. With `sums` (one input channel: see
-// scatter_single_channel) the sums are read, not computed.
+// reads are computed, and their running maximum is stored instead. Each output starts from `start`
+// (out_h * out_w, out_stride); with `complete` (one input channel: see scatter_single_channel) that is
+// already its whole sum.
 template <int VECTORS>
 void conv_panel(const PackedConv& conv, const float* panel_weights, int first, float* output,
                 const Elementwise* const* epilogue, int epilogue_count, int pool, const Scratch& scratch,
-                const float* sums) {
+                const float* start, bool complete) {
   constexpr int kWidth = VECTORS * 4;
   const int channels = conv.in_channels, k = conv.kernel, stride = conv.stride, pad = conv.padding;
   const int lanes = std::min(kWidth, conv.out_channels - first);
@@ -294,13 +332,13 @@ void conv_panel(const PackedConv& conv, const float* panel_weights, int first, f
   // slower; seen in the assembly).
   auto compute = [&](int oy, int ox, f32x4* out) {
     const std::size_t pixel = static_cast<std::size_t>(oy) * conv.out_w + ox;
-    const float* start = (sums != nullptr ? sums : conv.bias_map.data()) + pixel * conv.out_stride + first;
+    const float* begin_values = start + pixel * conv.out_stride + first;
     f32x4 acc[VECTORS];
-    for (int j = 0; j < VECTORS; ++j) acc[j] = load4(start + 4 * j);
+    for (int j = 0; j < VECTORS; ++j) acc[j] = load4(begin_values + 4 * j);
     // The inputs under kernel row ky are one contiguous run of the sparse input (pixels in raster order,
     // index = ix * channels + c): one loop per kernel row, not per tap -- fewer mispredicted loop exits
     // -- and still each output's (ky, kx, c) order.
-    for (int ky = 0; ky < k && sums == nullptr; ++ky) {
+    for (int ky = 0; ky < k && !complete; ++ky) {
       const int iy = oy * stride + ky - pad;
       if (iy < 0 || iy >= conv.in_h) continue;  // zero padding: no terms (the bias map knows)
       const int x0 = ox * stride - pad;
@@ -391,25 +429,61 @@ void scatter_single_channel(const PackedConv& conv, const float* input, std::vec
 void conv2d_hwc(const PackedConv& conv, const float* input, float* output, const Elementwise* const* epilogue,
                 int epilogue_count, int pool, Scratch& scratch) {
   const int channels = conv.in_channels;
-  const float* sums = nullptr;
+  const float* start = conv.bias_map.data();  // each output's value before the terms of its entries
+  bool complete = false;                      // true: start already holds every output's whole sum
   if (channels == 1) {
     scatter_single_channel(conv, input, scratch.sums);
-    sums = scratch.sums.data();
+    start = scratch.sums.data();
+    complete = true;
   } else {
     // The sparse form of the input: the (pixel, channel) entries that differ from the skip image, in
     // raster order, index = ix * channels + c; count[q] is where pixel q's entries start.
     const std::size_t pixels = static_cast<std::size_t>(conv.in_h) * conv.in_w;
+    const std::size_t taps = static_cast<std::size_t>(conv.kernel) * conv.kernel;
     scratch.count.resize(pixels + 1);
     scratch.index.resize(pixels * channels);
     scratch.value.resize(pixels * channels);
+    scratch.zeros.assign(static_cast<std::size_t>(channels), 0.f);
+    bool corrected = false;
     int entries = 0;
     for (std::size_t q = 0; q < pixels; ++q) {
       scratch.count[q] = entries;
       const int ix = static_cast<int>(q % static_cast<std::size_t>(conv.in_w));
-      entries += gather(input + q * channels, conv.skip.data() + q * channels, channels, scratch.index.data() + entries,
-                        scratch.value.data() + entries, ix * channels);
+      const float* x = input + q * channels;
+      int n = gather(x, conv.skip.data() + q * channels, channels, scratch.index.data() + entries,
+                     scratch.value.data() + entries, ix * channels);
+      if (n > 1 && !conv.skip_share.empty()) {
+        // Zero skip for this pixel when that leaves fewer terms: its share of the bias map, taken off
+        // the start values once per tap, costs about one term.
+        int nonzero = 0;
+        for (int c = 0; c < channels; ++c) nonzero += (x[c] != 0.f) ? 1 : 0;
+        if (nonzero + 1 < n) {
+          if (!corrected) scratch.sums = conv.bias_map;
+          corrected = true;
+          n = gather(x, scratch.zeros.data(), channels, scratch.index.data() + entries, scratch.value.data() + entries,
+                     ix * channels);
+          const int iy = static_cast<int>(q / static_cast<std::size_t>(conv.in_w));
+          for (int ky = 0; ky < conv.kernel; ++ky) {
+            const int oy_scaled = iy + conv.padding - ky;
+            if (oy_scaled < 0 || oy_scaled % conv.stride != 0 || oy_scaled / conv.stride >= conv.out_h) continue;
+            for (int kx = 0; kx < conv.kernel; ++kx) {
+              const int ox_scaled = ix + conv.padding - kx;
+              if (ox_scaled < 0 || ox_scaled % conv.stride != 0 || ox_scaled / conv.stride >= conv.out_w) continue;
+              const float* share = conv.skip_share.data() + (q * taps + static_cast<std::size_t>(ky) * conv.kernel + kx) *
+                                                                conv.out_stride;
+              float* output_start = scratch.sums.data() + (static_cast<std::size_t>(oy_scaled / conv.stride) * conv.out_w +
+                                                           ox_scaled / conv.stride) * conv.out_stride;
+              for (int o = 0; o < conv.out_stride; o += 4) {
+                store4(output_start + o, load4(output_start + o) - load4(share + o));
+              }
+            }
+          }
+        }
+      }
+      entries += n;
     }
     scratch.count[pixels] = entries;
+    if (corrected) start = scratch.sums.data();
   }
   // Panel outer, pixels inner: one panel's weights (36 KB for the CNN's second conv) stay in L1/L2.
   const std::size_t panel_stride = static_cast<std::size_t>(conv.kernel) * conv.kernel * channels * kPanelWidth;
@@ -417,14 +491,14 @@ void conv2d_hwc(const PackedConv& conv, const float* input, float* output, const
     const float* w = conv.weights.data() + panel * panel_stride;
     const int first = panel * kPanelWidth;
     switch (conv.panel_width(panel) / 4) {
-      case 1: conv_panel<1>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, sums); break;
-      case 2: conv_panel<2>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, sums); break;
-      case 3: conv_panel<3>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, sums); break;
-      case 4: conv_panel<4>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, sums); break;
-      case 5: conv_panel<5>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, sums); break;
-      case 6: conv_panel<6>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, sums); break;
-      case 7: conv_panel<7>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, sums); break;
-      default: conv_panel<8>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, sums); break;
+      case 1: conv_panel<1>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
+      case 2: conv_panel<2>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
+      case 3: conv_panel<3>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
+      case 4: conv_panel<4>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
+      case 5: conv_panel<5>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
+      case 6: conv_panel<6>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
+      case 7: conv_panel<7>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
+      default: conv_panel<8>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
     }
   }
 }

@@ -18,11 +18,30 @@
 //   including near the borders, where zero padding makes blank paper look different.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 namespace digitlab {
 namespace kernels {
+
+// Page-aligned storage for weight rows: a 4 KB row (1024 float outputs) then fills exactly one page, and
+// the hardware prefetcher, which follows a stream only within a page, never restarts inside a row.
+template <class T>
+struct PageAlignedAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlignment{4096};
+  PageAlignedAllocator() = default;
+  template <class U>
+  PageAlignedAllocator(const PageAlignedAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, kAlignment); }
+  template <class U>
+  bool operator==(const PageAlignedAllocator<U>&) const noexcept { return true; }
+  template <class U>
+  bool operator!=(const PageAlignedAllocator<U>&) const noexcept { return false; }
+};
 
 constexpr int kPanelWidth = 32;  // conv outputs per register block: 8 vectors of 4 floats
 
@@ -38,6 +57,11 @@ struct PackedConv {
   std::vector<float> weights;
   std::vector<float> skip;      // (in_h, in_w, in_channels): input values whose terms are left out
   std::vector<float> bias_map;  // (out_h * out_w, out_stride): bias + conv(skip), per output pixel
+  // Per input pixel whose skip values are not all zero: (in_h * in_w, kernel^2, out_stride), that
+  // pixel's share of bias_map through each tap (zeros where the tap leaves the output). Near the ink many
+  // inputs differ from blank paper but are 0 after a ReLU; for such a pixel conv2d_hwc() takes the
+  // nonzero inputs whole and subtracts this share from the start values instead (empty: never).
+  std::vector<float> skip_share;
 
   int panel_width(int panel) const {
     const int lanes = out_channels - panel * kPanelWidth;
@@ -56,7 +80,7 @@ PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, 
 struct PackedLinear {
   int in_features = 0, out_features = 0;
   int row_stride = 0;          // out_features rounded up to 4
-  std::vector<float> weights;  // (in_features, row_stride), zero padded
+  std::vector<float, PageAlignedAllocator<float>> weights;  // (in_features, row_stride), zero padded
   std::vector<float> skip;     // (in_features)
   std::vector<float> bias;     // (row_stride): bias + the skipped share
 };
@@ -84,7 +108,8 @@ void apply_elementwise(const Elementwise& op, float* values, std::int64_t outer,
 struct Scratch {
   std::vector<int> index, count;  // conv: count[q] = where input pixel q's entries start
   std::vector<float> value;  // input - skip, broadcast at use (4 stored copies measured slower in wasm)
-  std::vector<float> sums;   // single-channel convolutions: every output's sum
+  std::vector<float> sums;   // single-channel convolutions: every output's sum; else corrected start values
+  std::vector<float> zeros;  // a zero skip pixel
 };
 
 // input (in_h, in_w, in_channels) -> output (out_h, out_w, out_channels), both channels-last; the
