@@ -5,6 +5,8 @@
 //           5. pooling and layouts  6. exp and softmax
 #include "digitlab/kernels.hpp"
 
+#include "conv_wide.hpp"
+
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -32,9 +34,6 @@ inline f32x4 load4(const float* p) {
 inline void store4(float* p, f32x4 v) { std::memcpy(p, &v, sizeof v); }
 // Broadcast by construction, not by `f32x4{} + s`: adding +0 would turn -0 into +0.
 inline f32x4 splat(float s) { return f32x4{s, s, s, s}; }
-// Per lane `mask ? a : b` with mask from a comparison (all ones or all zeros): the same result as the
-// scalar ternary, NaN and signed zeros included.
-inline f32x4 select(i32x4 mask, f32x4 a, f32x4 b) { return (f32x4)(((i32x4)a & mask) | ((i32x4)b & ~mask)); }
 
 using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
@@ -281,115 +280,7 @@ inline int gather(const float* x, const float* skip, int n, int* index, float* v
   return count;
 }
 
-// The epilogue on accumulators still in registers: the same float operations, lane by lane, as
-// apply_to_channels() on stored values (sigmoid and tanh take that scalar route).
-template <int VECTORS>
-inline void epilogue_in_registers(f32x4* acc, int first, const Elementwise* const* epilogue, int epilogue_count) {
-  const f32x4 zero = splat(0.f);
-  for (int e = 0; e < epilogue_count; ++e) {
-    const Elementwise& op = *epilogue[e];
-    switch (op.op) {
-      case Elementwise::Op::identity:
-        break;
-      case Elementwise::Op::batch_norm:
-        for (int j = 0; j < VECTORS; ++j) {
-          const int c = first + 4 * j;
-          acc[j] = (acc[j] - load4(op.mean.data() + c)) * load4(op.scale.data() + c) + load4(op.beta.data() + c);
-        }
-        break;
-      case Elementwise::Op::relu:
-        for (int j = 0; j < VECTORS; ++j) acc[j] = select(acc[j] > zero, acc[j], zero);
-        break;
-      case Elementwise::Op::leaky_relu:
-        for (int j = 0; j < VECTORS; ++j) acc[j] = select(acc[j] > zero, acc[j], acc[j] * splat(op.alpha));
-        break;
-      case Elementwise::Op::sigmoid:
-      case Elementwise::Op::tanh: {
-        alignas(16) float block[VECTORS * 4];
-        for (int j = 0; j < VECTORS; ++j) store4(block + 4 * j, acc[j]);
-        apply_to_channels(op, block, first, VECTORS * 4);
-        for (int j = 0; j < VECTORS; ++j) acc[j] = load4(block + 4 * j);
-        break;
-      }
-    }
-  }
-}
-
-// One panel of outputs, VECTORS x 4 lanes wide. The accumulators live in registers for the whole sum and
-// the epilogue; with a fused max-pool (pool > 0: kernel = stride = pool) only the outputs the pooling
-// reads are computed, and their running maximum is stored instead. Each output starts from `start`
-// (out_h * out_w, out_stride); with `complete` (one input channel: see scatter_single_channel) that is
-// already its whole sum.
-template <int VECTORS>
-void conv_panel(const PackedConv& conv, const float* panel_weights, int first, float* output,
-                const Elementwise* const* epilogue, int epilogue_count, int pool, const Scratch& scratch,
-                const float* start, bool complete) {
-  constexpr int kWidth = VECTORS * 4;
-  const int channels = conv.in_channels, k = conv.kernel, stride = conv.stride, pad = conv.padding;
-  const int lanes = std::min(kWidth, conv.out_channels - first);
-  // The sum lives in a local array that never escapes the loop, so the compiler keeps it in registers
-  // (summing through `out` made GCC store every accumulator after every term: the third conv ran 20 %
-  // slower; seen in the assembly).
-  auto compute = [&](int oy, int ox, f32x4* out) {
-    const std::size_t pixel = static_cast<std::size_t>(oy) * conv.out_w + ox;
-    const float* begin_values = start + pixel * conv.out_stride + first;
-    f32x4 acc[VECTORS];
-    for (int j = 0; j < VECTORS; ++j) acc[j] = load4(begin_values + 4 * j);
-    // The inputs under kernel row ky are one contiguous run of the sparse input (pixels in raster order,
-    // index = ix * channels + c): one loop per kernel row, not per tap -- fewer mispredicted loop exits
-    // -- and still each output's (ky, kx, c) order.
-    for (int ky = 0; ky < k && !complete; ++ky) {
-      const int iy = oy * stride + ky - pad;
-      if (iy < 0 || iy >= conv.in_h) continue;  // zero padding: no terms (the bias map knows)
-      const int x0 = ox * stride - pad;
-      const int lo = std::max(0, x0), hi = std::min(conv.in_w, x0 + k);
-      if (lo >= hi) continue;
-      const std::size_t row_pixel = static_cast<std::size_t>(iy) * conv.in_w;
-      const int begin = scratch.count[row_pixel + lo], end = scratch.count[row_pixel + hi];
-      // Weight row of entry t: (ky * k + ix - x0) * channels + c = base + index[t].
-      const std::ptrdiff_t base = (static_cast<std::ptrdiff_t>(ky) * k - x0) * channels;
-      for (int t = begin; t < end; ++t) {
-        const float* row = panel_weights + (base + scratch.index[t]) * kWidth;
-        const f32x4 v = splat(scratch.value[t]);
-        for (int j = 0; j < VECTORS; ++j) acc[j] += load4(row + 4 * j) * v;
-      }
-    }
-    epilogue_in_registers<VECTORS>(acc, first, epilogue, epilogue_count);
-    for (int j = 0; j < VECTORS; ++j) out[j] = acc[j];
-  };
-  auto store = [&](float* out, const f32x4* acc) {
-    if (lanes == kWidth) {
-      for (int j = 0; j < VECTORS; ++j) store4(out + 4 * j, acc[j]);
-    } else {
-      alignas(16) float block[kWidth];
-      for (int j = 0; j < VECTORS; ++j) store4(block + 4 * j, acc[j]);
-      std::memcpy(out, block, sizeof(float) * lanes);
-    }
-  };
-  f32x4 acc[VECTORS];
-  if (pool == 0) {
-    for (int oy = 0; oy < conv.out_h; ++oy) {
-      for (int ox = 0; ox < conv.out_w; ++ox) {
-        compute(oy, ox, acc);
-        store(output + (static_cast<std::size_t>(oy) * conv.out_w + ox) * conv.out_channels + first, acc);
-      }
-    }
-    return;
-  }
-  // max_pool_hwc's order: the window's first output, then each output in turn (v > best ? v : best).
-  const int pooled_h = conv.out_h / pool, pooled_w = conv.out_w / pool;
-  f32x4 best[VECTORS];
-  for (int py = 0; py < pooled_h; ++py) {
-    for (int px = 0; px < pooled_w; ++px) {
-      compute(py * pool, px * pool, best);
-      for (int d = 1; d < pool * pool; ++d) {
-        compute(py * pool + d / pool, px * pool + d % pool, acc);
-        for (int j = 0; j < VECTORS; ++j) best[j] = select(acc[j] > best[j], acc[j], best[j]);
-      }
-      store(output + (static_cast<std::size_t>(py) * pooled_w + px) * conv.out_channels + first, best);
-    }
-  }
-}
+#include "conv_panel.inc"
 
 // One input channel (a grayscale image): most pixels are blank paper, so rather than visit every
 // output's taps, each non-blank input pixel adds its terms to the outputs it reaches. Input pixels go in
@@ -487,18 +378,26 @@ void conv2d_hwc(const PackedConv& conv, const float* input, float* output, const
   }
   // Panel outer, pixels inner: one panel's weights (36 KB for the CNN's second conv) stay in L1/L2.
   const std::size_t panel_stride = static_cast<std::size_t>(conv.kernel) * conv.kernel * channels * kPanelWidth;
+  const int* count = scratch.count.data();
+  const int* index = scratch.index.data();
+  const float* value = scratch.value.data();
+  const bool wide = wide_kernels_active();
   for (int panel = 0; panel < conv.panels; ++panel) {
     const float* w = conv.weights.data() + panel * panel_stride;
     const int first = panel * kPanelWidth;
+    if (wide && conv_panel_wide(conv.panel_width(panel), conv, w, first, output, epilogue, epilogue_count, pool, count,
+                                index, value, start, complete)) {
+      continue;
+    }
     switch (conv.panel_width(panel) / 4) {
-      case 1: conv_panel<1>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
-      case 2: conv_panel<2>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
-      case 3: conv_panel<3>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
-      case 4: conv_panel<4>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
-      case 5: conv_panel<5>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
-      case 6: conv_panel<6>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
-      case 7: conv_panel<7>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
-      default: conv_panel<8>(conv, w, first, output, epilogue, epilogue_count, pool, scratch, start, complete); break;
+      case 1: conv_panel<f32x4, 1>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
+      case 2: conv_panel<f32x4, 2>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
+      case 3: conv_panel<f32x4, 3>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
+      case 4: conv_panel<f32x4, 4>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
+      case 5: conv_panel<f32x4, 5>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
+      case 6: conv_panel<f32x4, 6>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
+      case 7: conv_panel<f32x4, 7>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
+      default: conv_panel<f32x4, 8>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
     }
   }
 }

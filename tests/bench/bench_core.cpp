@@ -3,7 +3,7 @@
 // docs/benchmarks.md (recorded results), shared/include/digitlab/kernels.hpp (what is being timed).
 //
 //   build/<native>/tests/bench_core [--runs N] [--warmup N] [--model NAME] [--weights FILE]... [--wasm-file PATH]
-//                                    [--profile] [--cpu-clock]
+//                                    [--profile] [--cpu-clock] [--no-wide]
 //   node --no-experimental-fetch build/wasm/tests/bench_core.js --wasm-file build/wasm/tests/bench_core.wasm
 #include <Eigen/Core>
 
@@ -19,6 +19,7 @@
 
 #include "digitlab/architectures.hpp"
 #include "digitlab/idx.hpp"
+#include "digitlab/kernels.hpp"
 #include "digitlab/model.hpp"
 #include "digitlab/weights.hpp"
 
@@ -221,15 +222,17 @@ int main(int argc, char** argv) {
     else if (arg == "--wasm-file" && has_value) options.wasm_file = argv[++i];
     else if (arg == "--profile") options.profile = true;
     else if (arg == "--cpu-clock") options.cpu_clock = true;
+    else if (arg == "--no-wide") kernels::set_wide_kernels(false);
     else {
       std::fprintf(stderr, "usage: bench_core [--runs N] [--warmup N] [--model mlp|mlp-deep|cnn|none] [--weights FILE]...\n"
-                           "                  [--wasm-file PATH] [--profile] [--cpu-clock]\n");
+                           "                  [--wasm-file PATH] [--profile] [--cpu-clock] [--no-wide]\n");
       return 2;
     }
   }
   std::printf("digitlab core benchmark: per-digit latency in microseconds, batch 1, one thread\n");
   std::printf("build: %s, %d-bit pointers, compiler %s, Eigen SIMD: %s\n", DIGITLAB_BENCH_BUILD,
               static_cast<int>(sizeof(void*) * 8), __VERSION__, Eigen::SimdInstructionSetsInUse());
+  std::printf("convolutions: %s\n", kernels::wide_kernels_active() ? "8-float vectors (AVX2)" : "4-float vectors");
   if (!options.wasm_file.empty()) {
     std::ifstream file(options.wasm_file, std::ios::binary | std::ios::ate);
     if (file) std::printf("wasm file: %s, %lld bytes\n", options.wasm_file.c_str(), static_cast<long long>(file.tellg()));

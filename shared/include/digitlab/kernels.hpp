@@ -119,6 +119,12 @@ struct Scratch {
 void conv2d_hwc(const PackedConv& conv, const float* input, float* output, const Elementwise* const* epilogue,
                 int epilogue_count, int pool, Scratch& scratch);
 
+// Convolution panels run with 8-float vectors (AVX2) on x86-64 machines that have them, with 4-float
+// vectors elsewhere (SSE2, wasm SIMD128): the same bits either way (conv_panel.inc says why).
+// set_wide_kernels(false) keeps to 4 floats (for comparisons); wide_kernels_active() says which runs.
+void set_wide_kernels(bool enabled);
+bool wide_kernels_active();
+
 // output (out_features) = bias + weight x, then the epilogue ops.
 void linear(const PackedLinear& layer, const float* input, float* output, const Elementwise* const* epilogue,
             int epilogue_count, Scratch& scratch);
