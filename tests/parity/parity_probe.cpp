@@ -1,5 +1,6 @@
 // Prints, bit for bit, what the core computes for a fixed set of cases: the three architectures with
-// seeded weights, a stack with every layer kind, and synthetic drawings through preprocess_canvas. The
+// seeded weights, the shipped trained models (their sparsity takes other kernel paths than seeded
+// weights), a stack with every layer kind, and synthetic drawings through preprocess_canvas. The
 // same source runs natively and as WebAssembly; parity_compare.cpp diffs the two outputs.
 // Read next: parity_compare.cpp, tests/parity.cmake.
 //
@@ -14,6 +15,7 @@
 #include "digitlab/architectures.hpp"
 #include "digitlab/model.hpp"
 #include "digitlab/preprocess.hpp"
+#include "digitlab/weights.hpp"
 
 using namespace digitlab;
 
@@ -147,6 +149,15 @@ int main(int argc, char** argv) {
     for (std::uint64_t seed : {1, 2}) models.push_back({name + "/seed" + std::to_string(seed), make_architecture(name, seed).value()});
   }
   models.push_back({"every-layer", every_layer_model()});
+  for (const char* name : {"mnist-cnn", "fashion-cnn", "mnist-mlp"}) {
+    const std::string path = std::string(DIGITLAB_WEIGHTS_DIR) + "/" + name + ".dlw";
+    auto loaded = load_weights_file(path);
+    if (!loaded) {
+      std::fprintf(stderr, "%s\n", loaded.error().to_string().c_str());
+      return 1;
+    }
+    models.push_back({name, std::move(loaded.value().model)});
+  }
   for (auto& model : models) {
     if (!prepare(model.second)) return 1;
     for (const auto& input : inputs) ok = run_case(model.second, model.first + "/" + input.first, input.second) && ok;
