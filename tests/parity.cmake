@@ -3,6 +3,7 @@
 # folder) and compares them with parity_compare: identical classes, max |logit difference| <= 1e-4.
 add_executable(parity_probe parity/parity_probe.cpp)
 target_link_libraries(parity_probe PRIVATE digitlab::core)
+target_compile_definitions(parity_probe PRIVATE DIGITLAB_WEIGHTS_DIR="${PROJECT_SOURCE_DIR}/weights")
 if(EMSCRIPTEN)
   target_link_options(parity_probe PRIVATE -sNODERAWFS=1 -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1)
 else()
