@@ -3,6 +3,7 @@
 // linkage but conv_panel_wide(): an AVX2 copy of an inline function must never stand in for the SSE2 one.
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include "conv_wide.hpp"
 
@@ -19,21 +20,17 @@ typedef float f32x8 __attribute__((vector_size(32)));
 bool conv_panel_wide(int width, const PackedConv& conv, const float* panel_weights, int first, float* output,
                      const Elementwise* const* epilogue, int epilogue_count, int pool, const int* count,
                      const int* index, const float* value, const float* start, bool complete) {
+  auto run = [&](auto vectors) {
+    conv_panel<f32x8, decltype(vectors)::value, true>(conv, panel_weights, first, output, epilogue, epilogue_count, pool,
+                                                      count, index, value, start, complete);
+    return true;
+  };
   switch (width) {
-    case 8:
-      conv_panel<f32x8, 1, true>(conv, panel_weights, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete);
-      return true;
-    case 16:
-      conv_panel<f32x8, 2, true>(conv, panel_weights, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete);
-      return true;
-    case 24:
-      conv_panel<f32x8, 3, true>(conv, panel_weights, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete);
-      return true;
-    case 32:
-      conv_panel<f32x8, 4, true>(conv, panel_weights, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete);
-      return true;
-    default:
-      return false;
+    case 8: return run(std::integral_constant<int, 1>{});
+    case 16: return run(std::integral_constant<int, 2>{});
+    case 24: return run(std::integral_constant<int, 3>{});
+    case 32: return run(std::integral_constant<int, 4>{});
+    default: return false;
   }
 }
 

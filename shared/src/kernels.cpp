@@ -49,6 +49,22 @@ bool all_finite(const std::vector<float>& values) {
   return true;
 }
 
+// Calls visit(tap, output pixel) for every output that input pixel (iy, ix) reaches, taps in (ky, kx)
+// order: output (oy, ox) reads input (oy * stride + ky - padding, ox * stride + kx - padding).
+template <class Visit>
+inline void for_each_reached_output(const PackedConv& conv, int iy, int ix, Visit visit) {
+  for (int ky = 0; ky < conv.kernel; ++ky) {
+    const int oy_scaled = iy + conv.padding - ky;  // = oy * stride
+    if (oy_scaled < 0 || oy_scaled % conv.stride != 0 || oy_scaled / conv.stride >= conv.out_h) continue;
+    for (int kx = 0; kx < conv.kernel; ++kx) {
+      const int ox_scaled = ix + conv.padding - kx;
+      if (ox_scaled < 0 || ox_scaled % conv.stride != 0 || ox_scaled / conv.stride >= conv.out_w) continue;
+      visit(static_cast<std::size_t>(ky) * conv.kernel + kx,
+            static_cast<std::size_t>(oy_scaled / conv.stride) * conv.out_w + ox_scaled / conv.stride);
+    }
+  }
+}
+
 }  // namespace
 
 PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, int out_channels, int kernel,
@@ -129,26 +145,19 @@ PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, 
       for (int ix = 0; ix < in_w; ++ix) {
         const std::size_t q = static_cast<std::size_t>(iy) * in_w + ix;
         const float* pixel = packed.skip.data() + q * in_channels;
-        for (int ky = 0; ky < kernel; ++ky) {
-          const int oy_scaled = iy + padding - ky;  // = oy * stride
-          if (oy_scaled < 0 || oy_scaled % stride != 0 || oy_scaled / stride >= packed.out_h) continue;
-          for (int kx = 0; kx < kernel; ++kx) {
-            const int ox_scaled = ix + padding - kx;
-            if (ox_scaled < 0 || ox_scaled % stride != 0 || ox_scaled / stride >= packed.out_w) continue;
-            const std::size_t tap = static_cast<std::size_t>(ky) * kernel + kx;
-            std::fill(share.begin(), share.end(), 0.0);
-            for (int c = 0; c < in_channels; ++c) {
-              if (pixel[c] == 0.f) continue;
-              for (int panel = 0; panel < packed.panels; ++panel) {
-                const int width = packed.panel_width(panel);
-                const float* w = packed.weights.data() + panel * panel_stride + (tap * in_channels + c) * width;
-                for (int lane = 0; lane < width; ++lane) share[panel * kPanelWidth + lane] += double(w[lane]) * pixel[c];
-              }
+        for_each_reached_output(packed, iy, ix, [&](std::size_t tap, std::size_t) {
+          std::fill(share.begin(), share.end(), 0.0);
+          for (int c = 0; c < in_channels; ++c) {
+            if (pixel[c] == 0.f) continue;
+            for (int panel = 0; panel < packed.panels; ++panel) {
+              const int width = packed.panel_width(panel);
+              const float* w = packed.weights.data() + panel * panel_stride + (tap * in_channels + c) * width;
+              for (int lane = 0; lane < width; ++lane) share[panel * kPanelWidth + lane] += double(w[lane]) * pixel[c];
             }
-            float* out = packed.skip_share.data() + (q * taps + tap) * packed.out_stride;
-            for (int o = 0; o < out_channels; ++o) out[o] = static_cast<float>(share[o]);
           }
-        }
+          float* out = packed.skip_share.data() + (q * taps + tap) * packed.out_stride;
+          for (int o = 0; o < out_channels; ++o) out[o] = static_cast<float>(share[o]);
+        });
       }
     }
   }
@@ -286,7 +295,7 @@ inline int gather(const float* x, const float* skip, int n, int* index, float* v
 // output's taps, each non-blank input pixel adds its terms to the outputs it reaches. Input pixels go in
 // raster order, which is each output's (ky, kx) order: the same sums, bit for bit, as the gather form.
 void scatter_single_channel(const PackedConv& conv, const float* input, std::vector<float>& sums) {
-  const int k = conv.kernel, stride = conv.stride, pad = conv.padding;
+  const int k = conv.kernel;
   const std::size_t panel_stride = static_cast<std::size_t>(k) * k * kPanelWidth;
   sums = conv.bias_map;
   for (int iy = 0; iy < conv.in_h; ++iy) {
@@ -295,22 +304,15 @@ void scatter_single_channel(const PackedConv& conv, const float* input, std::vec
       const float skip = conv.skip[static_cast<std::size_t>(iy) * conv.in_w + ix];
       if (x == skip) continue;
       const f32x4 v = splat(x - skip);
-      for (int ky = 0; ky < k; ++ky) {
-        const int oy_scaled = iy + pad - ky;  // = oy * stride
-        if (oy_scaled < 0 || oy_scaled % stride != 0 || oy_scaled / stride >= conv.out_h) continue;
-        for (int kx = 0; kx < k; ++kx) {
-          const int ox_scaled = ix + pad - kx;
-          if (ox_scaled < 0 || ox_scaled % stride != 0 || ox_scaled / stride >= conv.out_w) continue;
-          float* sum = sums.data() +
-                       (static_cast<std::size_t>(oy_scaled / stride) * conv.out_w + ox_scaled / stride) * conv.out_stride;
-          for (int panel = 0; panel < conv.panels; ++panel) {
-            const int width = conv.panel_width(panel);
-            const float* w = conv.weights.data() + panel * panel_stride + (static_cast<std::size_t>(ky) * k + kx) * width;
-            float* out = sum + panel * kPanelWidth;
-            for (int j = 0; j < width; j += 4) store4(out + j, load4(out + j) + load4(w + j) * v);
-          }
+      for_each_reached_output(conv, iy, ix, [&](std::size_t tap, std::size_t output_pixel) {
+        float* sum = sums.data() + output_pixel * conv.out_stride;
+        for (int panel = 0; panel < conv.panels; ++panel) {
+          const int width = conv.panel_width(panel);
+          const float* w = conv.weights.data() + panel * panel_stride + tap * width;
+          float* out = sum + panel * kPanelWidth;
+          for (int j = 0; j < width; j += 4) store4(out + j, load4(out + j) + load4(w + j) * v);
         }
-      }
+      });
     }
   }
 }
@@ -354,21 +356,11 @@ void conv2d_hwc(const PackedConv& conv, const float* input, float* output, const
           n = gather(x, scratch.zeros.data(), channels, scratch.index.data() + entries, scratch.value.data() + entries,
                      ix * channels);
           const int iy = static_cast<int>(q / static_cast<std::size_t>(conv.in_w));
-          for (int ky = 0; ky < conv.kernel; ++ky) {
-            const int oy_scaled = iy + conv.padding - ky;
-            if (oy_scaled < 0 || oy_scaled % conv.stride != 0 || oy_scaled / conv.stride >= conv.out_h) continue;
-            for (int kx = 0; kx < conv.kernel; ++kx) {
-              const int ox_scaled = ix + conv.padding - kx;
-              if (ox_scaled < 0 || ox_scaled % conv.stride != 0 || ox_scaled / conv.stride >= conv.out_w) continue;
-              const float* share = conv.skip_share.data() + (q * taps + static_cast<std::size_t>(ky) * conv.kernel + kx) *
-                                                                conv.out_stride;
-              float* output_start = scratch.sums.data() + (static_cast<std::size_t>(oy_scaled / conv.stride) * conv.out_w +
-                                                           ox_scaled / conv.stride) * conv.out_stride;
-              for (int o = 0; o < conv.out_stride; o += 4) {
-                store4(output_start + o, load4(output_start + o) - load4(share + o));
-              }
-            }
-          }
+          for_each_reached_output(conv, iy, ix, [&](std::size_t tap, std::size_t output_pixel) {
+            const float* share = conv.skip_share.data() + (q * taps + tap) * conv.out_stride;
+            float* output_start = scratch.sums.data() + output_pixel * conv.out_stride;
+            for (int o = 0; o < conv.out_stride; o += 4) store4(output_start + o, load4(output_start + o) - load4(share + o));
+          });
         }
       }
       entries += n;
@@ -389,15 +381,19 @@ void conv2d_hwc(const PackedConv& conv, const float* input, float* output, const
                                 index, value, start, complete)) {
       continue;
     }
+    auto run = [&](auto vectors) {
+      conv_panel<f32x4, decltype(vectors)::value>(conv, w, first, output, epilogue, epilogue_count, pool, count, index,
+                                                  value, start, complete);
+    };
     switch (conv.panel_width(panel) / 4) {
-      case 1: conv_panel<f32x4, 1>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
-      case 2: conv_panel<f32x4, 2>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
-      case 3: conv_panel<f32x4, 3>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
-      case 4: conv_panel<f32x4, 4>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
-      case 5: conv_panel<f32x4, 5>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
-      case 6: conv_panel<f32x4, 6>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
-      case 7: conv_panel<f32x4, 7>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
-      default: conv_panel<f32x4, 8>(conv, w, first, output, epilogue, epilogue_count, pool, count, index, value, start, complete); break;
+      case 1: run(std::integral_constant<int, 1>{}); break;
+      case 2: run(std::integral_constant<int, 2>{}); break;
+      case 3: run(std::integral_constant<int, 3>{}); break;
+      case 4: run(std::integral_constant<int, 4>{}); break;
+      case 5: run(std::integral_constant<int, 5>{}); break;
+      case 6: run(std::integral_constant<int, 6>{}); break;
+      case 7: run(std::integral_constant<int, 7>{}); break;
+      default: run(std::integral_constant<int, 8>{}); break;
     }
   }
 }
