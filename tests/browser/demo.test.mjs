@@ -285,6 +285,11 @@ for (const build of ['app', 'lab']) {
   const files = [`digitlab-${build}.wasm`, `digitlab-${build}.js`].map((f) => summary.sizes[f]);
   summary.sizes[`${build}_total`] = {raw: files[0].raw + files[1].raw, gzip: files[0].gzip + files[1].gzip};
 }
+// The demo's budget (what a lesson page embeds): at most 500,000 B raw and 200,000 B gzip, wasm + js.
+const demo = summary.sizes.app_total;
+const fits = demo.raw <= 500000 && demo.gzip <= 200000;
+check(fits, `the demo build (digitlab-app.wasm + .js) fits its budget: ${demo.raw} B raw <= 500,000, ${demo.gzip} B gzip <= 200,000`,
+      fits ? '' : 'keep heavy code in the lab build; docs/benchmarks.md says what each part costs');
 summary.chromium = chromiumPath;
 fs.writeFileSync(path.join(out, 'browser-benchmark.json'), `${JSON.stringify(summary, null, 2)}\n`);
 console.log(`figures (also in ${path.join(out, 'browser-benchmark.json')}):\n${JSON.stringify(summary, null, 2)}`);
