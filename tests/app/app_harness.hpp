@@ -90,6 +90,20 @@ inline ModelEntry entry(const std::string& name, bool is_default = false) {
   return e;
 }
 
+// What most app tests arrange: ImGui without a renderer, the fake services, and an App at UI scale 1
+// with these catalog entries, started with `url` (the page's query string). Tests take references to
+// the parts they use (`App& app = started.app;`).
+struct StartedApp {
+  Headless imgui;
+  FakeServices services;
+  App app{services};
+  StartedApp(const std::vector<ModelEntry>& entries, const std::string& url) {
+    for (const ModelEntry& e : entries) app.catalog().add(e);
+    app.set_ui_scale(1.f);
+    app.start(url);
+  }
+};
+
 inline json state_of(const App& app) {
   const std::string text = app.state_json();
   json state = json::parse(text, nullptr, false);

@@ -18,13 +18,9 @@ using nlohmann::json;
 using namespace digitlab::app::testing;
 
 TEST_CASE("start-up: bad URL parameters become messages, the default model is fetched", "[app][ui]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(entry("first"));
-  app.catalog().add(entry("main", true));
-  app.set_ui_scale(1.f);
-  app.start("?model=missing&panels=draw,nope&embed=1");
+  StartedApp started({entry("first"), entry("main", true)}, "?model=missing&panels=draw,nope&embed=1");
+  FakeServices& services = started.services;
+  App& app = started.app;
   REQUIRE(services.fetches.size() == 1);
   CHECK(services.fetches[0] == std::make_pair(1, std::string("main.dlw")));
   json state = state_of(app);
@@ -48,12 +44,9 @@ TEST_CASE("start-up: bad URL parameters become messages, the default model is fe
 }
 
 TEST_CASE("drawing gives a prediction; clearing gives the hint again", "[app][ui]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(entry("main", true));
-  app.set_ui_scale(1.f);
-  app.start("");
+  StartedApp started({entry("main", true)}, "");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
   app.weights_arrived(0, tiny_weights(2));
   imgui.frame(app);  // lays out the drawing area
   json state = state_of(app);
@@ -98,12 +91,9 @@ TEST_CASE("drawing gives a prediction; clearing gives the hint again", "[app][ui
 }
 
 TEST_CASE("presses outside the drawing area draw nothing", "[app][ui]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(entry("main", true));
-  app.set_ui_scale(1.f);
-  app.start("");
+  StartedApp started({entry("main", true)}, "");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
   app.weights_arrived(0, tiny_weights(3));
   imgui.frame(app);
   const Rect area = app.drawing_rect();
@@ -114,12 +104,10 @@ TEST_CASE("presses outside the drawing area draw nothing", "[app][ui]") {
 }
 
 TEST_CASE("while a stroke is drawn, predictions come at most every 50 ms", "[app][ui]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(entry("main", true));
-  app.set_ui_scale(1.f);
-  app.start("");
+  StartedApp started({entry("main", true)}, "");
+  Headless& imgui = started.imgui;
+  FakeServices& services = started.services;
+  App& app = started.app;
   app.weights_arrived(0, tiny_weights(4));
   imgui.frame(app);
   const Rect area = app.drawing_rect();
@@ -147,12 +135,9 @@ TEST_CASE("while a stroke is drawn, predictions come at most every 50 ms", "[app
 }
 
 TEST_CASE("a bad user file shows the loader's error and keeps the model", "[app][ui]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(entry("main", true));
-  app.set_ui_scale(1.f);
-  app.start("");
+  StartedApp started({entry("main", true)}, "");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
   app.weights_arrived(0, tiny_weights(5));
   const std::vector<std::uint8_t> junk(300, 0x42);
   Status status = app.open_user_file("junk.dlw", junk);
@@ -176,13 +161,10 @@ TEST_CASE("a bad user file shows the loader's error and keeps the model", "[app]
 }
 
 TEST_CASE("a model that fails to load falls back to the default", "[app][ui]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(entry("main", true));
-  app.catalog().add(entry("other"));
-  app.set_ui_scale(1.f);
-  app.start("model=other");
+  StartedApp started({entry("main", true), entry("other")}, "model=other");
+  Headless& imgui = started.imgui;
+  FakeServices& services = started.services;
+  App& app = started.app;
   REQUIRE(services.fetches.size() == 1);
   CHECK(services.fetches[0].first == 1);
   app.weights_arrived(1, std::vector<std::uint8_t>(100, 0));  // the file on the server is damaged
@@ -311,12 +293,9 @@ TEST_CASE("the demo build (no teaching panels) hands a teaching panel to the pag
 }
 
 TEST_CASE("clear and undo empty the reported state at once, before the next frame predicts", "[app][ui]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(entry("main", true));
-  app.set_ui_scale(1.f);
-  app.start("panels=draw,prediction");
+  StartedApp started({entry("main", true)}, "panels=draw,prediction");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
   app.weights_arrived(0, tiny_weights(5));
   imgui.frame(app);
   draw_line(app);

@@ -70,12 +70,9 @@ TEST_CASE("the softmax Jacobian matches finite differences", "[panel][activation
 }
 
 TEST_CASE("activations panel: choose leaky ReLU, drag alpha, read softmax", "[panel][activations][ui]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(entry("main", true));
-  app.set_ui_scale(1.f);
-  app.start("?panels=activations");
+  StartedApp started({entry("main", true)}, "?panels=activations");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
   app.weights_arrived(0, tiny_weights(5));
   imgui.frame(app);
   json panel = state_of(app)["panel_state"]["activations"];

@@ -25,12 +25,10 @@ ModelEntry dataset_entry(const std::string& name, const std::string& dataset, fl
 }  // namespace
 
 TEST_CASE("explorer: classifies the subset, labels and counts it, filters the mistakes", "[app][ui][explorer]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(dataset_entry("reader", "mnist", 0.9f, true));
-  app.set_ui_scale(1.f);
-  app.start("?panels=explorer");
+  StartedApp started({dataset_entry("reader", "mnist", 0.9f, true)}, "?panels=explorer");
+  Headless& imgui = started.imgui;
+  FakeServices& services = started.services;
+  App& app = started.app;
   app.weights_arrived(0, pixel_reader_weights());
   imgui.frame(app);
   json panel = state_of(app)["panel_state"]["explorer"];
@@ -80,12 +78,9 @@ TEST_CASE("explorer: classifies the subset, labels and counts it, filters the mi
 }
 
 TEST_CASE("explorer: a missing or corrupt subset is one sentence saying what to do", "[app][ui][explorer]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(dataset_entry("reader", "mnist", 0.9f, true));
-  app.set_ui_scale(1.f);
-  app.start("?panels=explorer");
+  StartedApp started({dataset_entry("reader", "mnist", 0.9f, true)}, "?panels=explorer");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
   app.weights_arrived(0, pixel_reader_weights());
   imgui.frame(app);
 
@@ -116,14 +111,10 @@ TEST_CASE("explorer: a missing or corrupt subset is one sentence saying what to 
 
 TEST_CASE("explorer: the dataset picker switches to that dataset's best model and its subset",
           "[app][ui][explorer]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(dataset_entry("reader", "mnist", 0.9f, true));
-  app.catalog().add(dataset_entry("fashion-worse", "fashion-mnist", 0.5f));
-  app.catalog().add(dataset_entry("fashion-reader", "fashion-mnist", 0.8f));
-  app.set_ui_scale(1.f);
-  app.start("?panels=explorer");
+  StartedApp started({dataset_entry("reader", "mnist", 0.9f, true), dataset_entry("fashion-worse", "fashion-mnist", 0.5f), dataset_entry("fashion-reader", "fashion-mnist", 0.8f)}, "?panels=explorer");
+  Headless& imgui = started.imgui;
+  FakeServices& services = started.services;
+  App& app = started.app;
   app.weights_arrived(0, pixel_reader_weights());
   app.asset_arrived(test_subset_images_path("mnist"), subset_images_gz());
   app.asset_arrived(test_subset_labels_path("mnist"), subset_labels_gz());

@@ -36,12 +36,9 @@ TEST_CASE("layer text is worded like digitlab info", "[panel][network]") {
 }
 
 TEST_CASE("network panel: a tiny CNN's layers, its feature maps for a drawing, clicks", "[panel][network][ui]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(entry("cnn", true));
-  app.set_ui_scale(1.f);
-  app.start("?panels=network");
+  StartedApp started({entry("cnn", true)}, "?panels=network");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
   imgui.frame(app);
   CHECK(state_of(app)["panel_state"]["network"]["model"].is_null());
   app.weights_arrived(0, tiny_cnn_weights());
@@ -88,12 +85,9 @@ TEST_CASE("network panel: a tiny CNN's layers, its feature maps for a drawing, c
 }
 
 TEST_CASE("network panel: the tiny MLP shows strips; a new model resets the selection", "[panel][network][ui]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(entry("mlp", true));
-  app.set_ui_scale(1.f);
-  app.start("?panels=draw,network");
+  StartedApp started({entry("mlp", true)}, "?panels=draw,network");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
   app.weights_arrived(0, tiny_weights(9));
   imgui.frame(app);
   draw_line(app);

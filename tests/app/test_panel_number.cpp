@@ -94,12 +94,10 @@ ModelEntry shipped_entry(const std::string& name, const std::string& dataset, bo
 }  // namespace
 
 TEST_CASE("number panel: numbers of 2 to 5 digits drawn with the pointer are read digit by digit", "[app][ui][number]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(shipped_entry("mnist-cnn", "mnist", true));
-  app.set_ui_scale(1.f);
-  app.start("?panels=number");
+  StartedApp started({shipped_entry("mnist-cnn", "mnist", true)}, "?panels=number");
+  Headless& imgui = started.imgui;
+  FakeServices& services = started.services;
+  App& app = started.app;
   REQUIRE(services.fetches.size() == 1);
   app.weights_arrived(0, shipped_weights("mnist-cnn.dlw"));
   imgui.frame(app);  // the panel draws its own drawing area (no draw panel)
@@ -144,13 +142,10 @@ TEST_CASE("number panel: numbers of 2 to 5 digits drawn with the pointer are rea
 }
 
 TEST_CASE("number panel: a Fashion-MNIST model is not asked to read digits", "[app][ui][number]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(shipped_entry("mnist-cnn", "mnist"));
-  app.catalog().add(shipped_entry("fashion-cnn", "fashion-mnist", true));
-  app.set_ui_scale(1.f);
-  app.start("?panels=draw,number");
+  StartedApp started({shipped_entry("mnist-cnn", "mnist"), shipped_entry("fashion-cnn", "fashion-mnist", true)}, "?panels=draw,number");
+  Headless& imgui = started.imgui;
+  FakeServices& services = started.services;
+  App& app = started.app;
   REQUIRE(services.fetches.size() == 1);
   CHECK(services.fetches[0].first == 1);
   app.weights_arrived(1, shipped_weights("fashion-cnn.dlw"));
@@ -174,12 +169,9 @@ TEST_CASE("number panel: a Fashion-MNIST model is not asked to read digits", "[a
 }
 
 TEST_CASE("number panel: without a model it says so and reports nothing read", "[app][ui][number]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(shipped_entry("mnist-cnn", "mnist", true));
-  app.set_ui_scale(1.f);
-  app.start("?panels=number");
+  StartedApp started({shipped_entry("mnist-cnn", "mnist", true)}, "?panels=number");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
   imgui.frame(app);
   const json state = state_of(app)["panel_state"]["number"];
   CHECK(state["status"] == "no_model");

@@ -86,12 +86,9 @@ TEST_CASE("every step has an input and a prediction; the centred one is the app'
 }
 
 TEST_CASE("preprocess panel: steps for a drawn line, the skip-centring toggle", "[panel][preprocess][ui]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(entry("main", true));
-  app.set_ui_scale(1.f);
-  app.start("?panels=draw,preprocess");
+  StartedApp started({entry("main", true)}, "?panels=draw,preprocess");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
   app.weights_arrived(0, tiny_weights(12));
   imgui.frame(app);
   json panel = state_of(app)["panel_state"]["preprocess"];

@@ -56,13 +56,10 @@ const char* kSweep = R"({"format": "digitlab-sweep-1", "name": "tiny", "about": 
 
 TEST_CASE("training panel: the active model's record gives curves; switching model switches them",
           "[app][ui][panels][training]") {
-  Headless imgui;
-  FakeServices services;
-  App app(services);
-  app.catalog().add(with_record("cnn", "runs/mnist-cnn.json", true));
-  app.catalog().add(with_record("mlp", "runs/mnist-mlp.json"));
-  app.set_ui_scale(1.f);
-  app.start("panels=training");
+  StartedApp started({with_record("cnn", "runs/mnist-cnn.json", true), with_record("mlp", "runs/mnist-mlp.json")}, "panels=training");
+  Headless& imgui = started.imgui;
+  FakeServices& services = started.services;
+  App& app = started.app;
   imgui.frame(app);
   CHECK(panel_state(app)["record"] == "none");  // no model yet
   CHECK(panel_state(app)["message"].get<std::string>().find("No model is loaded yet") != std::string::npos);
