@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
-import {checker, fatal, options, start} from './harness.mjs';
+import {checker, drawStrokes, fatal, options, start} from './harness.mjs';
 
 const opts = options();
 const {root, out} = opts;
@@ -56,23 +56,11 @@ try {
   ];
   const waitUpToDate = (strokes) => page.waitForFunction(
     (n) => { const s = window.digitlab.state(); return s.strokes === n && s.up_to_date; }, strokes, {timeout: 10000});
-  const drawWithMouse = async (strokes) => {
-    const rect = await page.evaluate(() => window.digitlab.drawingRect());
-    const at = ([x, y]) => [rect.x + x * rect.width, rect.y + y * rect.height];
-    for (const stroke of strokes) {
-      await page.mouse.move(...at(stroke[0]));
-      await page.mouse.down();
-      for (const point of stroke.slice(1)) await page.mouse.move(...at(point), {steps: stroke.length > 4 ? 1 : 4});
-      await page.mouse.up();
-    }
-    await waitUpToDate(strokes.length);
-    return page.evaluate(() => window.digitlab.state());
-  };
   const drawn = [];
   const rectAtStart = await page.evaluate(() => window.digitlab.drawingRect());
   for (const digit of digits) {
     await page.evaluate(() => window.digitlab.clear());
-    state = await drawWithMouse(digit.strokes);
+    state = await drawStrokes(page, digit.strokes);
     drawn.push(state.prediction);
     check(state.prediction === digit.label, `a drawn ${digit.label} is read as ${digit.label} (mouse strokes)`,
           `prediction ${state.prediction}, p=${state.top_probability?.toFixed(3)}, status "${state.status}"`);
@@ -134,7 +122,7 @@ try {
   check(state.error && state.error !== rejected && state.messages.some((m) => m.startsWith('dropped.dlw was not loaded')),
         'a dropped truncated weights file shows the loader\'s error', state.error);
   check(state.model === modelBefore, 'after the drop the previous model is still loaded', `model ${state.model}`);
-  state = await drawWithMouse(digits[1].strokes);
+  state = await drawStrokes(page, digits[1].strokes);
   check(state.prediction === 7, 'after the bad files the demo still predicts (a 7)', `prediction ${state.prediction}`);
   await page.screenshot({path: path.join(out, 'browser-demo-error.png')});
 
