@@ -10,6 +10,13 @@ digitlab_add_catch_test(NAME app
           app/test_json_reader.cpp
   LIBS digitlab_app_logic)
 
+# The ImGui-free folders stay ImGui-free (wasm/README.md): wasm/common/ and each teaching panel's own logic
+# (wasm/teaching/ except panel_* and widgets.*). The compile would not notice a header that only ImGui files include.
+if(NOT EMSCRIPTEN)
+  add_test(NAME ${DIGITLAB_TEST_PREFIX}.app_imgui_free WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}/wasm" COMMAND sh -c
+           "! grep -n '#include.*imgui' common/* $(ls teaching/* | grep -v -e /panel_ -e /widgets)")
+endif()
+
 if(NOT EMSCRIPTEN AND TARGET digitlab_app_ui)
   # The teaching panels' own tests: tests/app/test_panel_*.cpp, headless like test_app.cpp.
   file(GLOB _panel_test_sources CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/app/test_panel_*.cpp")

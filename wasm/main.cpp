@@ -9,12 +9,12 @@
 #endif
 #include <GLFW/glfw3.h>
 
-#include "app.hpp"
+#include "app/app.hpp"
 #include "imgui.h"
 #include "imgui_impl_glfw.h"
 #include "imgui_impl_opengl3.h"
 #include "main_loop.hpp"
-#include "platform.hpp"
+#include "platform/platform.hpp"
 
 using digitlab::app::App;
 using digitlab::app::Platform;

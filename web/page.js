@@ -1,12 +1,12 @@
 // The page around the WebAssembly app: reads weights/manifest.json, fetches weights files for the app,
 // opens dropped or picked files, keeps the aria-live prediction current, and offers window.digitlab and
-// the same calls through postMessage (docs/embedding.md). Read next: wasm/web_platform.cpp, wasm/app.hpp.
+// the same calls through postMessage (docs/embedding.md). Read next: wasm/platform/web_platform.cpp, wasm/app/app.hpp.
 'use strict';
 
 (() => {
-  const MAX_WEIGHTS_BYTES = 64 * 1024 * 1024;  // as kMaxWeightsBytes in wasm/model_catalog.hpp
+  const MAX_WEIGHTS_BYTES = 64 * 1024 * 1024;  // as kMaxWeightsBytes in wasm/common/model_catalog.hpp
   const params = new URLSearchParams(location.search);
-  // embed= is read here too (same rules as wasm/url_options.cpp) so the page chrome never flashes.
+  // embed= is read here too (same rules as wasm/common/url_options.cpp) so the page chrome never flashes.
   const embed = params.has('embed') && ['', '1', 'true', 'yes'].includes(params.get('embed'));
   document.documentElement.classList.toggle('embed', embed);
   // Two builds of the app (wasm/CMakeLists.txt): the demo's four panels in a small one, the teaching panels
@@ -70,7 +70,7 @@
     }
   };
 
-  // ---- the manifest: same rules as wasm/manifest.cpp (docs/embedding.md, "The model manifest") ----------
+  // ---- the manifest: same rules as wasm/common/manifest.cpp (docs/embedding.md, "The model manifest") ----------
   const manifestRequest = fetchBytes(sameOriginUrl('weights/manifest.json')).then((bytes) => {
     try {
       return JSON.parse(new TextDecoder().decode(bytes));
@@ -147,7 +147,7 @@
     }
   };
 
-  // ---- what the app calls (wasm/web_platform.cpp, Module.digitlabPage) --------------------------------
+  // ---- what the app calls (wasm/platform/web_platform.cpp, Module.digitlabPage) --------------------------------
   let publishQueued = false;
   const hooks = {
     fetchWeights(index, file, sha256) {
@@ -166,7 +166,7 @@
         })
         .catch((e) => module.ccall('digitlab_weights_failed', null, ['number', 'string'], [index, String(e.message || e)]));
     },
-    // A site file for the teaching panels (wasm/assets.hpp): run records, sweeps, test subsets.
+    // A site file for the teaching panels (wasm/common/assets.hpp): run records, sweeps, test subsets.
     fetchAsset(path) {
       (async () => fetchBytes(sameOriginUrl(path)))()
         .then((bytes) => withBytes(bytes, (pointer, n) =>

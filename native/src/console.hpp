@@ -8,10 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "digitlab/text.hpp"
+
 namespace digitlab::trainer {
 
-// 669706 -> "669,706".
-std::string with_thousands(std::int64_t value);
+using digitlab::with_thousands;  // shared/include/digitlab/text.hpp
 // 75.4 -> "1m15s", 3.2 -> "3.2s".
 std::string format_duration(double seconds);
 

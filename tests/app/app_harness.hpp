@@ -1,6 +1,6 @@
 // The app without a browser or a GPU, for the app's tests: fake platform services (fetches recorded,
 // answered by the test), headless ImGui frames, a tiny model, the state as JSON, a drawn line.
-// Read next: test_app.cpp (how they are used), wasm/app.hpp.
+// Read next: test_app.cpp (how they are used), wasm/app/app.hpp.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "app.hpp"
+#include "app/app.hpp"
 #include "digitlab/architectures.hpp"
 #include "digitlab/weights.hpp"
 #include "imgui.h"

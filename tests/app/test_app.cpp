@@ -1,12 +1,12 @@
 // The App as the browser and the desktop drive it, headless (ImGui without a renderer): start-up with
 // URL parameters, model fetching and fallbacks, drawing to prediction, throttling while drawing, bad user
-// files, and the state the page reports (parsed as JSON). Read next: wasm/app.hpp.
+// files, and the state the page reports (parsed as JSON). Read next: wasm/app/app.hpp.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "app.hpp"
+#include "app/app.hpp"
 #include "app_harness.hpp"
 #include "digitlab/architectures.hpp"
 #include "imgui.h"

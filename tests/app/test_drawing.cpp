@@ -1,10 +1,10 @@
 // Drawing: strokes become ink where they pass and nowhere else; undo and clear repaint exactly.
-// Read next: wasm/drawing.hpp.
+// Read next: wasm/common/drawing.hpp.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 
-#include "drawing.hpp"
+#include "common/drawing.hpp"
 
 using digitlab::app::Drawing;
 using digitlab::app::Point;

@@ -1,12 +1,12 @@
-// The JSON reader (wasm/json_reader.hpp) on valid and malformed text, and the run record / sweep readers
-// (wasm/training_record.hpp) on the shipped files' shapes and on broken ones.
+// The JSON reader (wasm/common/json_reader.hpp) on valid and malformed text, and the run record / sweep readers
+// (wasm/teaching/training_record.hpp) on the shipped files' shapes and on broken ones.
 // Read next: test_panel_training.cpp (the panel that shows them).
 #include <catch2/catch.hpp>
 
 #include <string>
 
-#include "json_reader.hpp"
-#include "training_record.hpp"
+#include "common/json_reader.hpp"
+#include "teaching/training_record.hpp"
 
 using namespace digitlab;
 using namespace digitlab::app;

@@ -1,10 +1,10 @@
 // Layout: panels tile the area without overlapping, in the order asked, the drawing panel about square.
-// Read next: wasm/layout.hpp.
+// Read next: wasm/common/layout.hpp.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 
-#include "layout.hpp"
+#include "common/layout.hpp"
 
 using namespace digitlab::app;
 

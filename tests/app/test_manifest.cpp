@@ -1,9 +1,9 @@
 // weights/manifest.json as the desktop app reads it (web/page.js applies the same rules): good rows load,
-// each bad row is skipped with a message, nothing throws. Read next: wasm/manifest.hpp.
+// each bad row is skipped with a message, nothing throws. Read next: wasm/common/manifest.hpp.
 #include <catch2/catch.hpp>
 
 #include "test_text.hpp"
-#include "manifest.hpp"
+#include "common/manifest.hpp"
 
 using namespace digitlab::app;
 

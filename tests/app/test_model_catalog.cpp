@@ -1,9 +1,9 @@
 // The model catalog: loading is all-or-nothing, a rejected file leaves the model in use untouched and
-// hands back the loader's error; user files join the list. Read next: wasm/model_catalog.hpp.
+// hands back the loader's error; user files join the list. Read next: wasm/common/model_catalog.hpp.
 #include <catch2/catch.hpp>
 
 #include "digitlab/architectures.hpp"
-#include "model_catalog.hpp"
+#include "common/model_catalog.hpp"
 
 using namespace digitlab;
 using namespace digitlab::app;

@@ -1,12 +1,12 @@
 // The activations teaching panel: the functions and derivatives against finite differences, softmax at any
 // temperature (sums to 1, no overflow, sharper when colder), its Jacobian, and the panel headless (choose
-// a function, drag the alpha slider). Read next: wasm/p1_activations.hpp, wasm/panel_activations.cpp.
+// a function, drag the alpha slider). Read next: wasm/teaching/activations.hpp, wasm/teaching/panel_activations.cpp.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 
 #include "app_harness.hpp"
-#include "p1_activations.hpp"
+#include "teaching/activations.hpp"
 
 using namespace digitlab;
 using namespace digitlab::app;

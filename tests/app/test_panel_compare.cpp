@@ -1,6 +1,6 @@
 // The "compare" panel headless: with the shipped manifest, only the model in use is loaded at first; the
 // "Load all models" button fetches the others without switching; a drawn 7 then gets one row per loaded
-// model, the MNIST ones saying 7, the Fashion ones a garment. Read next: wasm/panel_compare.cpp.
+// model, the MNIST ones saying 7, the Fashion ones a garment. Read next: wasm/teaching/panel_compare.cpp.
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "app.hpp"
+#include "app/app.hpp"
 #include "app_harness.hpp"
 
 using namespace digitlab;

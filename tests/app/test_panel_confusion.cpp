@@ -1,10 +1,10 @@
-// The confusion panel headless (wasm/panel_confusion.cpp): the matrix it reports against a hand count,
+// The confusion panel headless (wasm/teaching/panel_confusion.cpp): the matrix it reports against a hand count,
 // a click on a cell selecting its images, class names from the model card, and one classification shared
 // with the explorer when both are shown. Read next: test_panel_explorer.cpp, test_test_subset.cpp.
 #include <catch2/catch.hpp>
 
 #include "app_harness.hpp"
-#include "test_subset.hpp"
+#include "teaching/test_subset.hpp"
 #include "test_subset_fixture.hpp"
 
 using namespace digitlab;

@@ -1,11 +1,11 @@
-// The explorer panel headless (wasm/panel_explorer.cpp): it fetches the subset, classifies it, labels and
+// The explorer panel headless (wasm/teaching/panel_explorer.cpp): it fetches the subset, classifies it, labels and
 // counts the images, the misclassified filter and a click on an image; a missing or corrupt subset is one
 // sentence. The subset and model are test_subset_fixture.hpp's, whose answers are known by hand.
 // Read next: test_panel_confusion.cpp.
 #include <catch2/catch.hpp>
 
 #include "app_harness.hpp"
-#include "test_subset.hpp"
+#include "teaching/test_subset.hpp"
 #include "test_subset_fixture.hpp"
 
 using namespace digitlab;

@@ -1,10 +1,10 @@
 // The network teaching panel headless: the layer list (shapes, parameter counts) of a tiny CNN and of the
 // tiny MLP, each layer's activations after a drawn line, clicking a layer and a feature map.
-// Read next: wasm/panel_network.cpp, wasm/p1_network.hpp.
+// Read next: wasm/teaching/panel_network.cpp, wasm/teaching/network_layers.hpp.
 #include <catch2/catch.hpp>
 
 #include "app_harness.hpp"
-#include "p1_network.hpp"
+#include "teaching/network_layers.hpp"
 
 using namespace digitlab;
 using namespace digitlab::app;

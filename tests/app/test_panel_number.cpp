@@ -1,6 +1,6 @@
 // The "number" panel headless: whole numbers (2 to 5 digits) drawn through the app's pointer events (stroke templates of
 // tests/data/digit_strokes.json, as a mouse would draw them) are read by the shipped MNIST CNN; a Fashion
-// model is refused with a way out; a blank drawing asks for digits. Read next: wasm/panel_number.cpp.
+// model is refused with a way out; a blank drawing asks for digits. Read next: wasm/teaching/panel_number.cpp.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "app.hpp"
+#include "app/app.hpp"
 #include "app_harness.hpp"
 
 using namespace digitlab;

@@ -1,11 +1,11 @@
 // The preprocessing teaching panel: area_resize, every step's input and prediction for drawn digits (the
 // centred step is exactly what the app feeds the model), and the panel headless with the "skip centring"
-// toggle. Read next: wasm/p1_preprocess.hpp, wasm/panel_preprocess.cpp.
+// toggle. Read next: wasm/teaching/preprocess_steps.hpp, wasm/teaching/panel_preprocess.cpp.
 #include <catch2/catch.hpp>
 
 #include "app_harness.hpp"
-#include "drawing.hpp"
-#include "p1_preprocess.hpp"
+#include "common/drawing.hpp"
+#include "teaching/preprocess_steps.hpp"
 
 using namespace digitlab;
 using namespace digitlab::app;

@@ -1,11 +1,11 @@
-// The training panel (wasm/panel_training.cpp) headless: the active model's record fetched and drawn
+// The training panel (wasm/teaching/panel_training.cpp) headless: the active model's record fetched and drawn
 // (the shipped weights/runs files), switching models, the sentences for no record, a 404 and a corrupt
 // file, and the sweep table sorted by a click on its header. Read next: test_json_reader.cpp.
 #include <catch2/catch.hpp>
 
 #include <string>
 
-#include "app.hpp"
+#include "app/app.hpp"
 #include "app_harness.hpp"
 #include "digitlab/bytes.hpp"
 

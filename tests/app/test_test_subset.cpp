@@ -1,11 +1,11 @@
-// The test subsets and their evaluation (wasm/test_subset.hpp) without ImGui: parsing the two gz idx
+// The test subsets and their evaluation (wasm/teaching/test_subset.hpp) without ImGui: parsing the two gz idx
 // assets, missing and corrupt files, the confusion matrix against a hand count, the time budget, the
 // per-model cache and one classification shared by two panels. Read next: test_panel_confusion.cpp.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 
-#include "test_subset.hpp"
+#include "teaching/test_subset.hpp"
 #include "test_subset_fixture.hpp"
 
 using namespace digitlab;
@@ -239,10 +239,10 @@ TEST_CASE("the dataset picker's model: the most accurate shipped one", "[app][su
   CHECK(best_model_for_dataset(catalog, "mnist") == 1);
   CHECK(best_model_for_dataset(catalog, "fashion-mnist") == 4);
   CHECK(best_model_for_dataset(catalog, "emnist") == -1);
-  CHECK(format_count(0) == "0");
-  CHECK(format_count(999) == "999");
-  CHECK(format_count(1000) == "1,000");
-  CHECK(format_count(1234567) == "1,234,567");
+  CHECK(with_thousands(0) == "0");
+  CHECK(with_thousands(999) == "999");
+  CHECK(with_thousands(1000) == "1,000");
+  CHECK(with_thousands(1234567) == "1,234,567");
 }
 
 TEST_CASE("panels of one app share an evaluator; another app gets its own", "[app][subset]") {

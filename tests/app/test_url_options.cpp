@@ -1,9 +1,9 @@
 // URL parameters: every documented parameter parses, every bad one becomes one clear message and the
-// default is kept. Read next: wasm/url_options.hpp, docs/embedding.md.
+// default is kept. Read next: wasm/common/url_options.hpp, docs/embedding.md.
 #include <catch2/catch.hpp>
 
 #include "test_text.hpp"
-#include "url_options.hpp"
+#include "common/url_options.hpp"
 
 using namespace digitlab::app;
 

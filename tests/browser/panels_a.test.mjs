@@ -3,7 +3,7 @@
 // drawing panel (dark theme), with a 7 drawn, one interaction each proven by the state (drag the alpha
 // slider, click a layer and a feature map, toggle "skip centring"). Screenshots panel-activations.png,
 // panel-network.png, panel-preprocess.png (+ variants). Usage: node panels_a.test.mjs --root build/wasm/web
-// --out <folder>. Read next: harness.mjs, wasm/panel_activations.cpp.
+// --out <folder>. Read next: harness.mjs, wasm/teaching/panel_activations.cpp.
 import {DIGITS, checker, displayToPage, drawStrokes, openApp, options, run, screenshot, start, state, waitForState} from './harness.mjs';
 
 const opts = options();

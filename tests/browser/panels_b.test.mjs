@@ -5,7 +5,7 @@
 // the misclassified filter changes the count shown, a click on a confusion cell selects its images. Prints
 // how long the evaluation took for the CNN and the MLP. Screenshots panel-explorer.png, panel-confusion.png
 // (+ fashion and dark variants). Usage: node panels_b.test.mjs --root build/wasm/web --out <folder>.
-// Read next: harness.mjs, wasm/panel_explorer.cpp, wasm/panel_confusion.cpp.
+// Read next: harness.mjs, wasm/teaching/panel_explorer.cpp, wasm/teaching/panel_confusion.cpp.
 import {checker, displayToPage, openApp, options, run, screenshot, start, state, waitForState} from './harness.mjs';
 
 const opts = options();

@@ -1,0 +1,20 @@
+// Where each panel goes: the panels tile the window (nothing overlaps, nothing to drag), the drawing
+// panel gets the largest square-ish place, the others share the rest by weight. Recomputed every frame,
+// so resizing the window or the embedding iframe just works. Read next: app.cpp.
+#pragma once
+
+#include <vector>
+
+#include "common/panels.hpp"
+
+namespace digitlab::app {
+
+struct Rect {
+  float x = 0, y = 0, width = 0, height = 0;
+  bool contains(float px, float py) const { return px >= x && py >= y && px < x + width && py < y + height; }
+};
+
+// One rect per panel, in the order given. gap: space between panels (and none at the area's border).
+std::vector<Rect> layout_panels(const std::vector<PanelId>& panels, Rect area, float gap);
+
+}  // namespace digitlab::app

@@ -1,0 +1,236 @@
+// The desktop under the app (GLFW + OpenGL 3): models from a weights folder, files dropped on the window,
+// and for tests and docs scripted strokes, a frame limit and a PNG screenshot. Run `digitlab-app --help`.
+// Read next: main.cpp, manifest.hpp.
+#include <GLFW/glfw3.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb/stb_image_write.h>
+
+#include "digitlab/bytes.hpp"
+#include "common/manifest.hpp"
+#include "platform/platform.hpp"
+
+#ifndef DIGITLAB_DEFAULT_WEIGHTS_DIR
+#define DIGITLAB_DEFAULT_WEIGHTS_DIR "weights"
+#endif
+#ifndef DIGITLAB_DEFAULT_DATA_DIR
+#define DIGITLAB_DEFAULT_DATA_DIR "data"
+#endif
+
+namespace digitlab::app {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: digitlab-app [options] [file.dlw]\n"
+    "  --weights DIR      folder with manifest.json and the weights files (default: " DIGITLAB_DEFAULT_WEIGHTS_DIR ")\n"
+    "  --data DIR         the site's data folder: test subsets for the teaching panels (default: " DIGITLAB_DEFAULT_DATA_DIR ")\n"
+    "  --options QUERY    the web page's URL parameters, e.g. 'model=mnist-cnn&panels=draw,prediction'\n"
+    "  --size WxH         window size in pixels (default 1100x720)\n"
+    "  --stroke 'x,y x,y ...'  draw a stroke once the model is loaded (0..1 in the drawing area; repeatable)\n"
+    "  --frames N         quit after N frames\n"
+    "  --screenshot FILE  save the last frame as PNG (with --frames)\n"
+    "  --expect LABEL     with --frames: exit 0 if the final prediction is LABEL, else 3\n"
+    "  file.dlw           a weights file to open at start, as if dropped on the window\n"
+    "Drop a weights file on the window to load it; Ctrl+Z undoes a stroke, Escape clears.\n";
+
+App* the_app = nullptr;
+
+void on_drop(GLFWwindow*, int count, const char** paths) {
+  for (int i = 0; i < count && the_app; ++i) {
+    Result<std::vector<std::uint8_t>> bytes = read_file(paths[i], kMaxWeightsBytes);
+    std::string name = paths[i];
+    const std::size_t slash = name.find_last_of('/');
+    if (slash != std::string::npos) name = name.substr(slash + 1);
+    if (!bytes) {
+      the_app->add_message(name + " was not loaded: " + bytes.error().to_string());
+      continue;
+    }
+    (void)the_app->open_user_file(name, bytes.value());
+  }
+}
+
+bool parse_stroke(const char* text, std::vector<Point>* points) {
+  std::string rest = text;
+  std::size_t at = 0;
+  while (at < rest.size()) {
+    while (at < rest.size() && rest[at] == ' ') ++at;
+    if (at >= rest.size()) break;
+    char* end = nullptr;
+    const float x = std::strtof(rest.c_str() + at, &end);
+    if (!end || *end != ',') return false;
+    const float y = std::strtof(end + 1, &end);
+    if (!end || (*end != ' ' && *end != '\0')) return false;
+    points->push_back({x, y});
+    at = std::size_t(end - rest.c_str());
+  }
+  return !points->empty();
+}
+
+class DesktopPlatform final : public Platform {
+ public:
+  bool start(App& app, GLFWwindow* window, int argc, char** argv) override {
+    the_app = &app;
+    std::string options, open_file;
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      const bool has_value = i + 1 < argc;
+      if (arg == "--help" || arg == "-h") {
+        std::fputs(kUsage, stdout);
+        exit_code_ = 0;
+        return false;
+      } else if (arg == "--weights" && has_value) {
+        weights_dir_ = argv[++i];
+      } else if (arg == "--data" && has_value) {
+        data_dir_ = argv[++i];
+      } else if (arg == "--options" && has_value) {
+        options = argv[++i];
+      } else if (arg == "--size" && has_value) {
+        int width = 0, height = 0;
+        if (std::sscanf(argv[++i], "%dx%d", &width, &height) != 2 || width < 64 || height < 64)
+          return usage_error("--size takes WxH, e.g. 1100x720");
+        glfwSetWindowSize(window, width, height);
+      } else if (arg == "--stroke" && has_value) {
+        std::vector<Point> points;
+        if (!parse_stroke(argv[++i], &points)) return usage_error("--stroke takes points 'x,y x,y ...'");
+        strokes_.push_back(std::move(points));
+      } else if (arg == "--frames" && has_value) {
+        frame_limit_ = std::atoi(argv[++i]);
+        if (frame_limit_ < 1) return usage_error("--frames takes a positive number");
+      } else if (arg == "--screenshot" && has_value) {
+        screenshot_ = argv[++i];
+      } else if (arg == "--expect" && has_value) {
+        expect_ = argv[++i];
+      } else if (!arg.empty() && arg[0] != '-' && open_file.empty()) {
+        open_file = arg;
+      } else {
+        return usage_error(("unknown or incomplete option " + arg).c_str());
+      }
+    }
+    glfwSetDropCallback(window, on_drop);
+
+    const std::string manifest_path = weights_dir_ + "/manifest.json";
+    Result<std::vector<std::uint8_t>> manifest = read_file(manifest_path, 1 << 20);
+    if (!manifest) {
+      app.add_message("Could not read " + manifest_path + ": " + manifest.error().to_string() +
+                      " Pass --weights DIR, or drop a weights file on the window.");
+    } else {
+      const std::vector<std::uint8_t>& bytes = manifest.value();
+      ParsedManifest parsed = parse_manifest(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+      for (std::string& problem : parsed.problems) app.add_message(std::move(problem));
+      for (ModelEntry& entry : parsed.models) app.catalog().add(std::move(entry));
+      for (SweepEntry& sweep : parsed.sweeps) app.catalog().add_sweep(std::move(sweep));
+    }
+    app.start(options);
+    if (!open_file.empty()) {
+      const char* paths[] = {open_file.c_str()};
+      on_drop(window, 1, paths);
+    }
+    return true;
+  }
+
+  float begin_frame(GLFWwindow* window) override {
+    float x_scale = 1.f, y_scale = 1.f;
+    glfwGetWindowContentScale(window, &x_scale, &y_scale);
+    return x_scale > 0.f ? x_scale : 1.f;
+  }
+
+  void end_frame(GLFWwindow* window, App& app) override {
+    ++frames_;
+    const Rect area = app.drawing_rect();
+    if (!strokes_.empty() && app.catalog().has_model() && area.width > 0.f) {
+      for (const std::vector<Point>& stroke : strokes_) {
+        auto at_x = [&](const Point& p) { return area.x + p.x * area.width; };
+        auto at_y = [&](const Point& p) { return area.y + p.y * area.height; };
+        app.pointer_down(at_x(stroke[0]), at_y(stroke[0]));
+        for (const Point& p : stroke) app.pointer_move(at_x(p), at_y(p));
+        app.pointer_up(at_x(stroke.back()), at_y(stroke.back()));
+      }
+      strokes_.clear();
+    }
+    if (frame_limit_ > 0 && frames_ >= frame_limit_) {
+      done_ = true;
+      if (!screenshot_.empty()) save_screenshot(window);
+      std::printf("%s\n", app.state_json().c_str());
+      if (!expect_.empty()) {
+        const std::string wanted = "\"label\":\"" + expect_ + "\"";
+        exit_code_ = app.state_json().find(wanted) != std::string::npos ? 0 : 3;
+        std::printf("expected label %s: %s\n", expect_.c_str(), exit_code_ == 0 ? "ok" : "NOT predicted");
+      }
+    }
+  }
+
+  bool keep_running() const override { return !done_; }
+  int exit_code() const override { return exit_code_; }
+
+  void fetch_weights(int index, const ModelEntry& entry) override {
+    const std::string path = weights_dir_ + "/" + entry.file;
+    Result<std::vector<std::uint8_t>> bytes = read_file(path, kMaxWeightsBytes);
+    if (bytes)
+      the_app->weights_arrived(index, bytes.value());
+    else
+      the_app->weights_failed(index, bytes.error().to_string());
+  }
+  // The site's paths: weights/... from the weights folder, data/... from the data folder.
+  void fetch_asset(const std::string& path) override {
+    std::string file;
+    if (path.rfind("weights/", 0) == 0 && is_safe_relative_path(path.substr(8)))
+      file = weights_dir_ + "/" + path.substr(8);
+    else if (path.rfind("data/", 0) == 0 && is_safe_relative_path(path.substr(5)))
+      file = data_dir_ + "/" + path.substr(5);
+    if (file.empty()) {
+      the_app->asset_failed(path, path + " is not a file of the site (weights/... or data/...)");
+      return;
+    }
+    Result<std::vector<std::uint8_t>> bytes = read_file(file, kMaxAssetBytes);
+    if (bytes)
+      the_app->asset_arrived(path, bytes.value());
+    else
+      the_app->asset_failed(path, bytes.error().to_string());
+  }
+  const char* open_files_hint() const override {
+    return "Drop a weights file (.dlw) on the window to load it, or name it on the command line.";
+  }
+  double now_seconds() const override { return glfwGetTime(); }
+
+ private:
+  bool usage_error(const char* what) {
+    std::fprintf(stderr, "digitlab-app: %s\n%s", what, kUsage);
+    exit_code_ = 2;
+    return false;
+  }
+
+  void save_screenshot(GLFWwindow* window) {
+    int width = 0, height = 0;
+    glfwGetFramebufferSize(window, &width, &height);
+    std::vector<unsigned char> pixels(std::size_t(width) * std::size_t(height) * 4);
+    glPixelStorei(GL_PACK_ALIGNMENT, 1);
+    glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE, pixels.data());
+    stbi_flip_vertically_on_write(1);  // OpenGL's rows start at the bottom
+    if (stbi_write_png(screenshot_.c_str(), width, height, 4, pixels.data(), width * 4))
+      std::printf("screenshot: %s (%dx%d)\n", screenshot_.c_str(), width, height);
+    else
+      std::fprintf(stderr, "digitlab-app: could not write %s\n", screenshot_.c_str());
+  }
+
+  std::string weights_dir_ = DIGITLAB_DEFAULT_WEIGHTS_DIR;
+  std::string data_dir_ = DIGITLAB_DEFAULT_DATA_DIR;
+  std::vector<std::vector<Point>> strokes_;
+  int frame_limit_ = 0, frames_ = 0, exit_code_ = 0;
+  bool done_ = false;
+  std::string screenshot_, expect_;
+};
+
+}  // namespace
+
+std::unique_ptr<Platform> make_platform() { return std::make_unique<DesktopPlatform>(); }
+
+void report_fatal(const char* message) { std::fprintf(stderr, "digitlab-app: %s\n", message); }
+
+}  // namespace digitlab::app

@@ -1,0 +1,572 @@
+// The "training" teaching panel (panels.hpp): how the active model was trained, from its run record
+// (weights/runs/<model>.json: loss every 100 steps, test accuracy and learning rate per epoch, recipe,
+// timings), and the sweep tables the manifest lists (sortable, best run marked, accuracy bars).
+// The files are read by training_record.cpp. Read next: training_record.hpp, scripts/train-zoo.mjs.
+//
+// Sections: plotting (axes, ticks, hover) - the three charts - the sweep table - the panel and its state.
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "digitlab/text.hpp"
+#include "imgui.h"
+#include "teaching/teaching_panel.hpp"
+#include "teaching/widgets.hpp"
+#include "teaching/training_record.hpp"
+
+namespace digitlab::app {
+
+namespace {
+
+constexpr ImU32 kLossColor = IM_COL32(52, 120, 230, 255);      // blue, readable on light and dark
+constexpr ImU32 kRawLossColor = IM_COL32(52, 120, 230, 120);   // the same, faint: the noisy batch losses
+constexpr ImU32 kAccuracyColor = IM_COL32(235, 120, 20, 255);  // orange
+constexpr ImU32 kRateColor = IM_COL32(40, 160, 90, 255);       // green
+
+using widgets::Box;
+
+ImU32 style_color(ImGuiCol id, float alpha = 1.f) {
+  ImVec4 c = ImGui::GetStyleColorVec4(id);
+  c.w *= alpha;
+  return ImGui::ColorConvertFloat4ToU32(c);
+}
+
+std::string with_commas(long long n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+// ---- plotting ------------------------------------------------------------------------------------------------
+
+// A tick step of 1, 2 or 5 times a power of ten that gives about `count` ticks over `range`.
+double nice_step(double range, int count) {
+  const double raw = range / std::max(count, 1);
+  const double power = std::pow(10.0, std::floor(std::log10(raw)));
+  const double fraction = raw / power;
+  return (fraction < 1.5 ? 1.0 : fraction < 3.5 ? 2.0 : fraction < 7.5 ? 5.0 : 10.0) * power;
+}
+
+void format_tick(char* buffer, std::size_t size, double value, double step) {
+  if (std::fabs(value) < step * 1e-6) value = 0;
+  const int decimals = step >= 1 ? 0 : std::min(6, int(std::ceil(-std::log10(step) - 1e-9)));
+  std::snprintf(buffer, size, "%.*f", decimals, value);
+}
+
+// A chart: a title line, a framed data area with ticks and grid, an x label under the axis. to_screen maps
+// data to pixels; hovered is true when the mouse is over the data area.
+struct Chart {
+  ImVec2 p0, p1;  // the data area
+  double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
+  bool hovered = false;
+  ImVec2 to_screen(double x, double y) const {
+    return ImVec2(p0.x + float((x - x_min) / (x_max - x_min)) * (p1.x - p0.x),
+                  p1.y - float((y - y_min) / (y_max - y_min)) * (p1.y - p0.y));
+  }
+  double x_at(float screen_x) const { return x_min + double((screen_x - p0.x) / (p1.x - p0.x)) * (x_max - x_min); }
+};
+
+// Lays out a chart of the given outer size at the cursor and draws its frame, grid, ticks and labels.
+// x ticks are whole epochs (at most about 8 labelled).
+Chart begin_chart(const char* id, ImVec2 size, const char* title, const char* y_label, const char* x_label,
+                  double x_min, double x_max, double y_min, double y_max, bool y_percent = false) {
+  Chart chart;
+  chart.x_min = x_min, chart.x_max = x_max > x_min ? x_max : x_min + 1;
+  chart.y_min = y_min, chart.y_max = y_max > y_min ? y_max : y_min + 1;
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  ImGui::InvisibleButton(id, size);
+  chart.hovered = ImGui::IsItemHovered();
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  const float line = ImGui::GetTextLineHeight();
+  const float left = ImGui::CalcTextSize("0.0000").x + 6.f;
+  chart.p0 = ImVec2(origin.x + left, origin.y + line * 1.3f);
+  chart.p1 = ImVec2(origin.x + size.x - 8.f, origin.y + size.y - line * 2.2f);
+  const ImU32 text = style_color(ImGuiCol_Text), faint = style_color(ImGuiCol_TextDisabled),
+              grid = style_color(ImGuiCol_TextDisabled, 0.25f);
+
+  // The y label over the tick labels, the title centred over the data area.
+  draw->AddText(ImVec2(origin.x, origin.y), faint, y_label);
+  const float title_width = ImGui::CalcTextSize(title).x;
+  draw->AddText(ImVec2(std::max(chart.p0.x, (chart.p0.x + chart.p1.x - title_width) * 0.5f), origin.y), text, title);
+  draw->AddRectFilled(chart.p0, chart.p1, style_color(ImGuiCol_FrameBg, 0.5f));
+  char label[32];
+  const double y_step = nice_step(chart.y_max - chart.y_min, 4);
+  for (double y = std::ceil(chart.y_min / y_step - 1e-9) * y_step; y <= chart.y_max + y_step * 1e-6; y += y_step) {
+    const ImVec2 at = chart.to_screen(chart.x_min, y);
+    draw->AddLine(ImVec2(chart.p0.x, at.y), ImVec2(chart.p1.x, at.y), grid);
+    format_tick(label, sizeof label, y_percent ? 100 * y : y, y_percent ? 100 * y_step : y_step);
+    const ImVec2 label_size = ImGui::CalcTextSize(label);
+    draw->AddText(ImVec2(chart.p0.x - label_size.x - 4.f, at.y - label_size.y * 0.5f), faint, label);
+  }
+  const double x_step = std::max(1.0, nice_step(chart.x_max - chart.x_min, 8));
+  for (double x = std::ceil(chart.x_min / x_step - 1e-9) * x_step; x <= chart.x_max + 1e-6; x += x_step) {
+    const ImVec2 at = chart.to_screen(x, chart.y_min);
+    draw->AddLine(ImVec2(at.x, chart.p0.y), ImVec2(at.x, chart.p1.y), grid);
+    std::snprintf(label, sizeof label, "%.0f", std::fabs(x) < 1e-9 ? 0.0 : x);  // never "-0"
+    const ImVec2 label_size = ImGui::CalcTextSize(label);
+    draw->AddText(ImVec2(at.x - label_size.x * 0.5f, chart.p1.y + 2.f), faint, label);
+  }
+  draw->AddRect(chart.p0, chart.p1, faint);
+  // The x label centred under the tick labels.
+  const ImVec2 x_label_size = ImGui::CalcTextSize(x_label);
+  draw->AddText(ImVec2((chart.p0.x + chart.p1.x - x_label_size.x) * 0.5f, chart.p1.y + line + 3.f), faint, x_label);
+  return chart;
+}
+
+void polyline(const Chart& chart, const std::vector<ImVec2>& data, ImU32 color, float thickness) {
+  std::vector<ImVec2> points;
+  points.reserve(data.size());
+  for (const ImVec2& point : data) points.push_back(chart.to_screen(point.x, point.y));
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  draw->PushClipRect(chart.p0, chart.p1, true);
+  draw->AddPolyline(points.data(), int(points.size()), color, ImDrawFlags_None, thickness);
+  draw->PopClipRect();
+}
+
+void markers(const Chart& chart, const std::vector<ImVec2>& data, ImU32 color, float radius) {
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  for (const ImVec2& point : data) draw->AddCircleFilled(chart.to_screen(point.x, point.y), radius, color);
+}
+
+// A legend entry: a short line in the series' colour, then its text, on the current line.
+void legend(ImU32 color, const char* text) {
+  const ImVec2 at = ImGui::GetCursorScreenPos();
+  const float line = ImGui::GetTextLineHeight();
+  ImGui::GetWindowDrawList()->AddLine(ImVec2(at.x, at.y + line * 0.5f), ImVec2(at.x + line * 1.2f, at.y + line * 0.5f),
+                                      color, 3.f);
+  ImGui::Dummy(ImVec2(line * 1.4f, line));
+  ImGui::SameLine(0, 2.f);
+  ImGui::TextUnformatted(text);
+}
+
+// Index of the point nearest the mouse along x, -1 when the chart is not hovered.
+int hovered_point(const Chart& chart, const std::vector<ImVec2>& data) {
+  if (!chart.hovered || data.empty()) return -1;
+  const double x = chart.x_at(ImGui::GetIO().MousePos.x);
+  int best = 0;
+  for (std::size_t i = 1; i < data.size(); ++i)
+    if (std::fabs(data[i].x - x) < std::fabs(data[std::size_t(best)].x - x)) best = int(i);
+  ImGui::GetWindowDrawList()->AddCircle(chart.to_screen(data[std::size_t(best)].x, data[std::size_t(best)].y), 5.f,
+                                        style_color(ImGuiCol_Text), 0, 1.5f);
+  return best;
+}
+
+// ---- the panel -------------------------------------------------------------------------------------------------
+
+struct LoadedRecord {
+  std::string path;  // the asset it was read from ("" once dropped for a retry)
+  bool ok = false;
+  RunRecord record;
+  std::string error;  // when !ok: the reader's error, one line
+};
+
+struct LoadedSweep {
+  std::string path;
+  bool ok = false, failed = false;
+  SweepTable table;
+  std::string error;
+};
+
+class Panel final : public TeachingPanel {
+ public:
+  void draw(PanelContext& context) override {
+    update(context);
+    const float scale = context.ui_scale;
+    if (const RunRecord* record = loaded_record()) {
+      draw_record(*record, scale);
+    } else {
+      ImGui::TextWrapped("%s", message_.c_str());
+      if (status_ == Status::failed && ImGui::SmallButton("Try again")) {
+        context.assets.retry(record_path_);
+        const int stale = parsed_index(record_path_);
+        if (stale >= 0) parsed_[std::size_t(stale)].path.clear();  // read again when it comes back
+        key_valid_ = false;
+      }
+    }
+    ImGui::Spacing();
+    draw_sweeps(context, scale);
+  }
+
+  std::string state_json() const override {
+    using widgets::json_string;
+    static const char* const status_names[] = {"none", "loading", "loaded", "failed"};
+    const RunRecord* record = loaded_record();
+    const LoadedSweep* sweep = selected_sweep();
+    auto run_at = [sweep](int index) { return sweep && index >= 0 ? sweep->table.runs[std::size_t(index)].run : 0; };
+    std::string json = format_text(
+        "{\"model\":%s,\"record\":\"%s\",\"record_loaded\":%s,\"record_path\":%s,\"message\":%s,\"loss_points\":%d,"
+        "\"epochs\":%d,\"final_accuracy\":%.6g,\"scheduler\":%s,\"sweeps\":%d,\"sweep\":%s,\"sweep_rows\":%d,"
+        "\"sort_column\":\"%s\",\"sort_descending\":%s,\"first_row_run\":%d,\"best_run\":%d,\"learning_rates\":[",
+        json_string(model_name_).c_str(), status_names[int(status_)], record ? "true" : "false",
+        json_string(record_path_).c_str(), json_string(message_).c_str(), record ? int(record->losses.size()) : 0,
+        record ? int(record->epochs.size()) : 0, record ? double(record->test_accuracy) : -1.0,
+        json_string(record ? record->scheduler : "").c_str(), int(sweeps_.size()),
+        json_string(sweep ? sweep->table.name : "").c_str(), sweep ? int(sweep->table.runs.size()) : 0,
+        sweep_column_name(sort_column_), sort_descending_ ? "true" : "false", run_at(order_.empty() ? -1 : order_[0]),
+        run_at(sweep ? sweep->table.best : -1));
+    for (std::size_t i = 0; record && i < record->epochs.size(); ++i)
+      json += format_text("%s%.6g", i ? "," : "", double(record->epochs[i].learning_rate));
+    json += "],\"columns\":[";
+    for (std::size_t i = 0; i < header_boxes_.size(); ++i) {
+      const Box& box = header_boxes_[i];
+      json += format_text("%s{\"name\":\"%s\",\"rect\":{\"x\":%.1f,\"y\":%.1f,\"width\":%.1f,\"height\":%.1f}}", i ? "," : "",
+                     sweep_column_name(SweepColumn(i)), box.x, box.y, box.w, box.h);
+    }
+    return json + "]}";
+  }
+
+ private:
+  enum class Status { none, loading, loaded, failed };
+
+  // Follows the active model and the assets: which record to show, and the sweeps' files.
+  void update(PanelContext& context) {
+    const std::size_t sweep_count = context.catalog.sweeps().size();
+    if (key_valid_ && context.model_generation == generation_ && context.assets.revision() == revision_ &&
+        sweep_count == sweeps_.size())
+      return;
+    key_valid_ = true;
+    generation_ = context.model_generation;
+
+    const ModelEntry* entry = context.catalog.active_entry();
+    model_name_ = entry ? entry->name : "";
+    record_path_.clear();
+    if (!entry) {
+      status_ = Status::none;
+      message_ = "No model is loaded yet: pick one in the Model panel, and its training curves appear here.";
+    } else if (entry->record.empty()) {
+      status_ = Status::none;
+      message_ = format_text(entry->user_file ? "%s was opened from a file, so there is no training record to show. Pick "
+                                           "a shipped model in the Model panel to see how it was trained."
+                                         : "The manifest lists no training record for %s (its \"record\" in "
+                                           "weights/manifest.json), so there are no curves to show.",
+                        entry->name.c_str());
+    } else {
+      record_path_ = "weights/" + entry->record;
+      const Asset& asset = context.assets.request(record_path_);
+      if (asset.state == Asset::State::pending) {
+        status_ = Status::loading;
+        message_ = format_text("Loading the training record %s ...", record_path_.c_str());
+      } else if (asset.state == Asset::State::failed) {
+        status_ = Status::failed;
+        message_ = format_text("Could not load the training record %s (%s). Check that the site has weights/runs/ (rebuilding "
+                          "copies it) and try again.", record_path_.c_str(), asset.error.c_str());
+      } else {
+        int index = parsed_index(record_path_);
+        if (index < 0) {
+          index = int(parsed_.size());
+          parsed_.emplace_back();
+          LoadedRecord& loaded = parsed_.back();
+          loaded.path = record_path_;
+          auto read = read_run_record(
+              std::string_view(reinterpret_cast<const char*>(asset.bytes.data()), asset.bytes.size()));
+          loaded.ok = read.ok();
+          if (read.ok())
+            loaded.record = std::move(read.value());
+          else
+            loaded.error = read.error().to_string();
+        }
+        const LoadedRecord& found = parsed_[std::size_t(index)];
+        status_ = found.ok ? Status::loaded : Status::failed;
+        message_ = found.ok ? std::string()
+                            : format_text("%s is not a training record this app can read (%s). Rebuild the site from the "
+                                     "repository's weights/.", record_path_.c_str(), found.error.c_str());
+      }
+    }
+
+    if (sweeps_.size() != sweep_count) {
+      sweeps_.clear();
+      sweeps_.resize(sweep_count);
+    }
+    for (std::size_t i = 0; i < sweep_count; ++i) {
+      LoadedSweep& sweep = sweeps_[i];
+      sweep.path = "weights/" + context.catalog.sweeps()[i].file;
+      if (sweep.ok || sweep.failed) continue;
+      const Asset& asset = context.assets.request(sweep.path);
+      if (asset.state == Asset::State::failed) {
+        sweep.failed = true;
+        sweep.error = asset.error;
+      } else if (asset.state == Asset::State::ready) {
+        auto read = read_sweep(std::string_view(reinterpret_cast<const char*>(asset.bytes.data()), asset.bytes.size()));
+        sweep.ok = read.ok();
+        sweep.failed = !read.ok();
+        if (read.ok())
+          sweep.table = std::move(read.value());
+        else
+          sweep.error = read.error().to_string();
+        if (int(i) == selected_) resort();
+      }
+    }
+    revision_ = context.assets.revision();  // after the requests above (a request may answer at once)
+  }
+
+  const LoadedSweep* selected_sweep() const {
+    if (selected_ < 0 || selected_ >= int(sweeps_.size()) || !sweeps_[std::size_t(selected_)].ok) return nullptr;
+    return &sweeps_[std::size_t(selected_)];
+  }
+
+  void resort() {
+    const LoadedSweep* sweep = selected_sweep();
+    order_ = sweep ? sorted_sweep_rows(sweep->table, sort_column_, sort_descending_) : std::vector<int>();
+  }
+
+  const RunRecord* loaded_record() const {
+    if (status_ != Status::loaded) return nullptr;
+    const int index = parsed_index(record_path_);
+    return index >= 0 && parsed_[std::size_t(index)].ok ? &parsed_[std::size_t(index)].record : nullptr;
+  }
+
+  int parsed_index(const std::string& path) const {
+    for (std::size_t i = 0; i < parsed_.size(); ++i)
+      if (!path.empty() && parsed_[i].path == path) return int(i);
+    return -1;
+  }
+
+  void draw_record(const RunRecord& record, float scale) {
+    ImGui::Text("%s: how it was trained", model_name_.c_str());
+    ImGui::TextWrapped("Recipe: %s", record.recipe.c_str());
+    std::string summary = format_text("%d epochs", int(record.epochs.size()));
+    if (record.steps_per_epoch > 0)
+      summary += format_text(" of %s steps (batch %d, %s training images)", with_commas(record.steps_per_epoch).c_str(),
+                        record.batch_size, with_commas(record.train_images).c_str());
+    summary += format_text(", %.1f s per epoch, %.0f s in all", record.seconds_per_epoch, record.total_seconds);
+    if (record.threads > 0) summary += format_text(" on %d CPU thread%s", record.threads, record.threads == 1 ? "" : "s");
+    if (!record.libtorch.empty()) summary += format_text(" (LibTorch %s, %s)", record.libtorch.c_str(), record.device.c_str());
+    ImGui::TextWrapped("%s.", summary.c_str());
+    summary = format_text("Final test accuracy: %.2f %%", 100.0 * record.test_accuracy);
+    if (record.test_count > 0)
+      summary += format_text(" (%s of %s test images)", with_commas(record.test_correct).c_str(),
+                        with_commas(record.test_count).c_str());
+    ImGui::TextWrapped("%s.", summary.c_str());
+    ImGui::Spacing();
+
+    // Three charts side by side when there is room, else the loss on its own line and the other two below.
+    const float width = ImGui::GetContentRegionAvail().x;
+    const float gap = ImGui::GetStyle().ItemSpacing.x * 2.f;
+    const bool one_row = width >= 660.f * scale;
+    const float chart_width = one_row ? (width - 2.f * gap) / 3.f : std::max(120.f, (width - gap) / 2.f);
+    const float chart_height = std::clamp(ImGui::GetContentRegionAvail().y * 0.36f, 130.f * scale, 210.f * scale);
+    draw_loss_chart(record, ImVec2(one_row ? chart_width : width, chart_height));
+    if (one_row) ImGui::SameLine(0, gap);
+    draw_accuracy_chart(record, ImVec2(chart_width, chart_height));
+    ImGui::SameLine(0, gap);
+    draw_rate_chart(record, ImVec2(chart_width, chart_height));
+  }
+
+  void draw_loss_chart(const RunRecord& record, ImVec2 size) {
+    ImGui::BeginGroup();
+    const double epochs = double(record.epochs.size());
+    float y_max = 0.f;
+    std::vector<ImVec2> raw, mean;
+    for (const LossPoint& point : record.losses) {
+      raw.emplace_back(point.epoch_position, point.loss);
+      mean.emplace_back(point.epoch_position, point.mean_loss);
+      y_max = std::max({y_max, point.loss, point.mean_loss});
+    }
+    const Chart chart = begin_chart("##loss", size, "Training loss", "loss", "epoch", 0.0, epochs, 0.0,
+                                    y_max > 0.f ? double(y_max) * 1.05 : 1.0);
+    polyline(chart, raw, kRawLossColor, 1.f);
+    polyline(chart, mean, kLossColor, 2.5f);
+    const int hovered = hovered_point(chart, mean);
+    if (hovered >= 0) {
+      const LossPoint& point = record.losses[std::size_t(hovered)];
+      ImGui::SetTooltip("epoch %.2f\nbatch loss %.4f\nmean of the last 100 steps %.4f", point.epoch_position,
+                        point.loss, point.mean_loss);
+    }
+    if (record.losses.empty()) ImGui::TextDisabled("This record has no loss points.");
+    legend(kLossColor, "mean of 100 steps");
+    ImGui::SameLine();
+    legend(kRawLossColor, "one batch");
+    ImGui::EndGroup();
+  }
+
+  void draw_accuracy_chart(const RunRecord& record, ImVec2 size) {
+    ImGui::BeginGroup();
+    std::vector<ImVec2> points;
+    float low = 1.f;
+    for (const EpochPoint& epoch : record.epochs) {
+      if (epoch.test_accuracy < 0.f) continue;
+      points.emplace_back(float(epoch.epoch), epoch.test_accuracy);
+      low = std::min(low, epoch.test_accuracy);
+    }
+    // From a whole percent below the worst epoch to 100 %: the differences that matter stay visible.
+    const double y_min = std::max(0.0, std::floor(double(low) * 100.0 - 0.5) / 100.0);
+    const Chart chart = begin_chart("##accuracy", size, "Test accuracy", "%", "epoch", 0.5,
+                                    double(record.epochs.size()) + 0.5, y_min, 1.0, true);
+    polyline(chart, points, kAccuracyColor, 2.f);
+    markers(chart, points, kAccuracyColor, 3.5f);
+    const int hovered = hovered_point(chart, points);
+    if (hovered >= 0) ImGui::SetTooltip("epoch %.0f: %.2f %%", points[std::size_t(hovered)].x, 100.0 * points[std::size_t(hovered)].y);
+    legend(kAccuracyColor, "after each epoch");
+    ImGui::EndGroup();
+  }
+
+  void draw_rate_chart(const RunRecord& record, ImVec2 size) {
+    ImGui::BeginGroup();
+    // Each epoch trains at one rate: a step from (epoch - 1) to epoch.
+    std::vector<ImVec2> steps, centres;
+    float high = 0.f;
+    for (const EpochPoint& epoch : record.epochs) {
+      steps.emplace_back(float(epoch.epoch - 1), epoch.learning_rate);
+      steps.emplace_back(float(epoch.epoch), epoch.learning_rate);
+      centres.emplace_back(float(epoch.epoch) - 0.5f, epoch.learning_rate);
+      high = std::max(high, epoch.learning_rate);
+    }
+    const std::string title = "Learning rate (" + (record.scheduler.empty() ? std::string("?") : record.scheduler) + ")";
+    const Chart chart = begin_chart("##rate", size, title.c_str(), "lr", "epoch", 0.0, double(record.epochs.size()), 0.0,
+                                    high > 0.f ? double(high) * 1.1 : 1.0);
+    polyline(chart, steps, kRateColor, 2.f);
+    const int hovered = hovered_point(chart, centres);
+    if (hovered >= 0) ImGui::SetTooltip("epoch %d: lr %.5g", record.epochs[std::size_t(hovered)].epoch,
+                                        double(record.epochs[std::size_t(hovered)].learning_rate));
+    legend(kRateColor, "rate during each epoch");
+    ImGui::EndGroup();
+  }
+
+  // ---- the sweep table ----------------------------------------------------------------------------------------
+
+  void draw_sweeps(PanelContext& context, float scale) {
+    header_boxes_.clear();
+    if (sweeps_.empty() || selected_ >= int(sweeps_.size())) return;
+    ImGui::Separator();
+    const std::vector<SweepEntry>& entries = context.catalog.sweeps();
+    if (sweeps_.size() > 1) {
+      ImGui::SetNextItemWidth(260.f * scale);
+      if (ImGui::BeginCombo("Sweep", entries[std::size_t(selected_)].name.c_str())) {
+        for (std::size_t i = 0; i < entries.size(); ++i)
+          if (ImGui::Selectable(entries[i].name.c_str(), int(i) == selected_)) {
+            selected_ = int(i);
+            resort();
+          }
+        ImGui::EndCombo();
+      }
+    }
+    const LoadedSweep& sweep = sweeps_[std::size_t(selected_)];
+    const SweepEntry& entry = entries[std::size_t(selected_)];
+    if (!sweep.ok) {
+      if (sweep.failed)
+        ImGui::TextWrapped("Could not read the sweep %s (%s). Rebuild the site from the repository's weights/.",
+                           sweep.path.c_str(), sweep.error.c_str());
+      else
+        ImGui::TextWrapped("Loading the sweep %s ...", sweep.path.c_str());
+      return;
+    }
+    const SweepTable& table = sweep.table;
+    ImGui::TextWrapped("Sweep %s: %s", entry.name.c_str(), !entry.about.empty() ? entry.about.c_str() : table.about.c_str());
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped("%d runs of %s on %s, %d epoch%s each, %s training images, seed %d, %d CPU thread%s. "
+                       "Click a column to sort. Command: %s",
+                       int(table.runs.size()), table.model.c_str(), table.dataset.c_str(), table.epochs,
+                       table.epochs == 1 ? "" : "s", with_commas(table.train_images).c_str(), table.seed, table.threads,
+                       table.threads == 1 ? "" : "s", table.command.c_str());
+    ImGui::PopStyleColor();
+    draw_sweep_table(table, scale);
+  }
+
+  void draw_sweep_table(const SweepTable& table, float scale) {
+    // Column widths from the widest text each can hold.
+    const float pad = 12.f * scale;
+    float widths[kSweepColumnCount];
+    const char* samples[kSweepColumnCount] = {"run 00 *", "optimizer", "0.0001", "batch", "step:1:0.5", "test acc %",
+                                              "train loss", "s/epoch"};
+    for (int c = 0; c < kSweepColumnCount; ++c)
+      widths[c] = std::max(ImGui::CalcTextSize(samples[c]).x, ImGui::CalcTextSize(sweep_column_name(SweepColumn(c))).x) +
+                  ImGui::CalcTextSize(" v").x + pad;
+    const float bar_width = 140.f * scale;
+    float total = bar_width;
+    for (float w : widths) total += w;
+
+    const float row_height = ImGui::GetTextLineHeightWithSpacing();
+    const float height = std::max(ImGui::GetContentRegionAvail().y, row_height * 6.f);
+    ImGui::BeginChild("##sweep-table", ImVec2(0, height), false, ImGuiWindowFlags_HorizontalScrollbar);
+    ImDrawList* draw = ImGui::GetWindowDrawList();
+    const ImVec2 origin = ImGui::GetCursorScreenPos();
+
+    // The header: one selectable per column; clicking sorts (again: reverses).
+    float x = origin.x;
+    for (int c = 0; c < kSweepColumnCount; ++c) {
+      const SweepColumn column = SweepColumn(c);
+      std::string label = sweep_column_name(column);
+      if (column == sort_column_) label += sort_descending_ ? " v" : " ^";
+      label += "##sort" + std::to_string(c);
+      ImGui::SetCursorScreenPos(ImVec2(x, origin.y));
+      if (ImGui::Selectable(label.c_str(), column == sort_column_, 0, ImVec2(widths[c] - 4.f * scale, 0))) {
+        if (column == sort_column_) {
+          sort_descending_ = !sort_descending_;
+        } else {
+          sort_column_ = column;
+          // Higher accuracy first; everything else smallest first.
+          sort_descending_ = column == SweepColumn::test_accuracy;
+        }
+        resort();
+      }
+      const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+      header_boxes_.push_back({a.x, a.y, b.x - a.x, b.y - a.y});
+      x += widths[c];
+    }
+    ImGui::SetCursorScreenPos(ImVec2(x, origin.y));
+    ImGui::TextDisabled("test accuracy");
+    const float header_bottom = origin.y + row_height;
+    draw->AddLine(ImVec2(origin.x, header_bottom - 1.f), ImVec2(origin.x + total, header_bottom - 1.f),
+                  style_color(ImGuiCol_Separator));
+
+    const ImU32 best_fill = style_color(ImGuiCol_PlotHistogram, 0.28f);
+    for (std::size_t r = 0; r < order_.size(); ++r) {
+      const int index = order_[r];
+      const SweepRun& run = table.runs[std::size_t(index)];
+      const float y = header_bottom + float(r) * row_height;
+      const bool best = index == table.best;
+      if (best) draw->AddRectFilled(ImVec2(origin.x, y), ImVec2(origin.x + total, y + row_height), best_fill);
+      char cells[kSweepColumnCount][32];
+      std::snprintf(cells[0], 32, best ? "%d *" : "%d", run.run);
+      std::snprintf(cells[1], 32, "%s", run.optimizer.c_str());
+      std::snprintf(cells[2], 32, "%g", run.learning_rate);
+      std::snprintf(cells[3], 32, "%d", run.batch_size);
+      std::snprintf(cells[4], 32, "%s", run.scheduler.c_str());
+      std::snprintf(cells[5], 32, "%.2f", 100.0 * run.test_accuracy);
+      std::snprintf(cells[6], 32, "%.4f", run.train_loss);
+      std::snprintf(cells[7], 32, "%.2f", run.seconds_per_epoch);
+      float cell_x = origin.x;
+      for (int c = 0; c < kSweepColumnCount; ++c) {
+        ImGui::SetCursorScreenPos(ImVec2(cell_x + ImGui::GetStyle().FramePadding.x, y));
+        ImGui::TextUnformatted(cells[c]);
+        cell_x += widths[c];
+      }
+      // Accuracy as a bar from 0 to 100 %.
+      const float bar = float(std::clamp(run.test_accuracy, 0.0, 1.0)) * (bar_width - 8.f * scale);
+      draw->AddRectFilled(ImVec2(cell_x, y + row_height * 0.2f), ImVec2(cell_x + bar, y + row_height * 0.8f),
+                          best ? kAccuracyColor : style_color(ImGuiCol_PlotLines, 0.8f));
+    }
+    ImGui::SetCursorScreenPos(ImVec2(origin.x, header_bottom + float(order_.size()) * row_height));
+    ImGui::Dummy(ImVec2(total, 1.f));
+    if (table.best >= 0)
+      ImGui::TextDisabled("* the best run: %.2f %% test accuracy.", 100.0 * table.runs[std::size_t(table.best)].test_accuracy);
+    ImGui::EndChild();
+  }
+
+  // What the record part shows.
+  Status status_ = Status::none;
+  std::string model_name_, record_path_, message_ = "Starting ...";
+  std::vector<LoadedRecord> parsed_;  // one per asset path: switching back to a model reads nothing again
+
+  std::vector<LoadedSweep> sweeps_;  // parallel to catalog.sweeps()
+  int selected_ = 0;
+  SweepColumn sort_column_ = SweepColumn::test_accuracy;
+  bool sort_descending_ = true;
+  std::vector<int> order_;        // the selected sweep's rows in display order
+  std::vector<Box> header_boxes_;  // last frame's column headers, display units (for tests and the page)
+
+  bool key_valid_ = false;
+  std::uint64_t generation_ = 0, revision_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<TeachingPanel> make_training_panel() { return std::make_unique<Panel>(); }
+
+}  // namespace digitlab::app

@@ -1,0 +1,91 @@
+// The teaching panels: one class per panel (panel_<name>.cpp), each an ImGui window's contents plus the
+// state it reports to the page (the browser tests read it). The App owns them, builds a PanelContext
+// every frame and calls draw() for the ones shown. A panel keeps its own settings (sliders, filters,
+// selections) and its own derived work (caches keyed on the model generation and drawing revision).
+// Read next: panels.hpp (names, titles), app.hpp (who calls this), assets.hpp (files panels fetch).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/assets.hpp"
+#include "digitlab/model.hpp"
+#include "digitlab/preprocess.hpp"
+#include "common/drawing.hpp"
+#include "common/model_catalog.hpp"
+#include "common/panels.hpp"
+#include "common/url_options.hpp"
+
+struct ImFont;
+
+namespace digitlab::app {
+
+// Below this top probability a label carries an "unsure" mark (the prediction panel, the number panel).
+inline constexpr float kUnsureBelow = 0.6f;
+
+// What a panel may read and ask for during one frame.
+struct PanelContext {
+  const AppOptions& options;
+  float ui_scale = 1.f;   // multiply pixel sizes by this (HiDPI)
+  ImFont* big_font = nullptr;
+  double now = 0;         // seconds, for throttling work over frames
+
+  ModelCatalog& catalog;           // entries, the active model, loaded models (catalog.loaded(i))
+  std::uint64_t model_generation;  // changes whenever the active model changes
+
+  const Drawing& drawing;
+  bool has_prediction = false;     // a model ran on a non-empty drawing
+  const Preprocessed& preprocessed;
+  const Prediction& prediction;    // activations filled when a shown panel wants_activations()
+
+  AssetStore& assets;
+  // Starts loading catalog entry `index` without switching to it (compare panel); no-op when loaded or
+  // loading. The answer lands in the catalog; catalog.loaded(index) is non-null once it is there.
+  std::function<void(int index)> preload_model;
+  // Switches the app to catalog entry `index` (as the model picker does; it may load first).
+  std::function<void(int index)> select_model;
+  // Draws the drawing area (toolbar-less, side x side) for panels shown without the draw panel; the pen
+  // then works in it. Only the first call in a frame gets pointer input.
+  std::function<void(float side)> draw_canvas;
+  bool draw_panel_shown = false;
+  // Sets the text of the page's messages banner (for errors the user can act on).
+  std::function<void(std::string)> add_message;
+};
+
+class TeachingPanel {
+ public:
+  virtual ~TeachingPanel() = default;
+  virtual void draw(PanelContext& context) = 0;
+  // A JSON object with what this panel shows (for tests and the page's state()); "{}" when nothing.
+  virtual std::string state_json() const { return "{}"; }
+  // The page's aria-live sentence when this panel has something better to say about a non-empty drawing
+  // than the single-digit prediction (the number panel: "Number: 42 (99 %)"); "" otherwise.
+  virtual std::string status_sentence() const { return ""; }
+  // True when draw() needs every layer's activations for the current drawing.
+  virtual bool wants_activations() const { return false; }
+};
+
+// One factory per teaching panel, each in its own panel_<name>.cpp.
+std::unique_ptr<TeachingPanel> make_activations_panel();
+std::unique_ptr<TeachingPanel> make_network_panel();
+std::unique_ptr<TeachingPanel> make_preprocess_panel();
+std::unique_ptr<TeachingPanel> make_explorer_panel();
+std::unique_ptr<TeachingPanel> make_confusion_panel();
+std::unique_ptr<TeachingPanel> make_training_panel();
+std::unique_ptr<TeachingPanel> make_compare_panel();
+std::unique_ptr<TeachingPanel> make_number_panel();
+
+// null for the demo's own panels (draw, prediction, input, model: drawn by App itself).
+std::unique_ptr<TeachingPanel> make_teaching_panel(PanelId id);
+
+// How the App gets its teaching panels. The browser has two builds of the app (wasm/CMakeLists.txt):
+// digitlab-lab with the panels (this returns &make_teaching_panel, panel_factory.cpp) and the smaller
+// demo, digitlab-app, without them (null, panel_factory_none.cpp), which hands a request for a teaching panel to
+// the page (AppServices::open_teaching_build) to reload with the lab build.
+using PanelFactory = std::unique_ptr<TeachingPanel> (*)(PanelId);
+PanelFactory built_in_panel_factory();
+
+
+}  // namespace digitlab::app

@@ -1,9 +1,0 @@
-// The demo build's answer to "which teaching panels are built in": none (teaching.hpp, PanelFactory). The
-// browser's demo (digitlab-app) links this instead of the panels to stay small. Read next: teaching.hpp.
-#include "teaching.hpp"
-
-namespace digitlab::app {
-
-PanelFactory built_in_panel_factory() { return nullptr; }
-
-}  // namespace digitlab::app
