@@ -27,6 +27,10 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::wrong_file_kind: return "wrong_file_kind";
     case ErrorCode::empty_input: return "empty_input";
     case ErrorCode::bad_argument: return "bad_argument";
+    case ErrorCode::bad_archive: return "bad_archive";
+    case ErrorCode::bad_pickle: return "bad_pickle";
+    case ErrorCode::forbidden_global: return "forbidden_global";
+    case ErrorCode::unknown_architecture: return "unknown_architecture";
   }
   return "unknown";
 }

@@ -33,6 +33,10 @@ enum class ErrorCode : std::uint16_t {
   wrong_file_kind = 19,     // a recognisable file of another kind (PNG, HTML, gzip, idx ...)
   empty_input = 20,         // an empty canvas: nothing to classify
   bad_argument = 21,        // a caller passed something invalid (not from a file)
+  bad_archive = 22,         // a ZIP container (torch.save) that is malformed or uses what we do not read
+  bad_pickle = 23,          // a pickle stream that is malformed, too big, or uses an opcode we do not run
+  forbidden_global = 24,    // a pickle names a class or function outside the allowlist (never executed)
+  unknown_architecture = 25,  // tensor names and shapes match no architecture digitlab knows
 };
 
 const char* error_code_name(ErrorCode code);
