@@ -1,0 +1,509 @@
+// Keeps docs/weights-format.md's check table true: reads the table from the doc, builds for each row a file
+// that breaks exactly that check, and requires the loader's error code and field. Read next: docs/weights-format.md.
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "test_weights_util.hpp"
+
+using namespace weights_test;
+
+namespace {
+
+const std::string kDocPath = std::string(DIGITLAB_SOURCE_DIR) + "/docs/weights-format.md";
+const std::string kTableMarker = "<!-- check-table:";  // the line just above the table
+
+// ---- The table, as the doc writes it ------------------------------------------------------------------------
+
+struct DocRow {
+  int line = 0;  // in the doc
+  std::string order, id, field, condition, code;
+  std::string text;  // the row as written, for messages
+};
+
+std::string trim_cell(const std::string& cell) {
+  std::size_t begin = 0, end = cell.size();
+  while (begin < end && (cell[begin] == ' ' || cell[begin] == '`')) ++begin;
+  while (end > begin && (cell[end - 1] == ' ' || cell[end - 1] == '`')) --end;
+  return cell.substr(begin, end - begin);
+}
+
+// The rows of the first markdown table after the marker line. Sets *problem when the doc cannot be read.
+std::vector<DocRow> read_check_table(std::string* problem) {
+  std::ifstream in(kDocPath);
+  if (!in) {
+    *problem = "cannot open " + kDocPath;
+    return {};
+  }
+  std::vector<DocRow> rows;
+  std::string line;
+  int number = 0, table_lines = 0;
+  bool marker = false;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!marker) {
+      marker = line.rfind(kTableMarker, 0) == 0;
+      continue;
+    }
+    if (line.empty() || line[0] != '|') {
+      if (table_lines > 0) break;  // the end of the table
+      continue;
+    }
+    if (++table_lines <= 2) continue;  // the column names and the |---| line
+    std::vector<std::string> cells;
+    std::size_t at = 1;
+    for (std::size_t bar; (bar = line.find('|', at)) != std::string::npos; at = bar + 1)
+      cells.push_back(trim_cell(line.substr(at, bar - at)));
+    if (cells.size() != 5) {
+      *problem = kDocPath + ":" + std::to_string(number) + ": a check row needs 5 cells (#, id, field, fails when, "
+                 "error), this one has " + std::to_string(cells.size()) + ": " + line;
+      return {};
+    }
+    rows.push_back(DocRow{number, cells[0], cells[1], cells[2], cells[3], cells[4], line});
+  }
+  if (!marker) *problem = kDocPath + " has no line starting with '" + kTableMarker + "' above its check table";
+  return rows;
+}
+
+// The loader's field in the doc's notation: layer[6].weight.dims -> layer[i].<tensor>.dims,
+// card.class_names[2] -> card.<string>.
+std::string as_doc_field(std::string field) {
+  for (std::size_t at = 0; (at = field.find("layer[", at)) != std::string::npos;) {
+    const std::size_t close = field.find(']', at);
+    if (close == std::string::npos) break;
+    field.replace(at + 6, close - at - 6, "i");
+    at += 8;
+  }
+  for (const char* role : {"weight", "bias", "gamma", "beta", "running_mean", "running_var"}) {
+    const std::string prefix = std::string("layer[i].") + role;
+    if (field.rfind(prefix, 0) == 0 && (field.size() == prefix.size() || field[prefix.size()] == '.'))
+      field.replace(9, prefix.size() - 9, "<tensor>");
+  }
+  for (const char* name : {"card.architecture", "card.dataset", "card.recipe", "card.trainer_version"}) {
+    if (field == name) return "card.<string>";
+  }
+  if (field.rfind("card.class_names[", 0) == 0) return "card.<string>";
+  return field;
+}
+
+// ---- Valid files to break -----------------------------------------------------------------------------------
+
+// Records of the tiny model (test_weights_util.hpp), in file order.
+enum TinyLayer { conv = 0, norm = 1, leaky = 2, pool = 3, flatten = 4, dropout = 5, linear = 6 };
+enum TinyTensor { conv_weight = 0, conv_bias = 1, norm_gamma = 2, norm_var = 5, linear_weight = 6, linear_bias = 7 };
+
+// The tiny model without a self-test: for edits of the card's input shape or size, which a self-test would
+// report first (rows 44-47).
+const std::vector<std::uint8_t>& tiny_plain() {
+  static const std::vector<std::uint8_t> bytes = write_weights(tiny_model()).value();
+  return bytes;
+}
+
+const std::vector<std::uint8_t>& tiny_int8() {
+  static const std::vector<std::uint8_t> bytes = [] {
+    WriteOptions options;
+    options.dtype = DType::int8;
+    return write_weights(tiny_model(), options).value();
+  }();
+  return bytes;
+}
+
+wf::TensorRecord tensor_at(const std::vector<std::uint8_t>& bytes, std::size_t k) {
+  return wf::decode_tensor(bytes.data() + tensor_record(bytes, k));
+}
+
+// Where the length of card string n is (0 architecture, 1 dataset, 2 recipe, 3 trainer_version, 4+c class c).
+std::size_t card_string_at(const std::vector<std::uint8_t>& bytes, std::size_t n) {
+  std::size_t at = card_offset(bytes) + wf::kCardFixedSize;
+  for (std::size_t s = 0; s < n; ++s) at += 4 + load_u32_le(bytes.data() + at);
+  return at;
+}
+
+std::vector<std::uint8_t> bytes_of(const std::string& text, std::size_t pad_to = 64) {
+  std::vector<std::uint8_t> bytes(text.begin(), text.end());
+  if (bytes.size() < pad_to) bytes.resize(pad_to, ' ');
+  return bytes;
+}
+
+std::vector<std::uint8_t> flip(std::vector<std::uint8_t> bytes, std::size_t at) {
+  bytes[at] ^= 0x10;  // no re-seal: the CRC check is the one under test
+  return bytes;
+}
+
+void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(std::uint8_t(v >> (8 * i)));
+}
+void put_f32(std::vector<std::uint8_t>& out, float v) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  put_u32(out, bits);
+}
+
+// A model encoded byte by byte as the doc describes, with no checks at all: write_weights refuses the models
+// whose shapes do not chain, which rows 58-76 need. A tensor whose values do not match its shape is written as
+// zeros (so a huge tensor costs no float buffer); weight matrices (slot 0 of linear and conv2d) are written in
+// `weight_dtype` (int8: scale 1, q = the value rounded), everything else as float32; no self-test.
+std::vector<std::uint8_t> encode_unchecked(const Model& model, DType weight_dtype = DType::float32) {
+  const ModelCard& c = model.card;
+  std::vector<std::uint8_t> card;
+  for (std::int64_t v : {c.input_channels, c.input_height, c.input_width}) put_u32(card, std::uint32_t(v));
+  for (float v : {c.normalize_mean, c.normalize_std, c.test_accuracy}) put_f32(card, v);
+  put_u32(card, std::uint32_t(c.class_names.size()));
+  std::vector<std::string> strings = {c.architecture, c.dataset, c.recipe, c.trainer_version};
+  strings.insert(strings.end(), c.class_names.begin(), c.class_names.end());
+  for (const std::string& s : strings) {
+    put_u32(card, std::uint32_t(s.size()));
+    card.insert(card.end(), s.begin(), s.end());
+  }
+  struct Planned {
+    const Tensor* tensor;
+    wf::TensorRecord record;
+    std::uint64_t elements = 0, bytes = 0;
+  };
+  std::vector<Planned> planned;
+  for (const Layer& layer : model.layers) {
+    for (std::size_t t = 0; t < layer.tensors.size(); ++t) {
+      Planned p{&layer.tensors[t], {}};
+      const bool weight = t == 0 && (layer.kind == LayerKind::linear || layer.kind == LayerKind::conv2d);
+      p.record.dtype = std::uint8_t(weight ? weight_dtype : DType::float32);
+      p.record.rank = std::uint8_t(p.tensor->shape.size());
+      for (std::size_t d = 0; d < p.tensor->shape.size(); ++d) p.record.dims[d] = std::uint32_t(p.tensor->shape[d]);
+      wf::tensor_data_size(p.record, &p.elements, &p.bytes);
+      planned.push_back(p);
+    }
+  }
+  const std::uint64_t tensor_table = wf::kHeaderSize + wf::kLayerRecordSize * model.layers.size();
+  const std::uint64_t card_at = tensor_table + wf::kTensorRecordSize * planned.size();
+  std::uint64_t end = card_at + card.size();
+  for (Planned& p : planned) {
+    p.record.offset = (end + 63) / 64 * 64;
+    end = p.record.offset + p.bytes;
+  }
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(end), 0);
+  wf::FileHeader h;
+  std::memcpy(h.magic, wf::kMagic, 8);
+  h.version = wf::kVersion;
+  h.header_size = wf::kHeaderSize;
+  h.file_size = end;
+  h.layer_count = std::uint32_t(model.layers.size());
+  h.tensor_count = std::uint32_t(planned.size());
+  h.card_size = std::uint32_t(card.size());
+  wf::encode_header(h, out.data());
+  for (std::size_t i = 0; i < model.layers.size(); ++i) {
+    const Layer& l = model.layers[i];
+    wf::LayerRecord r;
+    r.kind = std::uint16_t(l.kind);
+    r.tensor_count = std::uint16_t(l.tensors.size());
+    r.in_features = std::uint32_t(l.in_features), r.out_features = std::uint32_t(l.out_features);
+    r.in_channels = std::uint32_t(l.in_channels), r.out_channels = std::uint32_t(l.out_channels);
+    r.kernel = std::uint32_t(l.kernel), r.stride = std::uint32_t(l.stride), r.padding = std::uint32_t(l.padding);
+    r.channels = std::uint32_t(l.channels);
+    r.alpha = l.alpha, r.eps = l.eps, r.dropout_p = l.dropout_p;
+    wf::encode_layer(r, out.data() + wf::kHeaderSize + i * wf::kLayerRecordSize);
+  }
+  for (std::size_t k = 0; k < planned.size(); ++k) {
+    const Planned& p = planned[k];
+    wf::encode_tensor(p.record, out.data() + tensor_table + k * wf::kTensorRecordSize);
+    std::uint8_t* data = out.data() + p.record.offset;
+    const std::vector<float>& values = p.tensor->values;
+    const bool has_values = values.size() == p.elements;
+    if (p.record.dtype == std::uint8_t(DType::int8)) {
+      const float one = 1.f;
+      for (std::uint32_t row = 0; row < p.record.dims[0]; ++row) std::memcpy(data + 4 * row, &one, 4);
+      for (std::size_t i = 0; has_values && i < values.size(); ++i)
+        data[4 * p.record.dims[0] + i] = std::uint8_t(std::int8_t(std::lround(std::fmax(-127.f, std::fmin(127.f, values[i])))));
+    } else {
+      for (std::size_t i = 0; has_values && i < values.size(); ++i) std::memcpy(data + 4 * i, &values[i], 4);
+    }
+  }
+  std::memcpy(out.data() + card_at, card.data(), card.size());
+  wf::reseal_checksums(out);
+  return out;
+}
+
+Tensor shaped(std::vector<std::int64_t> shape) { return Tensor{std::move(shape), {}}; }  // zeros when encoded
+
+// A model on a (channels, height, width) input with the given layers and class count, tiny_model's card otherwise.
+Model model_of(std::int64_t channels, std::int64_t height, std::int64_t width, std::vector<Layer> layers,
+               std::size_t classes = 1) {
+  Model model;
+  model.card = tiny_model().card;
+  model.card.input_channels = channels, model.card.input_height = height, model.card.input_width = width;
+  model.card.class_names.assign(classes, "c");
+  model.layers = std::move(layers);
+  return model;
+}
+
+Layer conv_layer(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride, std::int64_t padding) {
+  Layer layer;
+  layer.kind = LayerKind::conv2d;
+  layer.in_channels = in, layer.out_channels = out, layer.kernel = kernel, layer.stride = stride;
+  layer.padding = padding;
+  layer.tensors = {shaped({out, in, kernel, kernel}), shaped({out})};
+  return layer;
+}
+
+Layer linear_layer(std::int64_t in, std::int64_t out) {
+  Layer layer;
+  layer.kind = LayerKind::linear;
+  layer.in_features = in, layer.out_features = out;
+  layer.tensors = {shaped({out, in}), shaped({out})};
+  return layer;
+}
+
+// ---- One file per row: it breaks that check and no earlier one -----------------------------------------------
+
+struct Case {
+  std::vector<std::uint8_t> bytes;
+  LoadOptions options = {};
+};
+using MakeCase = std::function<Case()>;
+
+const std::map<std::string, MakeCase>& cases() {
+  static const std::map<std::string, MakeCase> all = [] {
+    std::map<std::string, MakeCase> m;
+    const std::vector<std::uint8_t>& valid = tiny_file();  // float32, with a self-test
+    const std::size_t card = card_offset(valid), self_test = self_test_offset(valid);
+    auto header = [=](std::function<void(wf::FileHeader&)> edit) { return with_header(valid, edit); };
+
+    // What the file is (rows 1-9).
+    m["short_file"] = [=] { return Case{std::vector<std::uint8_t>(valid.begin(), valid.begin() + 63)}; };
+    m["png"] = [] { return Case{bytes_of(std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16))}; };
+    m["text_mode"] = [=] {
+      std::vector<std::uint8_t> bytes = valid;
+      bytes.erase(bytes.begin() + 4);  // the CR of the magic's CR LF
+      return Case{bytes};
+    };
+    m["gzip"] = [] { return Case{bytes_of(std::string("\x1f\x8b\x08\0\0\0\0\0\0\xff", 10))}; };
+    m["zip"] = [] { return Case{bytes_of(std::string("PK\x03\x04", 4) + "archive/data.pkl")}; };
+    m["idx"] = [] { return Case{bytes_of(std::string("\0\0\x08\x03\0\0\x27\x10", 8))}; };
+    m["html"] = [] { return Case{bytes_of("\xEF\xBB\xBF \r\n<!DOCTYPE html><html><body>404</body></html>")}; };
+    m["json"] = [] { return Case{bytes_of("\n\t{\"error\": \"not found\"}")}; };
+    m["not_weights"] = [] { return Case{bytes_of("hello, this is not a model at all")}; };
+
+    // The header (rows 10-19).
+    m["version"] = [=] { return Case{header([](wf::FileHeader& h) { h.version = 2; })}; };
+    m["header_crc"] = [=] { return Case{flip(valid, wf::header_field::layer_count)}; };
+    m["header_size"] = [=] { return Case{header([](wf::FileHeader& h) { h.header_size = 128; })}; };
+    m["header_reserved"] = [=] { return Case{header([](wf::FileHeader& h) { h.reserved[5] = 1; })}; };
+    m["file_short"] = [=] { return Case{std::vector<std::uint8_t>(valid.begin(), valid.end() - 1)}; };
+    m["file_long"] = [=] {
+      std::vector<std::uint8_t> bytes = valid;
+      bytes.push_back(0);
+      return Case{bytes};
+    };
+    m["body_crc"] = [=] { return Case{flip(valid, 100)}; };
+    m["layer_count"] = [=] { return Case{header([](wf::FileHeader& h) { h.layer_count = 0; })}; };
+    m["tensor_count_limit"] = [=] {
+      return Case{header([](wf::FileHeader& h) { h.tensor_count = 4 * h.layer_count + 1; })};
+    };
+    m["sections_end"] = [=] { return Case{header([](wf::FileHeader& h) { h.card_size = 0xFFFFFFF0u; })}; };
+
+    // Layer records (rows 20-25).
+    m["layer_kind"] = [=] { return Case{with_layer(valid, leaky, [](wf::LayerRecord& r) { r.kind = 12; })}; };
+    m["layer_tensor_count"] = [=] {
+      return Case{with_layer(valid, pool, [](wf::LayerRecord& r) { r.tensor_count = 1; })};
+    };
+    m["layer_alpha"] = [=] { return Case{with_layer(valid, leaky, [](wf::LayerRecord& r) { r.alpha = NAN; })}; };
+    m["layer_eps"] = [=] { return Case{with_layer(valid, norm, [](wf::LayerRecord& r) { r.eps = INFINITY; })}; };
+    m["layer_dropout_p"] = [=] {
+      return Case{with_layer(valid, dropout, [](wf::LayerRecord& r) { r.dropout_p = NAN; })};
+    };
+    m["tensor_total"] = [=] { return Case{header([](wf::FileHeader& h) { h.tensor_count -= 1; })}; };
+
+    // Tensor records (rows 26-37).
+    auto tensor = [=](std::size_t k, std::function<void(wf::TensorRecord&)> edit) {
+      return Case{with_tensor(valid, k, edit)};
+    };
+    m["tensor_dtype"] = [=] { return tensor(conv_weight, [](wf::TensorRecord& r) { r.dtype = 3; }); };
+    m["tensor_rank"] = [=] { return tensor(conv_bias, [](wf::TensorRecord& r) { r.rank = 5; }); };
+    m["tensor_dim_zero"] = [=] { return tensor(conv_bias, [](wf::TensorRecord& r) { r.dims[0] = 0; }); };
+    m["tensor_dim_unused"] = [=] { return tensor(conv_bias, [](wf::TensorRecord& r) { r.dims[2] = 5; }); };
+    m["tensor_reserved"] = [=] { return tensor(linear_bias, [](wf::TensorRecord& r) { r.reserved1 = 1; }); };
+    m["tensor_size_overflow"] = [=] {
+      return tensor(conv_weight, [](wf::TensorRecord& r) { r.dims[0] = r.dims[1] = r.dims[2] = r.dims[3] = 0xFFFFFFFFu; });
+    };
+    m["tensor_shape"] = [=] { return tensor(linear_weight, [](wf::TensorRecord& r) { r.dims[1] = 7; }); };
+    m["tensor_alignment"] = [=] { return tensor(linear_bias, [](wf::TensorRecord& r) { r.offset -= 4; }); };
+    m["tensor_extent"] = [=] {
+      const std::uint64_t past = (valid.size() / 64 + 10) * 64;
+      return tensor(linear_bias, [=](wf::TensorRecord& r) { r.offset = past; });
+    };
+    m["tensor_in_metadata"] = [=] { return tensor(conv_bias, [](wf::TensorRecord& r) { r.offset = 64; }); };
+    m["tensor_overlap"] = [=] {
+      const std::uint64_t gamma = tensor_at(valid, norm_gamma).offset;
+      return tensor(norm_var, [=](wf::TensorRecord& r) { r.offset = gamma; });
+    };
+    m["tensor_end"] = [=] {
+      std::vector<std::uint8_t> bytes = valid;
+      bytes.resize(bytes.size() + 64, 0);
+      const std::uint64_t size = bytes.size();
+      return Case{with_header(bytes, [=](wf::FileHeader& h) { h.file_size = size; })};
+    };
+
+    // Card fields and self-test counts (rows 38-47).
+    m["card_size_min"] = [=] { return Case{header([](wf::FileHeader& h) { h.card_size = 20; })}; };
+    m["normalize_mean"] = [=] { return Case{with_f32(valid, card + 12, NAN)}; };
+    m["normalize_std"] = [=] { return Case{with_f32(valid, card + 16, 0.f)}; };
+    m["test_accuracy"] = [=] { return Case{with_f32(valid, card + 20, 1.5f)}; };
+    m["class_count_range"] = [=] { return Case{with_u32(valid, card + 24, 0)}; };
+    m["class_count_fit"] = [=] { return Case{with_u32(valid, card + 24, 1000)}; };
+    m["self_test_min"] = [=] { return Case{header([](wf::FileHeader& h) { h.self_test_size = 4; })}; };
+    m["self_test_size"] = [=] { return Case{with_u32(valid, self_test, 15)}; };
+    m["self_test_inputs"] = [=] { return Case{with_u32(with_u32(valid, self_test, 15), self_test + 4, 4)}; };
+    m["self_test_logits"] = [=] { return Case{with_u32(valid, card + 24, 4)}; };  // the card names 4 classes
+
+    // The first memory check (row 48).
+    m["memory_budget"] = [=] {
+      Case c{valid};
+      c.options.memory_budget = 100;
+      return c;
+    };
+
+    // Card strings (rows 49-53).
+    m["string_room"] = [] {
+      // Cut the card 6 bytes short: 1 byte is left where the last class name's length starts.
+      return Case{with_header(tiny_plain(), [](wf::FileHeader& h) { h.card_size -= 6; })};
+    };
+    m["string_limit"] = [=] { return Case{with_u32(valid, card + wf::kCardFixedSize, 5000)}; };
+    m["string_extent"] = [=] { return Case{with_u32(valid, card + wf::kCardFixedSize, 400)}; };
+    m["string_text"] = [=] {
+      const std::uint8_t tab = '\t';  // "tiny-test" -> "tiny\ttest"
+      return Case{with_bytes(valid, card + wf::kCardFixedSize + 4 + 4, &tab, 1)};
+    };
+    m["card_rest"] = [=] {
+      const std::size_t last = card_string_at(valid, 4 + 2);  // "two" -> "tw", and 1 byte left over
+      return Case{with_u32(valid, last, load_u32_le(valid.data() + last) - 1)};
+    };
+
+    // Self-test values and tensor data (rows 54-57).
+    m["self_test_input_value"] = [=] { return Case{with_f32(valid, self_test + 8, NAN)}; };
+    m["self_test_logit_value"] = [=] { return Case{with_f32(valid, self_test + 8 + 4 * 16, INFINITY)}; };
+    m["int8_scale"] = [] {
+      const std::vector<std::uint8_t>& bytes = tiny_int8();
+      return Case{with_f32(bytes, tensor_at(bytes, linear_weight).offset + 4, -0.5f)};
+    };
+    m["tensor_value"] = [=] { return Case{with_f32(valid, tensor_at(valid, linear_weight).offset + 4 * 5, NAN)}; };
+
+    // infer_shapes (rows 58-74).
+    m["input_shape"] = [] { return Case{with_u32(tiny_plain(), card_offset(tiny_plain()), 0)}; };
+    m["linear_input"] = [=] {  // the flatten before the linear layer becomes a dropout
+      return Case{with_layer(valid, flatten, [](wf::LayerRecord& r) { r.kind = std::uint16_t(LayerKind::dropout); })};
+    };
+    m["linear_features"] = [] {  // in_features 2^24 + 1: a 16 MiB int8 weight
+      return Case{encode_unchecked(
+          model_of(1, 4, 4, {make_simple_layer(LayerKind::flatten), linear_layer((1 << 24) + 1, 1)}), DType::int8)};
+    };
+    m["linear_in_features"] = [] {
+      Model model = tiny_model();
+      model.layers[linear] = linear_layer(2, 3);
+      return Case{encode_unchecked(model)};
+    };
+    m["conv_input"] = [] {
+      return Case{encode_unchecked(model_of(1, 4, 4, {make_simple_layer(LayerKind::flatten), conv_layer(1, 1, 1, 1, 0)}))};
+    };
+    m["conv_params"] = [] { return Case{with_layer(tiny_plain(), conv, [](wf::LayerRecord& r) { r.stride = 0; })}; };
+    m["conv_channels"] = [] { return Case{encode_unchecked(model_of(1, 4, 4, {conv_layer(2, 1, 1, 1, 0)}))}; };
+    m["conv_kernel_fit"] = [] { return Case{encode_unchecked(model_of(1, 4, 4, {conv_layer(1, 1, 5, 1, 0)}))}; };
+    m["conv_kernel_volume"] = [] {  // 17 * 1024 * 1024 > 2^24: a 17 MiB int8 kernel on a (17, 1, 1) input
+      return Case{encode_unchecked(model_of(17, 1, 1, {conv_layer(17, 1, 1024, 1, 512)}), DType::int8)};
+    };
+    m["conv_output_size"] = [] {  // (1, 4096, 4096) -> (2, 4096, 4096): 2^25 values
+      return Case{encode_unchecked(model_of(1, 4096, 4096, {conv_layer(1, 2, 1, 1, 0)}))};
+    };
+    m["batch_norm_channels"] = [] {
+      Model model = tiny_model();
+      model.layers[norm].channels = 3;
+      for (Tensor& t : model.layers[norm].tensors) t = shaped({3});
+      return Case{encode_unchecked(model)};
+    };
+    m["batch_norm_eps"] = [] { return Case{with_layer(tiny_plain(), norm, [](wf::LayerRecord& r) { r.eps = -1.f; })}; };
+    m["pool_input"] = [] {
+      return Case{encode_unchecked(
+          model_of(1, 4, 4, {make_simple_layer(LayerKind::flatten), make_max_pool2d_layer(1, 1)}))};
+    };
+    m["pool_params"] = [] { return Case{with_layer(tiny_plain(), pool, [](wf::LayerRecord& r) { r.stride = 0; })}; };
+    m["pool_fit"] = [] { return Case{with_layer(tiny_plain(), pool, [](wf::LayerRecord& r) { r.kernel = 5; })}; };
+    m["output_rank"] = [] { return Case{encode_unchecked(model_of(1, 4, 4, {make_simple_layer(LayerKind::relu)}))}; };
+    m["output_classes"] = [] {
+      Model model = tiny_model();
+      model.card.class_names.push_back("three");
+      return Case{encode_unchecked(model)};
+    };
+
+    // Cost, the second memory check, the self-test (rows 75-77).
+    m["multiply_adds"] = [=] {
+      Case c{valid};
+      c.options.max_multiply_adds = 100;
+      return c;
+    };
+    m["run_memory"] = [] {  // small weights, a 4 MiB input: passes row 48's estimate, not row 76's
+      Case c{encode_unchecked(model_of(1, 1024, 1024,
+                                       {make_max_pool2d_layer(1024, 1024), make_simple_layer(LayerKind::flatten),
+                                        linear_layer(1, 2)},
+                                       2))};
+      c.options.memory_budget = 2 << 20;
+      return c;
+    };
+    m["self_test"] = [=] {
+      const std::size_t first_logit = self_test + 8 + 4 * 16;
+      float stored;
+      std::memcpy(&stored, valid.data() + first_logit, 4);
+      return Case{with_f32(valid, first_logit, stored + 0.5f)};
+    };
+    return m;
+  }();
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("docs/weights-format.md's check table: one row per check the loader runs, and a file for each",
+          "[weights][docs]") {
+  std::string problem;
+  const std::vector<DocRow> rows = read_check_table(&problem);
+  INFO(problem);
+  REQUIRE(problem.empty());
+  REQUIRE_FALSE(rows.empty());
+
+  // A row added to the doc without a case here, or a case without a row, fails.
+  std::set<std::string> in_doc;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const DocRow& row = rows[k];
+    INFO(kDocPath << ":" << row.line << ": " << row.text);
+    CHECK(row.order == std::to_string(k + 1));  // numbered 1, 2, ... in the order the checks run
+    CHECK(in_doc.insert(row.id).second);        // ids are unique
+    if (cases().count(row.id) == 0) FAIL_CHECK("the doc has check '" << row.id << "' but this test cannot trigger it");
+  }
+  for (const auto& [id, make] : cases()) {
+    if (in_doc.count(id) == 0) FAIL_CHECK("this test triggers check '" << id << "' but the doc's table has no row for it");
+  }
+  CHECK(rows.size() == cases().size());
+
+  int wrong = 0;
+  for (const DocRow& row : rows) {
+    const auto found = cases().find(row.id);
+    if (found == cases().end()) continue;
+    const Case c = found->second();
+    const Result<LoadedWeights> loaded = load_weights(c.bytes, c.options);
+    const std::string actual_code = loaded.ok() ? "(loaded)" : error_code_name(loaded.error().code);
+    const std::string actual_field = loaded.ok() ? "" : as_doc_field(loaded.error().field);
+    if (actual_code != row.code || actual_field != row.field) {
+      ++wrong;
+      FAIL_CHECK(kDocPath << ":" << row.line << ": " << row.text << "\n  expected " << row.code << " on "
+                          << row.field << "\n  loader   " << actual_code << " on " << actual_field
+                          << (loaded.ok() ? "" : " (" + loaded.error().field + "): " + loaded.error().message));
+    }
+  }
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("the doc's field notation reads the loader's fields", "[weights][docs]") {
+  CHECK(as_doc_field("layer[12].running_var.offset") == "layer[i].<tensor>.offset");
+  CHECK(as_doc_field("layer[0].weight") == "layer[i].<tensor>");
+  CHECK(as_doc_field("layer[3].in_features") == "layer[i].in_features");
+  CHECK(as_doc_field("card.class_names[2]") == "card.<string>");
+  CHECK(as_doc_field("card.class_names") == "card.class_names");
+  CHECK(as_doc_field("card.recipe") == "card.<string>");
+  CHECK(as_doc_field("header.magic") == "header.magic");
+}
