@@ -663,6 +663,123 @@ TEST_CASE("two checks broken in one file: the loader reports the one the doc's o
   CHECK(wrong == 0);
 }
 
+TEST_CASE("the doc's rules outside the table, as the loader applies them", "[weights][docs]") {
+  const std::vector<std::uint8_t>& valid = tiny_file();
+  auto loads = [](const std::vector<std::uint8_t>& bytes) {
+    const Result<LoadedWeights> loaded = load_weights(bytes);
+    INFO((loaded.ok() ? std::string("loaded") : loaded.error().to_string()));
+    CHECK(loaded.ok());
+    return loaded.ok();
+  };
+  SECTION("Padding and gaps: non-zero padding, a wider gap and tensors out of order all load") {
+    const std::size_t metadata_end = self_test_offset(valid) + wf::decode_header(valid.data()).self_test_size;
+    REQUIRE(tensor_at(valid, 0).offset > metadata_end);  // there is padding before the first tensor
+    const std::uint8_t junk = 0xAB;
+    loads(with_bytes(valid, metadata_end, &junk, 1));
+    const std::uint64_t last = tensor_at(valid, linear_bias).offset;  // the last tensor moves 64 bytes on
+    std::vector<std::uint8_t> wider = valid;
+    wider.insert(wider.begin() + static_cast<std::ptrdiff_t>(last), 64, 0);
+    wider = with_tensor(wider, linear_bias, [](wf::TensorRecord& r) { r.offset += 64; });
+    const std::uint64_t size = wider.size();
+    loads(with_header(wider, [=](wf::FileHeader& h) { h.file_size = size; }));
+    // conv bias and the first batch_norm tensor (both 2 floats) swap places: records stay, data moves.
+    std::vector<std::uint8_t> swapped = valid;
+    const std::uint64_t bias = tensor_at(valid, conv_bias).offset, gamma = tensor_at(valid, norm_gamma).offset;
+    std::memcpy(swapped.data() + bias, valid.data() + gamma, 8);
+    std::memcpy(swapped.data() + gamma, valid.data() + bias, 8);
+    swapped = with_tensor(swapped, conv_bias, [=](wf::TensorRecord& r) { r.offset = gamma; });
+    swapped = with_tensor(swapped, norm_gamma, [=](wf::TensorRecord& r) { r.offset = bias; });
+    loads(swapped);
+  }
+  SECTION("Card strings: control characters are 00-1F and 7F; C1 controls, U+2028 and empty strings are text") {
+    const std::size_t arch = card_string_at(valid, 0) + 4;  // "tiny-test": 9 bytes, replaced by 9 others
+    REQUIRE(load_u32_le(valid.data() + arch - 4) == 9);
+    auto with_arch = [&](const char* nine) { return with_bytes(valid, arch, nine, 9); };
+    auto refused = [](const std::vector<std::uint8_t>& bytes) {
+      const Result<LoadedWeights> loaded = load_weights(bytes);
+      return !loaded.ok() && loaded.error().code == ErrorCode::bad_value && loaded.error().field == "card.architecture";
+    };
+    int wrong = 0;
+    for (int b = 0; b < 256; ++b) {  // one byte in place of the 'n': only 20..7E pass (80..FF alone are not UTF-8)
+      const char text[9] = {'t', 'i', char(b), 'y', '-', 't', 'e', 's', 't'};
+      const bool text_ok = b >= 0x20 && b <= 0x7E;
+      if (refused(with_arch(text)) == text_ok && wrong++ < 3)
+        FAIL_CHECK("byte " << b << (text_ok ? " refused" : " passed"));
+    }
+    CHECK(wrong == 0);
+    loads(with_arch("tin\xC2\x85test"));                 // U+0085 (NEL), a C1 control
+    loads(with_arch("ti\xE2\x80\xA8test"));              // U+2028 LINE SEPARATOR
+    loads(with_arch("t\xF4\x8F\xBF\xBFtest"));           // U+10FFFF, the largest
+    CHECK(refused(with_arch("ti\xE0\x9F\xBFtest")));     // U+07FF in 3 bytes: overlong
+    CHECK(refused(with_arch("ti\xED\xA0\x80test")));     // U+D800: a surrogate
+    CHECK(refused(with_arch("t\xF0\x8F\xBF\xBFtest")));  // U+FFFF in 4 bytes: overlong
+    CHECK(refused(with_arch("t\xF4\x90\x80\x80test")));  // U+110000: past the end of Unicode
+    CHECK(refused(with_arch("tiny-tes\xC3")));           // cut short by the end of the string
+    Model model = tiny_model();
+    model.card.trainer_version.clear();
+    loads(write_weights(model).value());
+  }
+  SECTION("batch_norm eps: 0 is accepted, and running_var + eps = 0 loads and computes non-finite logits") {
+    const std::vector<std::uint8_t> zero_eps = with_layer(tiny_plain(), norm, [](wf::LayerRecord& r) { r.eps = 0.f; });
+    loads(zero_eps);
+    const std::vector<std::uint8_t> zero_var = with_f32(zero_eps, tensor_at(zero_eps, norm_var).offset, 0.f);
+    const Result<LoadedWeights> loaded = load_weights(zero_var);
+    REQUIRE(loaded.ok());
+    const Model& model = loaded.value().model;
+    const std::vector<float> input = seeded_input(input_size(model), 3);
+    const Result<Prediction> prediction = forward(model, input.data(), input.size());
+    REQUIRE(prediction.ok());
+    bool all_finite = true;
+    for (float v : prediction.value().logits) all_finite = all_finite && std::isfinite(v);
+    CHECK_FALSE(all_finite);
+  }
+  SECTION("Output sizes floor: the doc's two examples") {
+    // 28x28, conv kernel 3 stride 2 padding 1: 27 / 2 = 13, + 1 = 14; two 2/2 max-pools: 7, then 3 (not 4).
+    Model model = model_of(1, 28, 28,
+                           {make_conv2d_layer(1, 1, 3, 2, 1), make_max_pool2d_layer(2, 2), make_max_pool2d_layer(2, 2),
+                            make_simple_layer(LayerKind::flatten)},
+                           9);
+    randomize_parameters(model, 2);
+    const Result<std::vector<ActivationShape>> shapes = infer_shapes(model);
+    REQUIRE(shapes.ok());
+    CHECK(shapes.value()[0].dims == std::vector<std::int64_t>{1, 14, 14});
+    CHECK(shapes.value()[2].dims == std::vector<std::int64_t>{1, 3, 3});
+    loads(write_weights(model).value());  // and the loader agrees: 9 outputs for 9 classes
+  }
+  SECTION("Multiply-adds: the doc's counting rule gives the loader's figure, and the figures it quotes") {
+    // The rule, from the doc's table: in * out, out * in_channels * k * k, out * k * k, 0, or out.
+    const Model model = tiny_model();
+    const std::vector<ActivationShape> shapes = infer_shapes(model).value();
+    std::uint64_t expected = 0, in = std::uint64_t(input_size(model));
+    for (std::size_t i = 0; i < model.layers.size(); ++i) {
+      const Layer& l = model.layers[i];
+      const std::uint64_t out = std::uint64_t(shapes[i].size());
+      switch (l.kind) {
+        case LayerKind::linear:
+          expected += in * out;
+          break;
+        case LayerKind::conv2d:
+          expected += out * std::uint64_t(l.in_channels * l.kernel * l.kernel);
+          break;
+        case LayerKind::max_pool2d:
+          expected += out * std::uint64_t(l.kernel * l.kernel);
+          break;
+        case LayerKind::flatten:
+        case LayerKind::dropout:
+          break;
+        default:
+          expected += out;
+      }
+      in = out;
+    }
+    CHECK(expected == 411);  // 288 conv + 32 batch_norm + 32 leaky_relu + 32 pool + 24 linear + 3 softmax
+    CHECK(load_weights(valid).value().multiply_adds == expected);
+    CHECK(load_weights(write_weights(make_mlp(1)).value()).value().multiply_adds == 669696);
+    CHECK(load_weights(write_weights(make_mlp_deep(1)).value()).value().multiply_adds == 2646016);
+    CHECK(load_weights(write_weights(make_cnn(1)).value()).value().multiply_adds == 8440320);
+  }
+}
+
 TEST_CASE("the doc's field notation reads the loader's fields", "[weights][docs]") {
   CHECK(as_doc_field("layer[12].running_var.offset") == "layer[i].<tensor>.offset");
   CHECK(as_doc_field("layer[0].weight") == "layer[i].<tensor>");
