@@ -7,7 +7,7 @@ endif()
 digitlab_add_catch_test(NAME app
   SOURCES app/test_drawing.cpp app/test_url_options.cpp app/test_layout.cpp app/test_model_catalog.cpp
           app/test_test_subset.cpp
-          app/test_json_reader.cpp
+          app/test_json_reader.cpp app/test_json_writer.cpp
   LIBS digitlab_app_logic)
 
 # The ImGui-free folders stay ImGui-free (wasm/README.md): wasm/common/ and each teaching panel's own logic
