@@ -88,7 +88,7 @@ await run(site, {check, finish}, 'panels_d (number, compare)', async () => {
     check(c0.loaded === 1 && c0.rows.length === 1, 'compare: only the model in use is loaded at first', `loaded ${c0.loaded}`);
     const bytes = shipped.reduce((sum, m) => sum + m.bytes, 0) - shipped.find((m) => m.name === s.model).bytes;
     check(c0.bytes_to_load === bytes, 'compare: the button says how many bytes the other models are', `${c0.bytes_to_load} vs ${bytes}`);
-    const [x, y, w, h] = c0.load_button;
+    const {x, y, width: w, height: h} = c0.load_button;
     const [px, py] = await displayToPage(page, x + w / 2, y + h / 2);
     await page.mouse.click(px, py);
     s = await waitForState(page, (st) => st.panel_state.compare.loaded === st.panel_state.compare.shipped, 60000);
