@@ -60,7 +60,7 @@ await run(site, {check, finish}, 'panels_d (number, compare)', async () => {
     s = await waitForState(page, (st) => st.panel_state.number.status === 'read');
     const n = s.panel_state.number;
     check(n.text === '42', 'number alone: "42" drawn with the mouse reads 42', `text ${n.text}, ${JSON.stringify(n.digits)}`);
-    check(n.digits.length === 2 && n.digits[0].box[0] < n.digits[1].box[0], 'number alone: two boxes, left to right',
+    check(n.digits.length === 2 && n.digits[0].box.x < n.digits[1].box.x, 'number alone: two boxes, left to right',
           JSON.stringify(n.digits.map((d) => d.box)));
     check(n.confidence > 0 && n.confidence <= 1, 'number alone: an overall confidence', String(n.confidence));
     await screenshot(page, opts, 'panel-number');
