@@ -40,8 +40,8 @@ std::string percent_text(float fraction) {
 
 App::App(AppServices& services, PanelFactory factory)
     : services_(services),
-      assets_([this](const std::string& path) { services_.fetch_asset(path); }),
-      panel_factory_(factory) {
+      panel_factory_(factory),
+      assets_([this](const std::string& path) { services_.fetch_asset(path); }) {
   teaching_.resize(panel_list().size());
 }
 
