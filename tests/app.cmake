@@ -1,13 +1,13 @@
-# The web app's tests (wasm/): the portable logic (drawing, URL options, layout, model catalog) in every
-# build; natively also the app headless (ImGui without a window), the manifest reader, and the desktop
-# program under xvfb-run with a scripted stroke and a screenshot. The real-browser test: browser.cmake.
+# The web app's tests (wasm/): the portable logic (drawing, URL options, layout, model catalog, JSON) in every
+# build; natively also the app headless (ImGui without a window), the manifest readers (the desktop's in C++,
+# the page's in node) and the desktop program under xvfb-run with a scripted stroke and a screenshot. The real-browser test: browser.cmake.
 if(NOT TARGET digitlab_app_logic)
   return()
 endif()
 digitlab_add_catch_test(NAME app
   SOURCES app/test_drawing.cpp app/test_url_options.cpp app/test_layout.cpp app/test_model_catalog.cpp
           app/test_test_subset.cpp
-          app/test_json_reader.cpp
+          app/test_json_reader.cpp app/test_json_writer.cpp
   LIBS digitlab_app_logic)
 
 # The ImGui-free folders stay ImGui-free (wasm/README.md): wasm/common/ and each teaching panel's own logic
@@ -15,6 +15,15 @@ digitlab_add_catch_test(NAME app
 if(NOT EMSCRIPTEN)
   add_test(NAME ${DIGITLAB_TEST_PREFIX}.app_imgui_free WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}/wasm" COMMAND sh -c
            "! grep -n '#include.*imgui' common/* $(ls teaching/* | grep -v -e /panel_ -e /widgets)")
+endif()
+
+# The page's manifest rules (web/manifest.js) on the same case file as test_manifest.cpp, in plain node.
+if(NOT EMSCRIPTEN)
+  find_program(DIGITLAB_NODE_PROGRAM node)
+  if(DIGITLAB_NODE_PROGRAM)
+    add_test(NAME ${DIGITLAB_TEST_PREFIX}.app_manifest_js
+             COMMAND "${DIGITLAB_NODE_PROGRAM}" "${CMAKE_CURRENT_SOURCE_DIR}/app/test_manifest.mjs")
+  endif()
 endif()
 
 if(NOT EMSCRIPTEN AND TARGET digitlab_app_ui)

@@ -1,10 +1,10 @@
 // The page around the WebAssembly app: reads weights/manifest.json, fetches weights files for the app,
 // opens dropped or picked files, keeps the aria-live prediction current, and offers window.digitlab and
-// the same calls through postMessage (docs/embedding.md). Read next: wasm/platform/web_platform.cpp, wasm/app/app.hpp.
+// the same calls through postMessage (docs/embedding.md). The manifest's rules are in manifest.js (loaded
+// first). Read next: web/manifest.js, wasm/platform/web_platform.cpp, wasm/app/app.hpp.
 'use strict';
 
 (() => {
-  const MAX_WEIGHTS_BYTES = 64 * 1024 * 1024;  // as kMaxWeightsBytes in wasm/common/model_catalog.hpp
   const params = new URLSearchParams(location.search);
   // embed= is read here too (same rules as wasm/common/url_options.cpp) so the page chrome never flashes.
   const embed = params.has('embed') && ['', '1', 'true', 'yes'].includes(params.get('embed'));
@@ -70,66 +70,14 @@
     }
   };
 
-  // ---- the manifest: same rules as wasm/common/manifest.cpp (docs/embedding.md, "The model manifest") ----------
-  const manifestRequest = fetchBytes(sameOriginUrl('weights/manifest.json')).then((bytes) => {
-    try {
-      return JSON.parse(new TextDecoder().decode(bytes));
-    } catch (e) {
-      throw new Error('weights/manifest.json is not valid JSON; rebuild the site or fix the file.');
-    }
-  });
-  const safeName = (name) => typeof name === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(name);
-  const safeFile = (file) => typeof file === 'string' && file.length > 0 && file.length <= 200 &&
-      !file.startsWith('/') && !/\.\.|[:\\?#]/.test(file);
-  const readManifest = (manifest) => {
-    const models = [], problems = [];
-    if (!manifest || typeof manifest !== 'object' || !Array.isArray(manifest.models)) {
-      problems.push('weights/manifest.json has no "models" list (expected {"models": [...]}).');
-      return {models, problems};
-    }
-    let haveDefault = false;
-    manifest.models.forEach((row, i) => {
-      const where = `weights/manifest.json, model ${i + 1}`;
-      if (!row || typeof row !== 'object') { problems.push(`${where} is not an object; skipped.`); return; }
-      if (!safeName(row.name)) { problems.push(`${where}: "name" must be letters, digits, '-', '_' or '.'; skipped.`); return; }
-      if (!safeFile(row.file)) { problems.push(`${where} (${row.name}): "file" must be a path inside weights/; skipped.`); return; }
-      const text = (value) => (typeof value === 'string' ? value : '');
-      let sha256 = text(row.sha256);
-      if (sha256 && !/^[0-9a-f]{64}$/.test(sha256)) {
-        problems.push(`${where} (${row.name}): "sha256" is not 64 lower-case hex digits; ignored.`);
-        sha256 = '';
-      }
-      let isDefault = row.default === true;
-      if (isDefault && haveDefault) {
-        problems.push(`${where} (${row.name}) is a second default; the first one counts.`);
-        isDefault = false;
-      }
-      haveDefault = haveDefault || isDefault;
-      const accuracy = typeof row.test_accuracy === 'number' && row.test_accuracy >= 0 && row.test_accuracy <= 1
-          ? row.test_accuracy : -1;
-      const bytes = Number.isInteger(row.bytes) && row.bytes >= 0 ? row.bytes : 0;
-      let record = text(row.record);
-      if (record && !safeFile(record)) {
-        problems.push(`${where} (${row.name}): "record" must be a path inside weights/; ignored.`);
-        record = '';
-      }
-      models.push({name: row.name, file: row.file, architecture: text(row.architecture), dataset: text(row.dataset),
-                   dtype: text(row.dtype), accuracy, bytes, sha256, isDefault, record});
-    });
-    const sweeps = [];
-    (Array.isArray(manifest.sweeps) ? manifest.sweeps : []).forEach((row, i) => {
-      if (!row || typeof row !== 'object' || !safeName(row.name) || !safeFile(row.file)) {
-        problems.push(`weights/manifest.json, sweep ${i + 1} needs a "name" (letters, digits, '-', '_', '.') and a ` +
-                      '"file" inside weights/; skipped.');
-        return;
-      }
-      sweeps.push({name: row.name, file: row.file, about: typeof row.about === 'string' ? row.about : ''});
-    });
-    return {models, sweeps, problems};
-  };
+  // ---- the manifest: web/manifest.js has its rules (the same as wasm/common/manifest.cpp) -----------------------
+  const manifestRules = window.digitlabManifest;
+  const manifestRequest = manifestRules
+    ? fetchBytes(sameOriginUrl('weights/manifest.json'))
+      .then((bytes) => manifestRules.readManifestText(new TextDecoder().decode(bytes)))
+    : Promise.reject(new Error('manifest.js did not load: the site is incomplete; build it with the wasm preset'));
   // Start the likely model's download while the wasm compiles (the app still decides what it loads).
-  manifestRequest.then((manifest) => {
-    const {models} = readManifest(manifest);
+  manifestRequest.then(({models}) => {
     const wanted = models.find((m) => m.name === params.get('model')) || models.find((m) => m.isDefault) || models[0];
     if (wanted) fetchWeightsFile(wanted.file).catch(() => {});
   }).catch(() => {});
@@ -216,7 +164,7 @@
     if (readySettled) return;
     const s = readState();
     if (!s.drawing_rect) return;  // the app did not start
-    const drawn = s.drawing_rect[2] > 0 || !s.panels.includes('draw');
+    const drawn = s.drawing_rect.width > 0 || !s.panels.includes('draw');
     if (s.ready && drawn) {
       readySettled = true;
       timings.ready_ms = performance.now();
@@ -239,7 +187,7 @@
     undo() { needModule(); module._digitlab_undo(); },
     drawingRect() {
       needModule();
-      const [x, y, width, height] = readState().drawing_rect;
+      const {x, y, width, height} = readState().drawing_rect;
       if (!(width > 0)) return null;  // no draw panel shown
       const box = canvas.getBoundingClientRect();
       const k = box.width / canvas.width;  // CSS pixels per framebuffer pixel
@@ -277,8 +225,11 @@
         throw new TypeError(`loadWeights takes a URL on this origin, an ArrayBuffer, a typed array or a File, not ${describe(source)}`);
       }
       label = String(label || 'weights file');
-      if (bytes.byteLength > MAX_WEIGHTS_BYTES) {
-        const message = `${label} was not loaded: it has ${(bytes.byteLength / 1048576).toFixed(1)} MB; the app opens weights files up to 64 MB.`;
+      // Refused before it is copied into the app's memory; the limit is the app's own (kMaxWeightsBytes).
+      const maxBytes = module._digitlab_max_weights_bytes();
+      if (bytes.byteLength > maxBytes) {
+        const message = `${label} was not loaded: it has ${(bytes.byteLength / 1048576).toFixed(1)} MB; the app opens ` +
+                        `weights files up to ${maxBytes / 1048576} MB.`;
         module.ccall('digitlab_add_message', null, ['string'], [message]);
         throw new Error(message);
       }
@@ -363,7 +314,7 @@
         timings.wasm_ms = performance.now();
         let rows = [], sweepRows = [];
         try {
-          const {models, sweeps, problems} = readManifest(await manifestRequest);
+          const {models, sweeps, problems} = await manifestRequest;
           rows = models;
           sweepRows = sweeps;
           for (const problem of problems) module.ccall('digitlab_add_message', null, ['string'], [problem]);

@@ -53,11 +53,13 @@ TEST_CASE("drawing gives a prediction; clearing gives the hint again", "[app][ui
   CHECK(state["empty"] == true);
   CHECK(app.status_sentence() == "The drawing is empty: draw a digit.");
   const auto rect = state["drawing_rect"];
-  CHECK(rect[2].get<double>() > 100.0);
+  REQUIRE(rect.is_object());  // {x, y, width, height}, like every rectangle the page reports
+  CHECK(rect["width"].get<double>() > 100.0);
+  CHECK(rect["height"].get<double>() == rect["width"].get<double>());
 
   // The drawing area stays put while the mouse is held on it (a scrollbar that came and went with the
   // press once moved it in the middle of strokes).
-  imgui.mouse = ImVec2(rect[0].get<float>() + 40.f, rect[1].get<float>() + 40.f);
+  imgui.mouse = ImVec2(rect["x"].get<float>() + 40.f, rect["y"].get<float>() + 40.f);
   imgui.mouse_down = true;
   for (int i = 0; i < 4; ++i) {
     imgui.frame(app);

@@ -92,11 +92,12 @@ TEST_CASE("compare panel: one row per loaded model; the button loads the rest wi
   CHECK(state["empty"] == true);
   CHECK(state["requested"] == false);
   CHECK(state["bytes_to_load"].get<std::uint64_t>() == total_bytes - entries[std::size_t(active)].bytes);
-  REQUIRE(state["load_button"].is_array());
+  REQUIRE(state["load_button"].is_object());
   CHECK(services.fetches.size() == 1);  // nothing more is fetched until the button is pressed
 
   const json button = state["load_button"];
-  click(imgui, app, button[0].get<float>() + button[2].get<float>() / 2, button[1].get<float>() + button[3].get<float>() / 2);
+  click(imgui, app, button["x"].get<float>() + button["width"].get<float>() / 2,
+        button["y"].get<float>() + button["height"].get<float>() / 2);
   REQUIRE(services.fetches.size() == entries.size());
   state = state_of(app)["panel_state"]["compare"];
   CHECK(state["requested"] == true);

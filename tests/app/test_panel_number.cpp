@@ -122,10 +122,10 @@ TEST_CASE("number panel: numbers of 2 to 5 digits drawn with the pointer are rea
       CHECK(digit["confidence"].get<double>() <= 1.0);
       product *= digit["confidence"].get<double>();
       const json& box = digit["box"];
-      CHECK(box[0].get<double>() >= previous_x);  // left to right, boxes (margins included) apart
-      CHECK(box[2].get<double>() > 0.0);
-      CHECK(box[3].get<double>() > 0.0);
-      previous_x = box[0].get<double>() + box[2].get<double>();
+      CHECK(box["x"].get<double>() >= previous_x);  // left to right, boxes (margins included) apart
+      CHECK(box["width"].get<double>() > 0.0);
+      CHECK(box["height"].get<double>() > 0.0);
+      previous_x = box["x"].get<double>() + box["width"].get<double>();
     }
     CHECK(state["confidence"].get<double>() == Approx(product).epsilon(1e-4));
     // The page's aria-live region says the number, not the whole drawing's single-digit guess.

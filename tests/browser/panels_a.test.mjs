@@ -138,7 +138,7 @@ await run(site, {check, finish}, 'panels_a', async () => {
           p.steps.map((step) => `${step.name} ${step.class} ${(100 * step.probability).toFixed(0)}%`).join(', '));
     check(p.final.centred && p.final.label === drawn.prediction, 'preprocess: the final step is what the app predicts',
           `final ${p.final.label}, app ${drawn.prediction}`);
-    check(p.box[0] < 140 && p.box[1] < 140, 'preprocess: the bounding box is in the top-left', JSON.stringify(p.box));
+    check(p.box.x < 140 && p.box.y < 140, 'preprocess: the bounding box is in the top-left', JSON.stringify(p.box));
     await screenshot(page, opts, 'panel-preprocess');
     await clickBox(page, p.toggle, 0.03);
     s = await waitForState(page, (st) => st.panel_state.preprocess.skip_centring === true);

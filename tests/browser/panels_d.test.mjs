@@ -60,7 +60,7 @@ await run(site, {check, finish}, 'panels_d (number, compare)', async () => {
     s = await waitForState(page, (st) => st.panel_state.number.status === 'read');
     const n = s.panel_state.number;
     check(n.text === '42', 'number alone: "42" drawn with the mouse reads 42', `text ${n.text}, ${JSON.stringify(n.digits)}`);
-    check(n.digits.length === 2 && n.digits[0].box[0] < n.digits[1].box[0], 'number alone: two boxes, left to right',
+    check(n.digits.length === 2 && n.digits[0].box.x < n.digits[1].box.x, 'number alone: two boxes, left to right',
           JSON.stringify(n.digits.map((d) => d.box)));
     check(n.confidence > 0 && n.confidence <= 1, 'number alone: an overall confidence', String(n.confidence));
     await screenshot(page, opts, 'panel-number');
@@ -88,7 +88,7 @@ await run(site, {check, finish}, 'panels_d (number, compare)', async () => {
     check(c0.loaded === 1 && c0.rows.length === 1, 'compare: only the model in use is loaded at first', `loaded ${c0.loaded}`);
     const bytes = shipped.reduce((sum, m) => sum + m.bytes, 0) - shipped.find((m) => m.name === s.model).bytes;
     check(c0.bytes_to_load === bytes, 'compare: the button says how many bytes the other models are', `${c0.bytes_to_load} vs ${bytes}`);
-    const [x, y, w, h] = c0.load_button;
+    const {x, y, width: w, height: h} = c0.load_button;
     const [px, py] = await displayToPage(page, x + w / 2, y + h / 2);
     await page.mouse.click(px, py);
     s = await waitForState(page, (st) => st.panel_state.compare.loaded === st.panel_state.compare.shipped, 60000);

@@ -9,6 +9,7 @@
 
 #include "imgui.h"
 #include "common/json_writer.hpp"
+#include "teaching/widgets.hpp"
 
 namespace digitlab::app {
 
@@ -21,9 +22,7 @@ ImU32 paper_color() { return IM_COL32(255, 255, 255, 255); }
 ImVec4 warning_color(Theme theme) {
   return theme == Theme::dark ? ImVec4(1.f, 0.75f, 0.3f, 1.f) : ImVec4(0.65f, 0.3f, 0.f, 1.f);
 }
-ImVec4 error_color(Theme theme) {
-  return theme == Theme::dark ? ImVec4(1.f, 0.45f, 0.45f, 1.f) : ImVec4(0.75f, 0.05f, 0.05f, 1.f);
-}
+using widgets::error_color;
 
 // Joins two sentences; the first may come from the loader without a final full stop.
 std::string then(std::string first, const std::string& second) {
@@ -41,8 +40,8 @@ std::string percent_text(float fraction) {
 
 App::App(AppServices& services, PanelFactory factory)
     : services_(services),
-      assets_([this](const std::string& path) { services_.fetch_asset(path); }),
-      panel_factory_(factory) {
+      panel_factory_(factory),
+      assets_([this](const std::string& path) { services_.fetch_asset(path); }) {
   teaching_.resize(panel_list().size());
 }
 
@@ -725,61 +724,67 @@ std::string App::state_json() const {
   // An emptied drawing (clear, undo) has no guess at once, before the next frame predicts again.
   const bool predicting = catalog_.has_model() && !empty_ && prediction_.label >= 0 && !drawing_.empty();
   const float top = predicting ? prediction_.probabilities[std::size_t(prediction_.label)] : 0.f;
-  std::string json = "{";
-  json += "\"ready\":" + std::string(catalog_.has_model() ? "true" : "false");
-  json += ",\"loading\":" + std::string(pending_model_ >= 0 ? "true" : "false");
-  json += ",\"model\":" + (catalog_.has_model() ? json_string(catalog_.active_entry()->name) : "null");
-  json += ",\"empty\":" + std::string(predicting ? "false" : "true");
-  json += ",\"prediction\":" + (predicting ? std::to_string(prediction_.label) : "null");
-  json += ",\"label\":" + (predicting ? json_string(class_name(prediction_.label)) : "null");
-  json += ",\"probabilities\":[";
+  JsonWriter json;
+  json.begin_object();
+  json.key("ready").boolean(catalog_.has_model()).key("loading").boolean(pending_model_ >= 0);
+  json.key("model");
+  if (catalog_.has_model()) json.string(catalog_.active_entry()->name);
+  else json.null();
+  json.key("empty").boolean(!predicting);
+  json.key("prediction");
+  if (predicting) json.integer(prediction_.label);
+  else json.null();
+  json.key("label");
+  if (predicting) json.string(class_name(prediction_.label));
+  else json.null();
+  json.key("probabilities").begin_array();
   if (predicting)
-    for (std::size_t i = 0; i < prediction_.probabilities.size(); ++i)
-      json += (i ? "," : "") + json_number(prediction_.probabilities[i]);
-  json += "]";
-  json += ",\"top_probability\":" + (predicting ? json_number(top) : "null");
-  json += ",\"unsure\":" + std::string(predicting && top < kUnsureBelow ? "true" : "false");
-  json += ",\"latency_ms\":" + json_number(latency_ms_);
+    for (float probability : prediction_.probabilities) json.number(probability);
+  json.end_array();
+  json.key("top_probability");
+  if (predicting) json.number(top);
+  else json.null();
+  json.key("unsure").boolean(predicting && top < kUnsureBelow);
+  json.key("latency_ms").number(latency_ms_);
   // Preprocess + forward time of every prediction so far (the benchmark reads it).
   std::vector<float> sorted = latencies_ms_;
   std::sort(sorted.begin(), sorted.end());
   auto quantile = [&](double q) { return sorted.empty() ? 0.0 : double(sorted[std::size_t(q * double(sorted.size() - 1))]); };
-  json += ",\"latency_summary_ms\":{\"median\":" + json_number(quantile(0.5)) + ",\"p95\":" +
-          json_number(quantile(0.95)) + ",\"max\":" + json_number(sorted.empty() ? 0.0 : double(sorted.back())) + "}";
-  json += ",\"predictions\":" + std::to_string(prediction_count_);
-  json += ",\"strokes\":" + std::to_string(drawing_.strokes().size());
+  json.key("latency_summary_ms").begin_object();
+  json.key("median").number(quantile(0.5)).key("p95").number(quantile(0.95));
+  json.key("max").number(sorted.empty() ? 0.0 : double(sorted.back())).end_object();
+  json.key("predictions").integer(std::int64_t(prediction_count_));
+  json.key("strokes").integer(std::int64_t(drawing_.strokes().size()));
   // The shown prediction belongs to the drawing as it is now (tests wait for this after a stroke).
   const bool up_to_date = !catalog_.has_model() || (predicted_revision_ == drawing_.revision() &&
                                                     predicted_generation_ == model_generation_ &&
                                                     !drawing_.stroke_in_progress());
-  json += ",\"up_to_date\":" + std::string(up_to_date ? "true" : "false");
-  json += ",\"error\":" + (last_error_.empty() ? "null" : json_string(last_error_));
-  json += ",\"messages\":[";
-  for (std::size_t i = 0; i < messages_.size(); ++i) json += (i ? "," : "") + json_string(messages_[i]);
-  json += "],\"models\":[";
-  for (std::size_t i = 0; i < catalog_.entries().size(); ++i)
-    json += (i ? "," : "") + json_string(catalog_.entries()[i].name);
-  json += "],\"panels\":[";
-  for (std::size_t i = 0; i < options_.panels.size(); ++i)
-    json += (i ? "," : "") + json_string(panel_info(options_.panels[i]).name);
-  json += "],\"available_panels\":[";
-  for (std::size_t i = 0; i < panel_list().size(); ++i) json += (i ? "," : "") + json_string(panel_list()[i].name);
-  json += "],\"embed\":" + std::string(options_.embed ? "true" : "false");
-  json += ",\"drawing_rect\":[" + json_number(drawing_rect_.x) + "," + json_number(drawing_rect_.y) + "," +
-          json_number(drawing_rect_.width) + "," + json_number(drawing_rect_.height) + "]";
-  json += ",\"status\":" + json_string(status_sentence());
+  json.key("up_to_date").boolean(up_to_date);
+  json.key("error");
+  if (last_error_.empty()) json.null();
+  else json.string(last_error_);
+  json.key("messages").begin_array();
+  for (const std::string& message : messages_) json.string(message);
+  json.end_array().key("models").begin_array();
+  for (const ModelEntry& entry : catalog_.entries()) json.string(entry.name);
+  json.end_array().key("panels").begin_array();
+  for (PanelId id : options_.panels) json.string(panel_info(id).name);
+  json.end_array().key("available_panels").begin_array();
+  for (const PanelInfo& info : panel_list()) json.string(info.name);
+  json.end_array();
+  json.key("embed").boolean(options_.embed);
+  json.key("drawing_rect").rect(drawing_rect_);
+  json.key("status").string(status_sentence());
   // What each shown teaching panel displays (its own JSON object; docs/embedding.md lists the fields).
-  json += ",\"panel_state\":{";
-  bool first = true;
+  json.key("panel_state").begin_object();
   for (PanelId id : options_.panels) {
     const std::size_t slot = std::size_t(id);
     if (slot >= teaching_.size() || !teaching_[slot]) continue;
-    json += (first ? "" : ",") + json_string(panel_info(id).name) + ":" + teaching_[slot]->state_json();
-    first = false;
+    json.key(panel_info(id).name);
+    teaching_[slot]->write_state(json);
   }
-  json += "}";
-  json += "}";
-  return json;
+  json.end_object().end_object();
+  return json.text();
 }
 
 }  // namespace digitlab::app

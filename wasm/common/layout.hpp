@@ -6,13 +6,9 @@
 #include <vector>
 
 #include "common/panels.hpp"
+#include "common/rect.hpp"
 
 namespace digitlab::app {
-
-struct Rect {
-  float x = 0, y = 0, width = 0, height = 0;
-  bool contains(float px, float py) const { return px >= x && py >= y && px < x + width && py < y + height; }
-};
 
 // One rect per panel, in the order given. gap: space between panels (and none at the area's border).
 std::vector<Rect> layout_panels(const std::vector<PanelId>& panels, Rect area, float gap);

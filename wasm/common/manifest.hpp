@@ -1,6 +1,6 @@
-// Reads weights/manifest.json on the desktop (in the browser web/page.js reads it with the same rules:
-// docs/embedding.md, "The model manifest"). A bad entry is skipped with a message; nothing throws.
-// Read next: desktop_platform.cpp.
+// Reads weights/manifest.json on the desktop (in the browser web/manifest.js reads it with the same rules:
+// docs/embedding.md, "The model manifest"; both are tested on tests/data/manifest-cases.json). A bad entry
+// is skipped with a message; nothing throws. Read next: manifest.cpp, platform/desktop_platform.cpp.
 #pragma once
 
 #include <string>

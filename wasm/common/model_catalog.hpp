@@ -35,7 +35,8 @@ struct SweepEntry {
   std::string about;  // one sentence: what was compared
 };
 
-// The app refuses weights files above this (a browser tab has little memory to spare).
+// The app refuses weights files above this (a browser tab has little memory to spare). The only statement of
+// the limit: web/page.js reads it through digitlab_max_weights_bytes() (platform/web_platform.cpp).
 inline constexpr std::uint64_t kMaxWeightsBytes = 64ull << 20;
 
 class ModelCatalog {

@@ -3,6 +3,8 @@
 // Read next: main.cpp, manifest.hpp.
 #include <GLFW/glfw3.h>
 
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +15,7 @@
 #include <stb/stb_image_write.h>
 
 #include "digitlab/bytes.hpp"
+#include "common/json_reader.hpp"
 #include "common/manifest.hpp"
 #include "platform/platform.hpp"
 
@@ -27,18 +30,9 @@ namespace digitlab::app {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: digitlab-app [options] [file.dlw]\n"
-    "  --weights DIR      folder with manifest.json and the weights files (default: " DIGITLAB_DEFAULT_WEIGHTS_DIR ")\n"
-    "  --data DIR         the site's data folder: test subsets for the teaching panels (default: " DIGITLAB_DEFAULT_DATA_DIR ")\n"
-    "  --options QUERY    the web page's URL parameters, e.g. 'model=mnist-cnn&panels=draw,prediction'\n"
-    "  --size WxH         window size in pixels (default 1100x720)\n"
-    "  --stroke 'x,y x,y ...'  draw a stroke once the model is loaded (0..1 in the drawing area; repeatable)\n"
-    "  --frames N         quit after N frames\n"
-    "  --screenshot FILE  save the last frame as PNG (with --frames)\n"
-    "  --expect LABEL     with --frames: exit 0 if the final prediction is LABEL, else 3\n"
-    "  file.dlw           a weights file to open at start, as if dropped on the window\n"
-    "Drop a weights file on the window to load it; Ctrl+Z undoes a stroke, Escape clears.\n";
+constexpr const char* kFooter =
+    "Drop a weights file on the window to load it; Ctrl+Z undoes a stroke, Escape clears.\n"
+    "Exit codes: 0 success, 2 bad command line, 3 --expect's label was not predicted.";
 
 App* the_app = nullptr;
 
@@ -56,6 +50,13 @@ void on_drop(GLFWwindow*, int count, const char** paths) {
   }
 }
 
+// "1100x720": both at least 64.
+bool parse_size(const std::string& text, int* width, int* height) {
+  char rest = 0;
+  return std::sscanf(text.c_str(), "%dx%d%c", width, height, &rest) == 2 && *width >= 64 && *height >= 64;
+}
+
+// "0.52,0.16 0.5,0.84": points in the drawing area, 0..1.
 bool parse_stroke(const char* text, std::vector<Point>* points) {
   std::string rest = text;
   std::size_t at = 0;
@@ -77,41 +78,58 @@ class DesktopPlatform final : public Platform {
  public:
   bool start(App& app, GLFWwindow* window, int argc, char** argv) override {
     the_app = &app;
-    std::string options, open_file;
-    for (int i = 1; i < argc; ++i) {
-      const std::string arg = argv[i];
-      const bool has_value = i + 1 < argc;
-      if (arg == "--help" || arg == "-h") {
-        std::fputs(kUsage, stdout);
-        exit_code_ = 0;
-        return false;
-      } else if (arg == "--weights" && has_value) {
-        weights_dir_ = argv[++i];
-      } else if (arg == "--data" && has_value) {
-        data_dir_ = argv[++i];
-      } else if (arg == "--options" && has_value) {
-        options = argv[++i];
-      } else if (arg == "--size" && has_value) {
-        int width = 0, height = 0;
-        if (std::sscanf(argv[++i], "%dx%d", &width, &height) != 2 || width < 64 || height < 64)
-          return usage_error("--size takes WxH, e.g. 1100x720");
-        glfwSetWindowSize(window, width, height);
-      } else if (arg == "--stroke" && has_value) {
-        std::vector<Point> points;
-        if (!parse_stroke(argv[++i], &points)) return usage_error("--stroke takes points 'x,y x,y ...'");
-        strokes_.push_back(std::move(points));
-      } else if (arg == "--frames" && has_value) {
-        frame_limit_ = std::atoi(argv[++i]);
-        if (frame_limit_ < 1) return usage_error("--frames takes a positive number");
-      } else if (arg == "--screenshot" && has_value) {
-        screenshot_ = argv[++i];
-      } else if (arg == "--expect" && has_value) {
-        expect_ = argv[++i];
-      } else if (!arg.empty() && arg[0] != '-' && open_file.empty()) {
-        open_file = arg;
-      } else {
-        return usage_error(("unknown or incomplete option " + arg).c_str());
-      }
+    std::string options, open_file, size;
+    std::vector<std::string> strokes;
+    CLI::App cli{"digitlab-app: the digitlab web app on the desktop (GLFW + OpenGL 3), with every teaching panel."};
+    cli.name("digitlab-app");
+    cli.footer(kFooter);
+    cli.add_option("--weights", weights_dir_, "folder with manifest.json and the weights files")
+        ->type_name("DIR")->capture_default_str();
+    cli.add_option("--data", data_dir_, "the site's data folder: test subsets for the teaching panels")
+        ->type_name("DIR")->capture_default_str();
+    cli.add_option("--options", options, "the web page's URL parameters, e.g. 'model=mnist-cnn&panels=draw,prediction'")
+        ->type_name("QUERY");
+    cli.add_option("--size", size, "window size in pixels (default 1100x720)")->type_name("WxH")
+        ->check(CLI::Validator([](const std::string& text) {
+          int width = 0, height = 0;
+          return parse_size(text, &width, &height) ? std::string() : "expected WxH, e.g. 1100x720";
+        }, ""));
+    cli.add_option("--stroke", strokes, "draw a stroke once the model is loaded (0..1 in the drawing area; repeatable)")
+        ->type_name("'x,y x,y ...'")->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->check(CLI::Validator([](const std::string& text) {
+          std::vector<Point> points;
+          return parse_stroke(text.c_str(), &points) ? std::string() : "expected points 'x,y x,y ...'";
+        }, ""));
+    cli.add_option("--frames", frame_limit_, "quit after N frames")->type_name("N")
+        ->check(CLI::Validator([](const std::string& text) {
+          char rest = 0;
+          int frames = 0;
+          return std::sscanf(text.c_str(), "%d%c", &frames, &rest) == 1 && frames > 0 ? std::string()
+                                                                                      : "expected a positive number";
+        }, ""));
+    cli.add_option("--screenshot", screenshot_, "save the last frame as PNG (with --frames)")->type_name("FILE");
+    cli.add_option("--expect", expect_, "with --frames: exit 0 if the final prediction is LABEL, else 3")
+        ->type_name("LABEL");
+    cli.add_option("file.dlw", open_file, "a weights file to open at start, as if dropped on the window")->type_name("");
+    try {
+      cli.parse(argc, argv);
+    } catch (const CLI::CallForHelp& help) {
+      exit_code_ = cli.exit(help);
+      return false;
+    } catch (const CLI::ParseError& error) {
+      cli.exit(error);  // prints what is wrong and "Run with --help for more information."
+      exit_code_ = 2;
+      return false;
+    }
+    if (!size.empty()) {
+      int width = 0, height = 0;
+      parse_size(size, &width, &height);
+      glfwSetWindowSize(window, width, height);
+    }
+    for (const std::string& text : strokes) {
+      std::vector<Point> points;
+      parse_stroke(text.c_str(), &points);
+      strokes_.push_back(std::move(points));
     }
     glfwSetDropCallback(window, on_drop);
 
@@ -159,8 +177,8 @@ class DesktopPlatform final : public Platform {
       if (!screenshot_.empty()) save_screenshot(window);
       std::printf("%s\n", app.state_json().c_str());
       if (!expect_.empty()) {
-        const std::string wanted = "\"label\":\"" + expect_ + "\"";
-        exit_code_ = app.state_json().find(wanted) != std::string::npos ? 0 : 3;
+        const Result<JsonValue> state = parse_json(app.state_json());
+        exit_code_ = state && state.value()["label"].as_string() == expect_ ? 0 : 3;
         std::printf("expected label %s: %s\n", expect_.c_str(), exit_code_ == 0 ? "ok" : "NOT predicted");
       }
     }
@@ -200,12 +218,6 @@ class DesktopPlatform final : public Platform {
   double now_seconds() const override { return glfwGetTime(); }
 
  private:
-  bool usage_error(const char* what) {
-    std::fprintf(stderr, "digitlab-app: %s\n%s", what, kUsage);
-    exit_code_ = 2;
-    return false;
-  }
-
   void save_screenshot(GLFWwindow* window) {
     int width = 0, height = 0;
     glfwGetFramebufferSize(window, &width, &height);

@@ -253,6 +253,10 @@ EMSCRIPTEN_KEEPALIVE const char* digitlab_state_json() {
   return keep(result, the_app ? the_app->state_json() : std::string("{\"ready\":false}"));
 }
 
+// The largest weights file the app opens (kMaxWeightsBytes, the one statement of the limit): page.js asks
+// for it to refuse a bigger file before copying it into the app's memory.
+EMSCRIPTEN_KEEPALIVE double digitlab_max_weights_bytes() { return double(digitlab::app::kMaxWeightsBytes); }
+
 EMSCRIPTEN_KEEPALIVE void digitlab_clear() {
   if (the_app) the_app->clear();
 }

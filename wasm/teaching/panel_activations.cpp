@@ -20,9 +20,7 @@ constexpr ImU32 kCurveColor = IM_COL32(52, 120, 230, 255);       // f: blue, rea
 constexpr ImU32 kDerivativeColor = IM_COL32(235, 120, 20, 255);  // f': orange
 constexpr double kXMin = -6.0, kXMax = 6.0;
 
-using widgets::Box;
-using widgets::box_json;
-using widgets::item_box;
+using widgets::item_rect;
 
 // SameLine() when an item `width` wide still fits right of the last one, else a new line.
 void same_line_if_fits(float width) {
@@ -158,35 +156,35 @@ class Panel final : public TeachingPanel {
     else draw_scalar(context);
   }
 
-  std::string state_json() const override {
-    using widgets::json_number;
-    std::string json = "{\"function\":" + widgets::json_string(activation_info(selected_).name);
-    json += ",\"alpha\":" + json_number(alpha_) + ",\"temperature\":" + json_number(temperature_);
-    auto list = [](const std::vector<double>& values) {
-      std::string text = "[";
-      for (std::size_t i = 0; i < values.size(); ++i) text += (i ? "," : "") + json_number(values[i]);
-      return text + "]";
+  void write_state(JsonWriter& json) const override {
+    auto list = [&json](const char* name, const std::vector<double>& values) {
+      json.key(name).begin_array();
+      for (double value : values) json.number(value);
+      json.end_array();
     };
+    json.begin_object();
+    json.key("function").string(activation_info(selected_).name);
+    json.key("alpha").number(alpha_).key("temperature").number(temperature_);
     const std::vector<double> z(inputs_, inputs_ + count_), p = softmax(z, temperature_);
     const std::vector<double> jacobian = softmax_jacobian(p, temperature_);
     std::vector<double> diagonal(p.size());
     double sum = 0;
     for (std::size_t i = 0; i < p.size(); ++i) diagonal[i] = jacobian[i * p.size() + i], sum += p[i];
-    json += ",\"inputs\":" + list(z) + ",\"probabilities\":" + list(p) + ",\"probability_sum\":" + json_number(sum);
-    json += ",\"jacobian_diagonal\":" + list(diagonal);
+    list("inputs", z);
+    list("probabilities", p);
+    json.key("probability_sum").number(sum);
+    list("jacobian_diagonal", diagonal);
     if (std::isfinite(readout_x_)) {
-      json += ",\"readout\":{\"x\":" + json_number(readout_x_) + ",\"f\":" +
-              json_number(activation_value(selected_, readout_x_, alpha_)) + ",\"derivative\":" +
-              json_number(activation_derivative(selected_, readout_x_, alpha_)) + "}";
+      json.key("readout").begin_object();
+      json.key("x").number(readout_x_);
+      json.key("f").number(activation_value(selected_, readout_x_, alpha_));
+      json.key("derivative").number(activation_derivative(selected_, readout_x_, alpha_));
+      json.end_object();
     }
-    json += ",\"controls\":{";
-    bool first = true;
-    for (const auto& control : controls_) {
-      if (control.second.w <= 0) continue;
-      json += (first ? "\"" : ",\"") + std::string(control.first) + "\":" + box_json(control.second);
-      first = false;
-    }
-    return json + "}}";
+    json.key("controls").begin_object();
+    for (const auto& control : controls_)
+      if (control.second.width > 0) json.key(control.first).rect(control.second);
+    json.end_object().end_object();
   }
 
  private:
@@ -195,7 +193,7 @@ class Panel final : public TeachingPanel {
     for (const ActivationInfo& info : activation_list()) {
       if (index++) ImGui::SameLine();
       if (ImGui::RadioButton(info.title, selected_ == info.id)) selected_ = info.id;
-      set_control(info.name, item_box());
+      set_control(info.name, item_rect());
     }
   }
 
@@ -204,9 +202,9 @@ class Panel final : public TeachingPanel {
     if (selected_ == Activation::leaky_relu) {
       ImGui::SetNextItemWidth(220.f * scale);
       ImGui::SliderFloat("alpha (slope for x < 0)", &alpha_, 0.f, 1.f, "%.2f");
-      set_control("alpha", item_box());
+      set_control("alpha", item_rect());
     } else {
-      set_control("alpha", Box{});
+      set_control("alpha", Rect{});
     }
     ImGui::Checkbox("Show the other functions faintly", &ghosts_);
 
@@ -225,7 +223,7 @@ class Panel final : public TeachingPanel {
     const double alpha = alpha_;
     double hover = NAN;
     const Plot f_plot = begin_plot("f plot", "f(x)", size, f_lo, f_hi, &hover);
-    set_control("f_plot", Box{f_plot.p0.x, f_plot.p0.y, f_plot.p1.x - f_plot.p0.x, f_plot.p1.y - f_plot.p0.y});
+    set_control("f_plot", Rect{f_plot.p0.x, f_plot.p0.y, f_plot.p1.x - f_plot.p0.x, f_plot.p1.y - f_plot.p0.y});
     if (side_by_side) ImGui::SameLine();
     const Plot d_plot = begin_plot("derivative plot", "f'(x), the slope", size, d_lo, d_hi, &hover);
     if (ghosts_) {
@@ -253,7 +251,7 @@ class Panel final : public TeachingPanel {
     const float scale = context.ui_scale;
     ImGui::SetNextItemWidth(220.f * scale);
     ImGui::SliderFloat("temperature T", &temperature_, 0.1f, 10.f, "%.2f", ImGuiSliderFlags_Logarithmic);
-    set_control("temperature", item_box());
+    set_control("temperature", item_rect());
     same_line_if_fits(90.f * scale + ImGui::CalcTextSize(" values").x + 8.f);
     ImGui::SetNextItemWidth(90.f * scale);
     float count = float(count_);  // a float slider: SliderInt would add its own template to the wasm
@@ -267,9 +265,9 @@ class Panel final : public TeachingPanel {
         count_ = std::min<int>(kMaxInputs, int(logits.size()));
         for (int i = 0; i < count_; ++i) inputs_[i] = std::clamp(logits[std::size_t(i)], -kInputLimit, kInputLimit);
       }
-      set_control("use_logits", item_box());
+      set_control("use_logits", item_rect());
     } else {
-      set_control("use_logits", Box{});
+      set_control("use_logits", Rect{});
     }
 
     const std::vector<double> z(inputs_, inputs_ + count_), p = softmax(z, temperature_);
@@ -290,7 +288,7 @@ class Panel final : public TeachingPanel {
       ImGui::BeginGroup();
       ImGui::VSliderFloat("##z", ImVec2(column, block_height - 2.f * line), &inputs_[i], -kInputLimit, kInputLimit,
                           column >= ImGui::CalcTextSize("-0.0").x + 6.f ? "%.1f" : "");
-      if (i == 0) set_control("z0", item_box());
+      if (i == 0) set_control("z0", item_rect());
       char label[16];
       std::snprintf(label, sizeof label, "z%d", i);
       const float w = ImGui::CalcTextSize(label).x;
@@ -378,7 +376,7 @@ class Panel final : public TeachingPanel {
     temperature_ = 1.f;
   }
 
-  void set_control(const char* name, Box box) {
+  void set_control(const char* name, Rect box) {
     for (auto& control : controls_)
       if (std::string(control.first) == name) {
         control.second = box;
@@ -397,7 +395,7 @@ class Panel final : public TeachingPanel {
   bool ghosts_ = true;
   bool context_has_logits_ = false;
   double readout_x_ = NAN;  // the last x hovered over a plot
-  std::vector<std::pair<const char*, Box>> controls_;  // where the controls were drawn (for tests)
+  std::vector<std::pair<const char*, Rect>> controls_;  // where the controls were drawn (for tests)
 };
 
 }  // namespace

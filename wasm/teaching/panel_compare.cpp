@@ -54,7 +54,7 @@ struct Row {
 class ComparePanel final : public TeachingPanel {
  public:
   void draw(PanelContext& context) override;
-  std::string state_json() const override;
+  void write_state(JsonWriter& json) const override;
 
  private:
   void restart_if_needed(PanelContext& context);
@@ -74,7 +74,7 @@ class ComparePanel final : public TeachingPanel {
   bool requested_ = false;            // "Load all models" was pressed
   std::uint64_t bytes_to_load_ = 0;   // shipped models not loaded yet
   int shipped_ = 0, loading_ = 0;
-  float load_button_[4] = {0, 0, 0, 0};  // display units, for the browser test; w = 0 when hidden
+  Rect load_button_;                     // display units, for the browser test; width 0 when hidden
   std::vector<std::string> summary_;      // per dataset: do its models agree
 };
 
@@ -190,7 +190,7 @@ void ComparePanel::draw_loading(PanelContext& context) {
     ++shipped_;
     if (!is_loaded) bytes_to_load_ += entries[i].bytes, loading_ += requested_;
   }
-  load_button_[2] = 0.f;
+  load_button_.width = 0.f;
   ImGui::Text("%d of %d models loaded.", loaded, int(entries.size()));
   if (bytes_to_load_ == 0 && loading_ == 0) return;
   ImGui::SameLine();
@@ -203,7 +203,7 @@ void ComparePanel::draw_loading(PanelContext& context) {
       if (!entries[i].user_file && !context.catalog.is_loaded(int(i))) context.preload_model(int(i)), ++loading_;
   }
   const ImVec2 size = ImGui::GetItemRectSize();
-  load_button_[0] = at.x, load_button_[1] = at.y, load_button_[2] = size.x, load_button_[3] = size.y;
+  load_button_ = {at.x, at.y, size.x, size.y};
   if (!requested_)
     ImGui::TextDisabled("Models load on request: all of them together are a large download for a phone.");
 }
@@ -336,37 +336,34 @@ void ComparePanel::draw(PanelContext& context) {
   ImGui::PopTextWrapPos();
 }
 
-std::string ComparePanel::state_json() const {
+void ComparePanel::write_state(JsonWriter& json) const {
   int pending = 0;
   for (const Row& row : rows_) pending += !row.done;
-  std::string json = "{\"shipped\":" + std::to_string(shipped_) + ",\"loaded\":" + std::to_string(rows_.size()) +
-                     ",\"loading\":" + std::to_string(loading_) + ",\"bytes_to_load\":" + std::to_string(bytes_to_load_) +
-                     ",\"requested\":" + (requested_ ? "true" : "false") + ",\"empty\":" + (empty_ ? "true" : "false") +
-                     ",\"pending\":" + std::to_string(pending) + ",\"load_button\":";
-  if (load_button_[2] > 0.f) {
-    json += "[";
-    for (int i = 0; i < 4; ++i) json += (i ? "," : "") + widgets::json_number(load_button_[i]);
-    json += "]";
-  } else {
-    json += "null";
-  }
-  json += ",\"summary\":[";
-  for (std::size_t i = 0; i < summary_.size(); ++i) json += (i ? "," : "") + widgets::json_string(summary_[i]);
-  json += "],\"rows\":[";
-  for (std::size_t i = 0; i < rows_.size(); ++i) {
-    const Row& row = rows_[i];
+  json.begin_object();
+  json.key("shipped").integer(shipped_).key("loaded").integer(std::int64_t(rows_.size()));
+  json.key("loading").integer(loading_).key("bytes_to_load").integer(std::int64_t(bytes_to_load_));
+  json.key("requested").boolean(requested_).key("empty").boolean(empty_).key("pending").integer(pending);
+  json.key("load_button");
+  if (load_button_.width > 0.f) json.rect(load_button_);
+  else json.null();
+  json.key("summary").begin_array();
+  for (const std::string& line : summary_) json.string(line);
+  json.end_array();
+  json.key("rows").begin_array();
+  for (const Row& row : rows_) {
     const bool has_answer = row.done && row.label >= 0 && !empty_;
-    json += i ? "," : "";
-    json += "{\"name\":" + widgets::json_string(row.name) + ",\"dataset\":" + widgets::json_string(row.dataset) +
-            ",\"architecture\":" + widgets::json_string(row.architecture) + ",\"dtype\":" + widgets::json_string(row.dtype) +
-            ",\"label\":" + std::to_string(has_answer ? row.label : -1) +
-            ",\"class\":" + widgets::json_string(has_answer ? row.class_name : "") +
-            ",\"probability\":" + widgets::json_number(has_answer ? row.probabilities[std::size_t(row.label)] : 0.0) +
-            ",\"ms\":" + widgets::json_number(has_answer ? row.ms : 0.0) +
-            ",\"agrees\":" + (has_answer && row.agrees ? "true" : "false") +
-            ",\"error\":" + widgets::json_string(row.error) + "}";
+    json.begin_object();
+    json.key("name").string(row.name).key("dataset").string(row.dataset);
+    json.key("architecture").string(row.architecture).key("dtype").string(row.dtype);
+    json.key("label").integer(has_answer ? row.label : -1);
+    json.key("class").string(has_answer ? row.class_name : "");
+    json.key("probability").number(has_answer ? row.probabilities[std::size_t(row.label)] : 0.0);
+    json.key("ms").number(has_answer ? row.ms : 0.0);
+    json.key("agrees").boolean(has_answer && row.agrees);
+    json.key("error").string(row.error);
+    json.end_object();
   }
-  return json + "]}";
+  json.end_array().end_object();
 }
 
 }  // namespace

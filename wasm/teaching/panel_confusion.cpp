@@ -18,12 +18,7 @@ namespace digitlab::app {
 
 namespace {
 
-using widgets::json_number;
-using widgets::json_string;
-
-ImVec4 error_color(Theme theme) {
-  return theme == Theme::dark ? ImVec4(1.f, 0.45f, 0.45f, 1.f) : ImVec4(0.75f, 0.05f, 0.05f, 1.f);
-}
+using widgets::error_color;
 
 const char* class_label(const ModelCard* card, int c) {
   if (card && c >= 0 && std::size_t(c) < card->class_names.size()) return card->class_names[std::size_t(c)].c_str();
@@ -68,11 +63,7 @@ bool SubsetHeader::draw(PanelContext& context, SubsetEvaluator& evaluator, const
     }
     ImGui::EndCombo();
   }
-  const ImVec2 picker_min = ImGui::GetItemRectMin(), picker_max = ImGui::GetItemRectMax();
-  picker_rect[0] = picker_min.x;
-  picker_rect[1] = picker_min.y;
-  picker_rect[2] = picker_max.x - picker_min.x;
-  picker_rect[3] = picker_max.y - picker_min.y;
+  picker_rect = widgets::item_rect();
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Switches to that dataset's most accurate shipped model.");
   if (!view.model_name.empty()) {
     ImGui::SameLine(0.f, 3.f * ImGui::GetStyle().ItemSpacing.x);
@@ -113,24 +104,6 @@ bool SubsetHeader::draw(PanelContext& context, SubsetEvaluator& evaluator, const
 
 // ---- the state both panels report ------------------------------------------------------------------------------
 
-void StateWriter::raw(const char* key, const std::string& json_value) {
-  if (text.size() > 1) text += ',';
-  text += '"';
-  text += key;
-  text += "\":";
-  text += json_value;
-}
-void StateWriter::string(const char* key, const std::string& value) { raw(key, widgets::json_string(value)); }
-void StateWriter::number(const char* key, double value) { raw(key, widgets::json_number(value)); }
-void StateWriter::integer(const char* key, std::int64_t value) {
-  raw(key, value < 0 ? std::string("null") : std::to_string(value));
-}
-void StateWriter::boolean(const char* key, bool value) { raw(key, value ? "true" : "false"); }
-void StateWriter::box(const char* key, const float rect[4]) {
-  raw(key, format_text("{\"x\":%.1f,\"y\":%.1f,\"width\":%.1f,\"height\":%.1f}", double(rect[0]), double(rect[1]),
-                       double(rect[2]), double(rect[3])));
-}
-
 void SubsetState::remember(const SubsetView& view) {
   dataset = view.dataset;
   model = view.model_name;
@@ -144,19 +117,14 @@ void SubsetState::remember(const SubsetView& view) {
   seconds = e ? e->seconds : 0.0;
 }
 
-void SubsetState::write(StateWriter& writer) const {
-  writer.string("dataset", dataset);
-  writer.string("model", model);
-  writer.integer("images_loaded", images_loaded);
-  writer.integer("evaluated", evaluated);
-  writer.integer("total", total);
-  if (evaluated)
-    writer.number("accuracy", accuracy);
-  else
-    writer.raw("accuracy", "null");
-  writer.integer("misclassified", misclassified);
-  writer.number("evaluation_seconds", seconds);
-  writer.string("problem", problem);
+void SubsetState::write(JsonWriter& json) const {
+  json.key("dataset").string(dataset).key("model").string(model);
+  json.key("images_loaded").integer(images_loaded).key("evaluated").integer(evaluated).key("total").integer(total);
+  json.key("accuracy");
+  if (evaluated) json.number(accuracy);
+  else json.null();
+  json.key("misclassified").integer(misclassified).key("evaluation_seconds").number(seconds);
+  json.key("problem").string(problem);
 }
 
 namespace {
@@ -186,36 +154,32 @@ class ConfusionPanel final : public TeachingPanel {
     draw_cell_images(context, view, evaluation);
   }
 
-  std::string state_json() const override {
-    StateWriter writer;
-    subset_state_.write(writer);
-    std::string names = "[", matrix = "[";
+  void write_state(JsonWriter& json) const override {
+    json.begin_object();
+    subset_state_.write(json);
+    json.key("class_names").begin_array();
+    for (const std::string& name : class_names_) json.string(name);
+    json.end_array();
+    json.key("confusion").begin_array();
     const std::size_t n = class_names_.size();
-    for (std::size_t c = 0; c < n; ++c) {
-      if (c) names += ',';
-      names += widgets::json_string(class_names_[c]);
-    }
     for (std::size_t t = 0; t < n && confusion_.size() == n * n; ++t) {
-      matrix += t ? ",[" : "[";
-      for (std::size_t p = 0; p < n; ++p) {
-        if (p) matrix += ',';
-        matrix += std::to_string(confusion_[t * n + p]);
-      }
-      matrix += ']';
+      json.begin_array();
+      for (std::size_t p = 0; p < n; ++p) json.integer(confusion_[t * n + p]);
+      json.end_array();
     }
-    writer.raw("class_names", names + "]");
-    writer.raw("confusion", matrix + "]");
-    writer.raw("selected_cell", selected_true_ >= 0 ? format_text("[%d,%d]", selected_true_, selected_predicted_)
-                                                    : std::string("null"));
-    writer.integer("cell_images", std::int64_t(cell_images_));
-    writer.number("cell_size", cell_size_);
-    writer.box("matrix_rect", matrix_rect_);
-    writer.box("dataset_rect", header_.picker_rect);
-    return writer.close();
+    json.end_array();
+    json.key("selected_cell");
+    if (selected_true_ >= 0) json.begin_array().integer(selected_true_).integer(selected_predicted_).end_array();
+    else json.null();
+    json.key("cell_images").integer(std::int64_t(cell_images_));
+    json.key("cell_size").number(cell_size_);
+    json.key("matrix_rect").rect(matrix_rect_);
+    json.key("dataset_rect").rect(header_.picker_rect);
+    json.end_object();
   }
 
  private:
-  // What state_json() reports, copied each frame (the view's pointers do not outlive the frame).
+  // What write_state() reports, copied each frame (the view's pointers do not outlive the frame).
   void remember(const SubsetView& view) {
     subset_state_.remember(view);
     const SubsetEvaluation* e = view.evaluation;
@@ -223,7 +187,7 @@ class ConfusionPanel final : public TeachingPanel {
     if (view.card && e)
       for (int c = 0; c < e->num_classes; ++c) class_names_.push_back(class_label(view.card, c));
     confusion_ = e ? e->confusion : std::vector<std::uint32_t>();
-    if (!e) matrix_rect_[2] = matrix_rect_[3] = 0.f;
+    if (!e) matrix_rect_.width = matrix_rect_.height = 0.f;
     cell_images_ = 0;
   }
 
@@ -274,9 +238,7 @@ class ConfusionPanel final : public TeachingPanel {
 
     ImGui::SetCursorScreenPos(grid);
     ImGui::InvisibleButton("##matrix", ImVec2(cell * float(n), cell * float(n)));
-    matrix_rect_[0] = grid.x;
-    matrix_rect_[1] = grid.y;
-    matrix_rect_[2] = matrix_rect_[3] = cell * float(n);
+    matrix_rect_ = {grid.x, grid.y, cell * float(n), cell * float(n)};
     int hovered_true = -1, hovered_predicted = -1;
     if (ImGui::IsItemHovered()) {
       const ImVec2 mouse = ImGui::GetIO().MousePos;
@@ -379,7 +341,7 @@ class ConfusionPanel final : public TeachingPanel {
   std::vector<std::uint32_t> confusion_;
   std::size_t cell_images_ = 0;
   float cell_size_ = 0.f;
-  float matrix_rect_[4] = {0, 0, 0, 0};
+  Rect matrix_rect_;
 };
 
 }  // namespace

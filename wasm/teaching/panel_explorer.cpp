@@ -19,17 +19,8 @@ namespace digitlab::app {
 
 namespace {
 
-void item_rect(float rect[4]) {
-  const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
-  rect[0] = a.x;
-  rect[1] = a.y;
-  rect[2] = b.x - a.x;
-  rect[3] = b.y - a.y;
-}
-
-ImVec4 error_color(Theme theme) {
-  return theme == Theme::dark ? ImVec4(1.f, 0.45f, 0.45f, 1.f) : ImVec4(0.75f, 0.05f, 0.05f, 1.f);
-}
+using widgets::error_color;
+using widgets::item_rect;
 
 const char* class_label(const ModelCard* card, int c) {
   if (card && c >= 0 && std::size_t(c) < card->class_names.size()) return card->class_names[std::size_t(c)].c_str();
@@ -81,29 +72,34 @@ class ExplorerPanel final : public TeachingPanel {
     draw_selected(context, view, evaluation);
   }
 
-  std::string state_json() const override {
-    StateWriter writer;
-    subset_state_.write(writer);
-    writer.boolean("only_misclassified", only_misclassified_);
-    writer.boolean("least_sure_first", least_sure_first_);
-    writer.integer("shown", std::int64_t(shown_.size()));
-    writer.string("count_text", count_text_);
-    writer.integer("page", page_ + 1);
-    writer.integer("pages", pages_);
-    writer.integer("on_page", on_page_);
-    writer.integer("first_on_page", first_on_page_);
-    writer.integer("selected_image", selected_);
-    writer.integer("selected_label", selected_ >= 0 ? selected_label_ : -1);
-    writer.integer("selected_predicted", selected_ >= 0 ? selected_predicted_ : -1);
-    writer.box("filter_rect", filter_rect_);
-    writer.box("first_tile_rect", first_tile_rect_);
-    writer.box("next_page_rect", next_page_rect_);
-    writer.box("dataset_rect", header_.picker_rect);
-    return writer.close();
+  void write_state(JsonWriter& json) const override {
+    auto index_or_null = [&json](const char* key, std::int64_t index) {  // null when there is none (-1)
+      json.key(key);
+      if (index < 0) json.null();
+      else json.integer(index);
+    };
+    json.begin_object();
+    subset_state_.write(json);
+    json.key("only_misclassified").boolean(only_misclassified_);
+    json.key("least_sure_first").boolean(least_sure_first_);
+    json.key("shown").integer(std::int64_t(shown_.size()));
+    json.key("count_text").string(count_text_);
+    json.key("page").integer(page_ + 1);
+    json.key("pages").integer(pages_);
+    json.key("on_page").integer(on_page_);
+    index_or_null("first_on_page", first_on_page_);
+    index_or_null("selected_image", selected_);
+    index_or_null("selected_label", selected_ >= 0 ? selected_label_ : -1);
+    index_or_null("selected_predicted", selected_ >= 0 ? selected_predicted_ : -1);
+    json.key("filter_rect").rect(filter_rect_);
+    json.key("first_tile_rect").rect(first_tile_rect_);
+    json.key("next_page_rect").rect(next_page_rect_);
+    json.key("dataset_rect").rect(header_.picker_rect);
+    json.end_object();
   }
 
  private:
-  // What state_json() reports, copied each frame (the view's pointers do not outlive the frame).
+  // What write_state() reports, copied each frame (the view's pointers do not outlive the frame).
   void remember(const SubsetView& view) {
     subset_state_.remember(view);
     if (!view.evaluation || view.evaluation->done == 0) {
@@ -112,7 +108,7 @@ class ExplorerPanel final : public TeachingPanel {
       count_text_.clear();
       pages_ = on_page_ = 0;
       first_on_page_ = -1;
-      for (float* rect : {filter_rect_, first_tile_rect_, next_page_rect_}) rect[2] = rect[3] = 0.f;
+      filter_rect_ = first_tile_rect_ = next_page_rect_ = Rect{};
     }
   }
 
@@ -120,7 +116,7 @@ class ExplorerPanel final : public TeachingPanel {
 
   void draw_controls(const SubsetEvaluation& evaluation) {
     if (ImGui::Checkbox("Only misclassified", &only_misclassified_)) page_ = 0;
-    item_rect(filter_rect_);
+    filter_rect_ = item_rect();
     ImGui::SameLine();
     if (ImGui::Checkbox("Least sure first", &least_sure_first_)) page_ = 0;
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("Orders the images by the model's top probability, lowest first.");
@@ -187,7 +183,7 @@ class ExplorerPanel final : public TeachingPanel {
     if (shown_.empty()) {
       ImGui::TextWrapped(only_misclassified_ ? "No mistakes among the images classified so far."
                                              : "No images classified yet.");
-      first_tile_rect_[2] = first_tile_rect_[3] = 0.f;
+      first_tile_rect_ = Rect{};
     }
     ImDrawList* draw_list = ImGui::GetWindowDrawList();
     const ImU32 wrong_color = ImGui::ColorConvertFloat4ToU32(error_color(context.options.theme));
@@ -202,7 +198,7 @@ class ExplorerPanel final : public TeachingPanel {
       ImGui::SetCursorScreenPos(a);
       ImGui::PushID(int(i));
       if (ImGui::InvisibleButton("##tile", tile)) selected_ = std::int64_t(i) == selected_ ? -1 : std::int64_t(i);
-      if (k == 0) item_rect(first_tile_rect_);
+      if (k == 0) first_tile_rect_ = item_rect();
       if (ImGui::IsItemHovered())
         ImGui::SetTooltip("test image #%u: %.0f %% sure\nclick for its ten probabilities", i,
                           double(evaluation.confidence(i)) * 100.0);
@@ -237,7 +233,7 @@ class ExplorerPanel final : public TeachingPanel {
     ImGui::SameLine();
     ImGui::BeginDisabled(page_ + 1 >= pages_);
     if (ImGui::Button(" > ")) ++page_;
-    item_rect(next_page_rect_);
+    next_page_rect_ = item_rect();
     ImGui::EndDisabled();
     ImGui::SameLine();
     if (on_page_ > 0)
@@ -333,7 +329,7 @@ class ExplorerPanel final : public TeachingPanel {
   std::string count_text_;
   int pages_ = 0, on_page_ = 0;
   std::int64_t first_on_page_ = -1;
-  float filter_rect_[4] = {0, 0, 0, 0}, first_tile_rect_[4] = {0, 0, 0, 0}, next_page_rect_[4] = {0, 0, 0, 0};
+  Rect filter_rect_, first_tile_rect_, next_page_rect_;
 };
 
 }  // namespace

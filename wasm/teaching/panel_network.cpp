@@ -17,9 +17,7 @@ namespace digitlab::app {
 
 namespace {
 
-using widgets::Box;
-using widgets::box_json;
-using widgets::item_box;
+using widgets::item_rect;
 
 
 // Values of one layer's output shown as colours: `low` maps to the ramp's start, `high` to its end.
@@ -129,29 +127,33 @@ class Panel final : public TeachingPanel {
     ImGui::EndChild();
   }
 
-  std::string state_json() const override {
-    using widgets::json_number;
-    if (!has_model_) return "{\"model\":null}";
-    std::string json = "{\"model\":" + widgets::json_string(model_name_);
-    json += ",\"layer_count\":" + std::to_string(shapes_.size()) + ",\"parameters\":" + std::to_string(parameters_);
-    json += ",\"layers\":[";
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      json += (i ? ",{" : "{") + std::string("\"description\":") + widgets::json_string(layers_[i].description);
-      json += ",\"shape\":[";
-      for (std::size_t d = 0; d < shapes_[i].dims.size(); ++d) json += (d ? "," : "") + std::to_string(shapes_[i].dims[d]);
-      json += "],\"parameters\":" + std::to_string(layers_[i].parameters);
-      json += ",\"activation_size\":" + std::to_string(layers_[i].activation_size);
-      json += ",\"row\":" + box_json(layers_[i].row) + "}";
+  void write_state(JsonWriter& json) const override {
+    json.begin_object().key("model");
+    if (!has_model_) {
+      json.null().end_object();
+      return;
     }
-    json += "],\"has_drawing\":" + std::string(has_drawing_ ? "true" : "false");
-    json += ",\"has_activations\":" + std::string(has_activations_ ? "true" : "false");
-    json += ",\"selected_layer\":" + std::to_string(selected_layer_) + ",\"shown_layer\":" + std::to_string(shown_layer_);
-    json += ",\"selected_channel\":" + std::to_string(selected_channel_);
-    json += ",\"view\":" + widgets::json_string(view_);
-    json += ",\"maps_drawn\":" + std::to_string(maps_drawn_);
-    json += ",\"range\":[" + json_number(shown_scale_.low) + "," + json_number(shown_scale_.high) + "]";
-    json += ",\"first_map\":" + box_json(first_map_);
-    return json + "}";
+    json.string(model_name_);
+    json.key("layer_count").integer(std::int64_t(shapes_.size())).key("parameters").integer(parameters_);
+    json.key("layers").begin_array();
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      json.begin_object().key("description").string(layers_[i].description);
+      json.key("shape").begin_array();
+      for (auto dim : shapes_[i].dims) json.integer(std::int64_t(dim));
+      json.end_array();
+      json.key("parameters").integer(layers_[i].parameters);
+      json.key("activation_size").integer(layers_[i].activation_size);
+      json.key("row").rect(layers_[i].row).end_object();
+    }
+    json.end_array();
+    json.key("has_drawing").boolean(has_drawing_).key("has_activations").boolean(has_activations_);
+    json.key("selected_layer").integer(selected_layer_).key("shown_layer").integer(shown_layer_);
+    json.key("selected_channel").integer(selected_channel_);
+    json.key("view").string(view_);
+    json.key("maps_drawn").integer(maps_drawn_);
+    json.key("range").begin_array().number(shown_scale_.low).number(shown_scale_.high).end_array();
+    json.key("first_map").rect(first_map_);
+    json.end_object();
   }
 
  private:
@@ -159,7 +161,7 @@ class Panel final : public TeachingPanel {
     std::string description;
     std::int64_t parameters = 0;
     std::int64_t activation_size = 0;  // values in this layer's output for the drawing (0 without one)
-    Box row;
+    Rect row;
   };
 
   void draw_table(const Model& model) {
@@ -204,7 +206,7 @@ class Panel final : public TeachingPanel {
       }
       ImGui::PopID();
       if (ImGui::IsItemHovered()) hovered_layer_ = int(i);
-      row.row = item_box();
+      row.row = item_rect();
       ImGui::SameLine(1.f);  // back to the row's start (0 would mean "after the last item")
       ImGui::Text("%zu", i);
       ImGui::SameLine(x_layer);
@@ -220,7 +222,7 @@ class Panel final : public TeachingPanel {
 
   void draw_activations(const Model& model, PanelContext& context) {
     maps_drawn_ = 0;
-    first_map_ = Box{};
+    first_map_ = Rect{};
     view_ = "none";
     shown_layer_ = hovered_layer_ >= 0 ? hovered_layer_ : selected_layer_;
     if (shown_layer_ < 0 || std::size_t(shown_layer_) >= model.layers.size()) {
@@ -288,7 +290,7 @@ class Panel final : public TeachingPanel {
       if (ImGui::InvisibleButton("map", ImVec2(std::max(map_w, 1.f), std::max(map_h, 1.f))))
         selected_channel_ = selected_channel_ == c ? -1 : c;
       const bool hovered = ImGui::IsItemHovered();
-      if (c == 0) first_map_ = item_box();
+      if (c == 0) first_map_ = item_rect();
       ImGui::PopID();
       draw_map(draw, p0, values.data() + c * plane, view.height, view.width, cell, shown_scale_);
       if (c == selected_channel_ || hovered)
@@ -356,7 +358,7 @@ class Panel final : public TeachingPanel {
     const int rows = int((shown + std::size_t(columns) - 1) / std::size_t(columns));
     const ImVec2 origin = ImGui::GetCursorScreenPos();
     ImGui::InvisibleButton("strip", ImVec2(cell * float(columns), cell * float(rows)));
-    first_map_ = item_box();
+    first_map_ = item_rect();
     const int full_rows = int(shown / std::size_t(columns)), rest = int(shown % std::size_t(columns));
     draw->AddRectFilled(origin, ImVec2(origin.x + cell * float(columns), origin.y + cell * float(full_rows)), widgets::heat_color(0.f));
     if (rest)
@@ -390,7 +392,7 @@ class Panel final : public TeachingPanel {
   int selected_layer_ = -1, hovered_layer_ = -1, shown_layer_ = -1, selected_channel_ = -1;
   int maps_drawn_ = 0;
   Scale shown_scale_;
-  Box first_map_;
+  Rect first_map_;
 };
 
 }  // namespace

@@ -33,7 +33,7 @@ int percent(float probability) { return int(std::lround(double(probability) * 10
 class NumberPanel final : public TeachingPanel {
  public:
   void draw(PanelContext& context) override;
-  std::string state_json() const override;
+  void write_state(JsonWriter& json) const override;
   std::string status_sentence() const override {
     if (status_ != Status::read || reading_.text.empty()) return "";
     return "Number: " + reading_.text + " (" + std::to_string(percent(reading_.confidence)) + " %" +
@@ -229,24 +229,22 @@ void NumberPanel::draw(PanelContext& context) {
   ImGui::PopTextWrapPos();
 }
 
-std::string NumberPanel::state_json() const {
+void NumberPanel::write_state(JsonWriter& json) const {
   static const char* const names[] = {"no_model", "not_digits", "empty", "error", "read"};
-  std::string json = "{\"status\":" + widgets::json_string(names[int(status_)]);
-  json += ",\"model\":" + widgets::json_string(model_name_);
-  json += ",\"text\":" + widgets::json_string(reading_.text);
-  json += ",\"confidence\":" + widgets::json_number(status_ == Status::read ? reading_.confidence : 0.0);
-  json += ",\"digits\":[";
+  json.begin_object();
+  json.key("status").string(names[int(status_)]).key("model").string(model_name_).key("text").string(reading_.text);
+  json.key("confidence").number(status_ == Status::read ? reading_.confidence : 0.0);
+  json.key("digits").begin_array();
   for (std::size_t i = 0; i < reading_.regions.size() && i < reading_.predictions.size(); ++i) {
     const DigitRegion& region = reading_.regions[i];
     const Prediction& prediction = reading_.predictions[i];
-    json += i ? "," : "";
-    json += "{\"label\":" + std::to_string(prediction.label);
-    json += ",\"confidence\":" + widgets::json_number(prediction.probabilities[std::size_t(prediction.label)]);
-    json += ",\"box\":[" + std::to_string(region.x) + "," + std::to_string(region.y) + "," +
-            std::to_string(region.width) + "," + std::to_string(region.height) + "]}";
+    json.begin_object().key("label").integer(prediction.label);
+    json.key("confidence").number(prediction.probabilities[std::size_t(prediction.label)]);
+    // In the drawing's pixels (the grid digits are cut from), not display units.
+    json.key("box").rect({float(region.x), float(region.y), float(region.width), float(region.height)});
+    json.end_object();
   }
-  json += "],\"error\":" + widgets::json_string(error_) + "}";
-  return json;
+  json.end_array().key("error").string(error_).end_object();
 }
 
 }  // namespace

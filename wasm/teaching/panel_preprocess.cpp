@@ -15,8 +15,6 @@ namespace digitlab::app {
 
 namespace {
 
-using widgets::Box;
-using widgets::box_json;
 
 
 constexpr ImU32 kBoxColor = IM_COL32(255, 80, 60, 255);     // the bounding box, on the black image
@@ -31,8 +29,7 @@ class Panel final : public TeachingPanel {
  public:
   void draw(PanelContext& context) override {
     if (ImGui::Checkbox("Skip centring (no centre-of-mass shift)", &skip_centring_)) key_valid_ = false;
-    const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
-    toggle_box_ = {a.x, a.y, b.x - a.x, b.y - a.y};
+    toggle_box_ = widgets::item_rect();
     const char* why = "(MNIST digits were centred this way; see what the model says without it)";
     if (ImGui::GetItemRectMax().x + ImGui::CalcTextSize(why).x + 16.f <=
         ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) {
@@ -55,30 +52,35 @@ class Panel final : public TeachingPanel {
     ImGui::EndGroup();
   }
 
-  std::string state_json() const override {
-    using widgets::json_number;
-    std::string json = "{\"skip_centring\":" + std::string(skip_centring_ ? "true" : "false");
-    json += ",\"toggle\":" + box_json(toggle_box_);
-    json += ",\"error\":" + (error_.empty() ? std::string("null") : widgets::json_string(error_));
-    if (!has_steps_) return json + ",\"steps\":[]}";
-    const Preprocessed& p = steps_.centred;
-    json += ",\"box\":[" + std::to_string(p.box_x) + "," + std::to_string(p.box_y) + "," + std::to_string(p.box_w) + "," +
-            std::to_string(p.box_h) + "]";
-    json += ",\"center_of_mass\":[" + json_number(p.center_x) + "," + json_number(p.center_y) + "]";
-    json += ",\"shift\":[" + std::to_string(steps_.shift_x) + "," + std::to_string(steps_.shift_y) + "]";
-    json += ",\"final\":{\"label\":" + std::to_string(steps_.final_step().label) + ",\"class\":" +
-            widgets::json_string(class_of(steps_.final_step().label)) + ",\"probability\":" +
-            json_number(steps_.final_step().probability) + ",\"centred\":" + (skip_centring_ ? "false" : "true") + "}";
-    json += ",\"steps\":[";
-    for (std::size_t i = 0; i < steps_.steps.size(); ++i) {
+  void write_state(JsonWriter& json) const override {
+    json.begin_object();
+    json.key("skip_centring").boolean(skip_centring_);
+    json.key("toggle").rect(toggle_box_);
+    json.key("error");
+    if (error_.empty()) json.null();
+    else json.string(error_);
+    if (has_steps_) {
+      const Preprocessed& p = steps_.centred;
+      // In the source image's pixels, not display units.
+      json.key("box").rect({float(p.box_x), float(p.box_y), float(p.box_w), float(p.box_h)});
+      json.key("center_of_mass").begin_array().number(p.center_x).number(p.center_y).end_array();
+      json.key("shift").begin_array().integer(steps_.shift_x).integer(steps_.shift_y).end_array();
+      json.key("final").begin_object().key("label").integer(steps_.final_step().label);
+      json.key("class").string(class_of(steps_.final_step().label));
+      json.key("probability").number(steps_.final_step().probability).key("centred").boolean(!skip_centring_);
+      json.end_object();
+    }
+    json.key("steps").begin_array();
+    for (std::size_t i = 0; has_steps_ && i < steps_.steps.size(); ++i) {
       const PreprocessStep& step = steps_.steps[i];
       double ink = 0;
       for (float v : step.image28) ink += v;
-      json += (i ? ",{" : "{") + std::string("\"name\":") + widgets::json_string(step.name) +
-              ",\"label\":" + std::to_string(step.label) + ",\"class\":" + widgets::json_string(class_of(step.label)) +
-              ",\"probability\":" + json_number(step.probability) + ",\"ink\":" + json_number(ink) + "}";
+      json.begin_object().key("name").string(step.name).key("label").integer(step.label);
+      json.key("class").string(class_of(step.label)).key("probability").number(step.probability);
+      json.key("ink").number(ink).end_object();
     }
-    return json + "]}";
+    json.end_array();
+    json.end_object();
   }
 
  private:
@@ -220,7 +222,7 @@ class Panel final : public TeachingPanel {
   PreprocessSteps steps_;
   std::vector<std::string> class_names_;
   std::string error_;
-  Box toggle_box_;
+  Rect toggle_box_;
 };
 
 }  // namespace

@@ -26,7 +26,6 @@ constexpr ImU32 kRawLossColor = IM_COL32(52, 120, 230, 120);   // the same, fain
 constexpr ImU32 kAccuracyColor = IM_COL32(235, 120, 20, 255);  // orange
 constexpr ImU32 kRateColor = IM_COL32(40, 160, 90, 255);       // green
 
-using widgets::Box;
 
 ImU32 style_color(ImGuiCol id, float alpha = 1.f) {
   ImVec4 c = ImGui::GetStyleColorVec4(id);
@@ -193,32 +192,30 @@ class Panel final : public TeachingPanel {
     draw_sweeps(context, scale);
   }
 
-  std::string state_json() const override {
-    using widgets::json_string;
+  void write_state(JsonWriter& json) const override {
     static const char* const status_names[] = {"none", "loading", "loaded", "failed"};
     const RunRecord* record = loaded_record();
     const LoadedSweep* sweep = selected_sweep();
     auto run_at = [sweep](int index) { return sweep && index >= 0 ? sweep->table.runs[std::size_t(index)].run : 0; };
-    std::string json = format_text(
-        "{\"model\":%s,\"record\":\"%s\",\"record_loaded\":%s,\"record_path\":%s,\"message\":%s,\"loss_points\":%d,"
-        "\"epochs\":%d,\"final_accuracy\":%.6g,\"scheduler\":%s,\"sweeps\":%d,\"sweep\":%s,\"sweep_rows\":%d,"
-        "\"sort_column\":\"%s\",\"sort_descending\":%s,\"first_row_run\":%d,\"best_run\":%d,\"learning_rates\":[",
-        json_string(model_name_).c_str(), status_names[int(status_)], record ? "true" : "false",
-        json_string(record_path_).c_str(), json_string(message_).c_str(), record ? int(record->losses.size()) : 0,
-        record ? int(record->epochs.size()) : 0, record ? double(record->test_accuracy) : -1.0,
-        json_string(record ? record->scheduler : "").c_str(), int(sweeps_.size()),
-        json_string(sweep ? sweep->table.name : "").c_str(), sweep ? int(sweep->table.runs.size()) : 0,
-        sweep_column_name(sort_column_), sort_descending_ ? "true" : "false", run_at(order_.empty() ? -1 : order_[0]),
-        run_at(sweep ? sweep->table.best : -1));
-    for (std::size_t i = 0; record && i < record->epochs.size(); ++i)
-      json += format_text("%s%.6g", i ? "," : "", double(record->epochs[i].learning_rate));
-    json += "],\"columns\":[";
-    for (std::size_t i = 0; i < header_boxes_.size(); ++i) {
-      const Box& box = header_boxes_[i];
-      json += format_text("%s{\"name\":\"%s\",\"rect\":{\"x\":%.1f,\"y\":%.1f,\"width\":%.1f,\"height\":%.1f}}", i ? "," : "",
-                     sweep_column_name(SweepColumn(i)), box.x, box.y, box.w, box.h);
-    }
-    return json + "]}";
+    json.begin_object();
+    json.key("model").string(model_name_).key("record").string(status_names[int(status_)]);
+    json.key("record_loaded").boolean(record).key("record_path").string(record_path_).key("message").string(message_);
+    json.key("loss_points").integer(record ? std::int64_t(record->losses.size()) : 0);
+    json.key("epochs").integer(record ? std::int64_t(record->epochs.size()) : 0);
+    json.key("final_accuracy").number(record ? double(record->test_accuracy) : -1.0);
+    json.key("scheduler").string(record ? record->scheduler : "");
+    json.key("sweeps").integer(std::int64_t(sweeps_.size())).key("sweep").string(sweep ? sweep->table.name : "");
+    json.key("sweep_rows").integer(sweep ? std::int64_t(sweep->table.runs.size()) : 0);
+    json.key("sort_column").string(sweep_column_name(sort_column_)).key("sort_descending").boolean(sort_descending_);
+    json.key("first_row_run").integer(run_at(order_.empty() ? -1 : order_[0]));
+    json.key("best_run").integer(run_at(sweep ? sweep->table.best : -1));
+    json.key("learning_rates").begin_array();
+    for (std::size_t i = 0; record && i < record->epochs.size(); ++i) json.number(record->epochs[i].learning_rate);
+    json.end_array();
+    json.key("columns").begin_array();
+    for (std::size_t i = 0; i < header_boxes_.size(); ++i)
+      json.begin_object().key("name").string(sweep_column_name(SweepColumn(i))).key("rect").rect(header_boxes_[i]).end_object();
+    json.end_array().end_object();
   }
 
  private:
@@ -505,8 +502,7 @@ class Panel final : public TeachingPanel {
         }
         resort();
       }
-      const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
-      header_boxes_.push_back({a.x, a.y, b.x - a.x, b.y - a.y});
+      header_boxes_.push_back(widgets::item_rect());
       x += widths[c];
     }
     ImGui::SetCursorScreenPos(ImVec2(x, origin.y));
@@ -559,7 +555,7 @@ class Panel final : public TeachingPanel {
   SweepColumn sort_column_ = SweepColumn::test_accuracy;
   bool sort_descending_ = true;
   std::vector<int> order_;        // the selected sweep's rows in display order
-  std::vector<Box> header_boxes_;  // last frame's column headers, display units (for tests and the page)
+  std::vector<Rect> header_boxes_;  // last frame's column headers, display units (for tests and the page)
 
   bool key_valid_ = false;
   std::uint64_t generation_ = 0, revision_ = 0;

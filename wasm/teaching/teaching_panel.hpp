@@ -14,6 +14,7 @@
 #include "digitlab/model.hpp"
 #include "digitlab/preprocess.hpp"
 #include "common/drawing.hpp"
+#include "common/json_writer.hpp"
 #include "common/model_catalog.hpp"
 #include "common/panels.hpp"
 #include "common/url_options.hpp"
@@ -58,8 +59,14 @@ class TeachingPanel {
  public:
   virtual ~TeachingPanel() = default;
   virtual void draw(PanelContext& context) = 0;
-  // A JSON object with what this panel shows (for tests and the page's state()); "{}" when nothing.
-  virtual std::string state_json() const { return "{}"; }
+  // What this panel shows, as one JSON object (for tests and the page's state(); docs/embedding.md lists
+  // the fields): the App writes it under panel_state.<name>. {} when nothing.
+  virtual void write_state(JsonWriter& json) const { json.begin_object().end_object(); }
+  std::string state_json() const {  // write_state() on its own (tests)
+    JsonWriter json;
+    write_state(json);
+    return json.text();
+  }
   // The page's aria-live sentence when this panel has something better to say about a non-empty drawing
   // than the single-digit prediction (the number panel: "Number: 42 (99 %)"); "" otherwise.
   virtual std::string status_sentence() const { return ""; }

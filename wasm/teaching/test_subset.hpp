@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/assets.hpp"
+#include "common/json_writer.hpp"
 #include "digitlab/idx.hpp"
 #include "digitlab/text.hpp"
 #include "digitlab/weights.hpp"
@@ -125,31 +126,20 @@ struct PanelContext;
 struct SubsetHeader {
   int requested = -1;    // the model the dataset picker asked for, until it is active
   std::string no_model;  // the picked dataset has no shipped model: the sentence shown
-  float picker_rect[4] = {0, 0, 0, 0};  // the dataset picker as last drawn (x, y, width, height): for tests
+  Rect picker_rect;      // the dataset picker as last drawn: for tests
   // The dataset picker (switches to that dataset's best shipped model), the model in use, the accuracy so
   // far, the problem sentence, a progress bar while classifying. False when no result is there to draw.
   bool draw(PanelContext& context, SubsetEvaluator& evaluator, const SubsetView& view, const char* id);
 };
 
-// The fields both panels report in state_json(), appended one call at a time (small code in the browser).
-struct StateWriter {
-  std::string text = "{";
-  void raw(const char* key, const std::string& json_value);
-  void string(const char* key, const std::string& value);
-  void number(const char* key, double value);
-  void integer(const char* key, std::int64_t value);  // null when < 0
-  void boolean(const char* key, bool value);
-  void box(const char* key, const float rect[4]);  // {"x","y","width","height"}
-  std::string close() { return text + "}"; }
-};
-// What StateWriter::subset() reports, copied from the view each frame (its pointers do not outlive it).
+// The fields both panels report in write_state(), copied from the view each frame (its pointers do not outlive it).
 struct SubsetState {
   std::string dataset, model, problem;
   std::uint32_t images_loaded = 0, evaluated = 0, total = 0, misclassified = 0;
   float accuracy = 0.f;
   double seconds = 0.0;
   void remember(const SubsetView& view);
-  void write(StateWriter& writer) const;
+  void write(JsonWriter& json) const;  // members of the panel's object: "dataset", "model", ... "problem"
 };
 
 }  // namespace digitlab::app

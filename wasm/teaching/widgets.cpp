@@ -52,14 +52,13 @@ std::uint32_t heat_color(float value) {
   return IM_COL32(mix(0), mix(1), mix(2), 255);
 }
 
-Box item_box() {
-  const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
-  return {a.x, a.y, b.x - a.x, b.y - a.y};
+ImVec4 error_color(Theme theme) {
+  return theme == Theme::dark ? ImVec4(1.f, 0.45f, 0.45f, 1.f) : ImVec4(0.75f, 0.05f, 0.05f, 1.f);
 }
 
-std::string box_json(const Box& box) {
-  return "{\"x\":" + json_number(box.x) + ",\"y\":" + json_number(box.y) + ",\"width\":" + json_number(box.w) +
-         ",\"height\":" + json_number(box.h) + "}";
+Rect item_rect() {
+  const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+  return {a.x, a.y, b.x - a.x, b.y - a.y};
 }
 
 }  // namespace widgets

@@ -1,11 +1,14 @@
-// Small ImGui drawing helpers the teaching panels share: grey-level images, a heat colour ramp, and the
-// last item's rectangle for state_json(). ImGui code (like every panel_*.cpp). Read next: widgets.cpp.
+// Small ImGui drawing helpers the teaching panels (and the App) share: grey-level images, a heat colour ramp,
+// the error text colour, and the last item's rectangle for write_state(). ImGui code (like every panel_*.cpp).
+// Read next: widgets.cpp.
 #pragma once
 
 #include <cstdint>
-#include <string>
 
-#include "common/json_writer.hpp"
+#include "common/rect.hpp"
+#include "common/url_options.hpp"
+
+struct ImVec4;
 
 namespace digitlab::app {
 
@@ -17,15 +20,10 @@ bool gray_image(const char* id, const float* values, int width, int height, floa
 bool gray_image_u8(const char* id, const std::uint8_t* values, int width, int height, float cell);
 // A value in [0,1] as a colour from dark blue to yellow (a perceptual ramp, like viridis).
 std::uint32_t heat_color(float value);
-// JSON helpers for state_json() (json_writer.hpp, shared with the App's own state).
-using app::json_number;
-using app::json_string;
-// A rectangle in display units, for state_json() (tests click what a panel reports).
-struct Box {
-  float x = 0, y = 0, w = 0, h = 0;
-};
-Box item_box();                        // the last ImGui item's rectangle
-std::string box_json(const Box& box);  // {"x":..,"y":..,"width":..,"height":..}
+// The colour of error sentences (a rejected file, a panel's problem), readable on the theme's background.
+ImVec4 error_color(Theme theme);
+// The last ImGui item's rectangle, display units (panels report it in write_state(): tests click it).
+Rect item_rect();
 }  // namespace widgets
 
 }  // namespace digitlab::app
