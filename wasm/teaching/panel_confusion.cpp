@@ -186,6 +186,7 @@ class ConfusionPanel final : public TeachingPanel {
     draw_cell_images(context, view, evaluation);
   }
 
+  bool busy() const override { return subset_state_.in_progress(); }
   std::string state_json() const override {
     StateWriter writer;
     subset_state_.write(writer);

@@ -81,6 +81,7 @@ class ExplorerPanel final : public TeachingPanel {
     draw_selected(context, view, evaluation);
   }
 
+  bool busy() const override { return subset_state_.in_progress(); }
   std::string state_json() const override {
     StateWriter writer;
     subset_state_.write(writer);

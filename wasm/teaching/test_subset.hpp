@@ -150,6 +150,8 @@ struct SubsetState {
   double seconds = 0.0;
   void remember(const SubsetView& view);
   void write(StateWriter& writer) const;
+  // Classifying is under way (the panels showing it are busy: frames on demand).
+  bool in_progress() const { return total > 0 && evaluated < total && problem.empty(); }
 };
 
 }  // namespace digitlab::app
