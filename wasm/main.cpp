@@ -1,6 +1,8 @@
 // The app's main(): a GLFW window with an OpenGL context (WebGL 2 in the browser, OpenGL 3 on the
-// desktop), Dear ImGui, the App, and a plain loop. Read next: app.hpp (what runs each frame),
-// platform.hpp (what differs between browser and desktop), main_loop.hpp.
+// desktop), Dear ImGui, the App, and a plain loop that draws a frame only when something may have
+// changed (frames on demand). Read next: app.hpp (what runs each frame), platform.hpp (what differs
+// between browser and desktop), main_loop.hpp.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -23,11 +25,29 @@ namespace {
 
 App* app_of(GLFWwindow* window) { return static_cast<App*>(glfwGetWindowUserPointer(window)); }
 
+// Frames on demand: the frames still to draw before the loop may sleep. Every input event and every call
+// from the page sets it (request_frames); ImGui settles hover, clicks and layout within a few frames.
+// Work in progress (a prediction not yet made, a panel classifying) keeps frames coming (App::busy).
+constexpr int kFramesAfterEvent = 4;
+int frames_owed = kFramesAfterEvent;
+bool visible = true;  // the page says whether the canvas can be seen (digitlab::app::set_visible)
+
 // Mouse and pen (browsers turn pen input into mouse events) go straight to the drawing, event by event,
-// so a fast stroke keeps every point the browser reports, not one per frame. ImGui chains to these.
-void on_cursor_moved(GLFWwindow* window, double x, double y) { app_of(window)->pointer_move(float(x), float(y)); }
+// so a fast stroke keeps every point the browser reports, not one per frame. ImGui chains to these
+// (they are installed before its backend), and the rest only ask for frames.
+void on_cursor_moved(GLFWwindow* window, double x, double y) {
+  digitlab::app::request_frames();
+  app_of(window)->pointer_move(float(x), float(y));
+}
+void on_scroll(GLFWwindow*, double, double) { digitlab::app::request_frames(); }
+void on_key(GLFWwindow*, int, int, int, int) { digitlab::app::request_frames(); }
+void on_char(GLFWwindow*, unsigned int) { digitlab::app::request_frames(); }
+void on_focus(GLFWwindow*, int) { digitlab::app::request_frames(); }
+void on_cursor_enter(GLFWwindow*, int) { digitlab::app::request_frames(); }
+void on_window_size(GLFWwindow*, int, int) { digitlab::app::request_frames(); }
 
 void on_mouse_button(GLFWwindow* window, int button, int action, int /*mods*/) {
+  digitlab::app::request_frames();
   if (button != GLFW_MOUSE_BUTTON_LEFT) return;
   double x = 0, y = 0;
   glfwGetCursorPos(window, &x, &y);
@@ -38,6 +58,17 @@ void on_mouse_button(GLFWwindow* window, int button, int action, int /*mods*/) {
 }
 
 }  // namespace
+
+namespace digitlab::app {
+void request_frames() {
+  frames_owed = kFramesAfterEvent;
+  if (visible) wake_main_loop();
+}
+void set_visible(bool is_visible) {
+  visible = is_visible;
+  if (visible) request_frames();
+}
+}  // namespace digitlab::app
 
 int main(int argc, char** argv) {
   glfwSetErrorCallback([](int code, const char* description) { std::fprintf(stderr, "GLFW error %d: %s\n", code, description); });
@@ -79,13 +110,25 @@ int main(int argc, char** argv) {
   static App app(*platform, digitlab::app::built_in_panel_factory());
   glfwSetWindowUserPointer(window, &app);
   glfwSetCursorPosCallback(window, on_cursor_moved);
-  glfwSetMouseButtonCallback(window, on_mouse_button);  // before ImGui's, which then chains to it
+  glfwSetMouseButtonCallback(window, on_mouse_button);  // before ImGui's, which then chains to these
+  glfwSetScrollCallback(window, on_scroll);
+  glfwSetKeyCallback(window, on_key);
+  glfwSetCharCallback(window, on_char);
+  glfwSetWindowFocusCallback(window, on_focus);
+  glfwSetCursorEnterCallback(window, on_cursor_enter);
+  glfwSetWindowSizeCallback(window, on_window_size);
   ImGui_ImplGlfw_InitForOpenGL(window, true);
   ImGui_ImplOpenGL3_Init(glsl_version);
   app.set_ui_scale(platform->begin_frame(window));
   if (!platform->start(app, window, argc, argv)) return platform->exit_code();
 
   digitlab::app::run_main_loop([window] {
+    // Nothing changed and nothing in progress, or nobody can see it: sleep until an event or the page wakes us.
+    if (!visible || (frames_owed <= 0 && !app.busy() && !platform->busy())) {
+      digitlab::app::sleep_until_woken();
+      return !glfwWindowShouldClose(window) && platform->keep_running();
+    }
+    frames_owed = std::max(0, frames_owed - 1);
     glfwPollEvents();
     const float scale = platform->begin_frame(window);
     if (scale != app.ui_scale()) {

@@ -138,7 +138,8 @@
     probabilities: s.probabilities, top_probability: s.top_probability, unsure: s.unsure, status: s.status,
     error: s.error, messages: s.messages, models: s.models, panels: s.panels, available_panels: s.available_panels,
     embed: s.embed, strokes: s.strokes, up_to_date: s.up_to_date, predictions: s.predictions, latency_ms: s.latency_ms,
-    latency_summary_ms: s.latency_summary_ms, panel_state: s.panel_state, build: appBuild, timings: {...timings},
+    latency_summary_ms: s.latency_summary_ms, frames: s.frames, panel_state: s.panel_state, build: appBuild,
+    timings: {...timings},
   });
 
   function publish() {
@@ -306,6 +307,21 @@
   };
   document.body.appendChild(appScript);
 
+  // Frames on demand (wasm/main.cpp): the app draws only when something changed. It is told when its
+  // canvas is resized, and whether it can be seen at all: a hidden tab or an iframe scrolled out of view
+  // draws nothing, even while a panel is busy.
+  function watchCanvas() {
+    new ResizeObserver(() => module.ccall('digitlab_wake', null, [], [])).observe(canvas);
+    let onScreen = true;
+    const tell = () => module.ccall('digitlab_set_visible', null, ['number'],
+                                    [onScreen && document.visibilityState !== 'hidden' ? 1 : 0]);
+    new IntersectionObserver((entries) => {
+      onScreen = entries[entries.length - 1].isIntersecting;
+      tell();
+    }).observe(canvas);
+    document.addEventListener('visibilitychange', tell);
+  }
+
   function startApp() {
     createDigitlabModule({canvas, digitlabPage: hooks, print: (text) => console.log(text),
                           printErr: (text) => console.warn(text)})
@@ -334,6 +350,7 @@
         started = true;
         module.ccall('digitlab_start', null, ['string'], [location.search]);
         startedWaiters.splice(0).forEach((resolve) => resolve());
+        watchCanvas();
         publish();
         waitUntilReady();
       })

@@ -249,15 +249,20 @@ void App::pointer_down(float x, float y) {
                         options_.stroke_width);
 }
 
+// The prediction follows the pen at once (throttled to every kPredictEverySeconds while a stroke is drawn),
+// not at the next frame: where frames are slow (a software renderer takes 30-80 ms for one) the page's
+// state and its live region still answer within milliseconds; the panels show it in the next frame.
 void App::pointer_move(float x, float y) {
   if (!drawing_.stroke_in_progress() || stroke_rect_.width <= 0.f) return;
   drawing_.extend_stroke({(x - stroke_rect_.x) / stroke_rect_.width, (y - stroke_rect_.y) / stroke_rect_.height});
+  predict_if_needed();
 }
 
 void App::pointer_up(float x, float y) {
   if (!drawing_.stroke_in_progress()) return;
   pointer_move(x, y);
   drawing_.end_stroke();
+  predict_if_needed();
 }
 
 void App::undo() { drawing_.undo(); }
@@ -351,7 +356,29 @@ void App::apply_theme() {
   style.ScaleAllSizes(ui_scale_);
 }
 
+// Panels that update at most every 0.1-0.2 s while a stroke is drawn (prediction, preprocess, number,
+// compare) have caught up this long after the last change.
+constexpr double kSettleSeconds = 0.3;
+
+bool App::busy() const {
+  if (services_.now_seconds() - changed_at_ < kSettleSeconds) return true;
+  if (catalog_.has_model() && !drawing_.empty() &&
+      (predicted_revision_ != drawing_.revision() || predicted_generation_ != model_generation_))
+    return true;
+  for (PanelId id : options_.panels) {
+    const std::size_t slot = std::size_t(id);
+    if (slot < teaching_.size() && teaching_[slot] && teaching_[slot]->busy()) return true;
+  }
+  return false;
+}
+
 void App::frame() {
+  ++frames_drawn_;
+  if (drawing_.revision() != seen_revision_ || model_generation_ != seen_generation_) {
+    seen_revision_ = drawing_.revision();
+    seen_generation_ = model_generation_;
+    changed_at_ = services_.now_seconds();
+  }
   predict_if_needed();
 
   const ImGuiIO& io = ImGui::GetIO();
@@ -754,6 +781,7 @@ std::string App::state_json() const {
   json.key("median").number(quantile(0.5)).key("p95").number(quantile(0.95));
   json.key("max").number(sorted.empty() ? 0.0 : double(sorted.back())).end_object();
   json.key("predictions").integer(std::int64_t(prediction_count_));
+  json.key("frames").integer(std::int64_t(frames_drawn_));
   json.key("strokes").integer(std::int64_t(drawing_.strokes().size()));
   // The shown prediction belongs to the drawing as it is now (tests wait for this after a stroke).
   const bool up_to_date = !catalog_.has_model() || (predicted_revision_ == drawing_.revision() &&

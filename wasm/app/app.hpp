@@ -89,6 +89,10 @@ class App {
   float ui_scale() const { return ui_scale_; }
   // Between ImGui::NewFrame and ImGui::Render: predicts if the drawing changed, draws the panels.
   void frame();
+  // True while frames are needed with no event to ask for them (frames on demand, main.cpp): the
+  // prediction of the current drawing and model is not made yet, a panel has work in progress, or the
+  // drawing or model changed less than kSettleSeconds ago (throttled panel updates catch up by then).
+  bool busy() const;
 
   const AppOptions& options() const { return options_; }
   Rect drawing_rect() const { return drawing_rect_; }  // last frame's drawing area, display units
@@ -138,6 +142,9 @@ class App {
   double latency_ms_ = 0.0;
   std::vector<float> latencies_ms_;  // recent predictions' compute times (up to 2000), for the benchmark
   std::uint64_t prediction_count_ = 0;
+  std::uint64_t frames_drawn_ = 0;  // state().frames: an idle page draws none (frames on demand)
+  std::uint64_t seen_revision_ = ~0ull, seen_generation_ = ~0ull;
+  double changed_at_ = 0;           // when frame() last saw the drawing or the model change
 
   float ui_scale_ = 1.f;
   ImFont* font_big_ = nullptr;

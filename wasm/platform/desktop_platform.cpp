@@ -184,6 +184,8 @@ class DesktopPlatform final : public Platform {
     }
   }
 
+  // A scripted run (--frames) draws every frame up to its limit, events or not.
+  bool busy() const override { return frame_limit_ > 0 && !done_; }
   bool keep_running() const override { return !done_; }
   int exit_code() const override { return exit_code_; }
 

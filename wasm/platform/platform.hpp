@@ -21,11 +21,19 @@ class Platform : public AppServices {
   virtual void override_input() {}
   // After the frame is rendered, before it is shown (the desktop's screenshots and scripted strokes).
   virtual void end_frame(GLFWwindow* window, App& app) { (void)window, (void)app; }
+  // Work of the platform's own that needs frames while nothing else happens (scripted strokes, a frame limit).
+  virtual bool busy() const { return false; }
   virtual bool keep_running() const { return true; }
   virtual int exit_code() const { return 0; }
 };
 
 std::unique_ptr<Platform> make_platform();
+
+// Frames on demand (main.cpp): every input event and every call from the page asks for a few frames, so
+// that what it changed is drawn; between them the loop sleeps. set_visible(false) (the page says the
+// canvas is hidden or scrolled out of view) stops frames until it is visible again.
+void request_frames();
+void set_visible(bool visible);
 
 // Says why the app cannot start: in the page (browser) or on stderr (desktop).
 void report_fatal(const char* message);

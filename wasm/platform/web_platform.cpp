@@ -46,6 +46,18 @@ EM_JS(void, release_wheel_to_page, (), {
   canvas.removeEventListener('mousewheel', GLFW.onMouseWheel, true);
 });
 
+// What Emscripten's glfwSetWindowSize does, less its one surprise: a size equal to the screen's (a kiosk, a
+// browser in fullscreen mode, headless Chromium) makes it call requestFullscreen(), which the browser
+// refuses outside a user gesture (two console errors and an uncaught TypeError on every load). The app
+// installs no window size callback, so there is none to call.
+EM_JS(void, resize_canvas, (int width, int height), {
+  var win = GLFW.active;
+  if (!win) return;
+  Browser.setCanvasSize(width, height);
+  win.width = width;
+  win.height = height;
+});
+
 namespace {
 
 App* the_app = nullptr;  // the page's calls below reach the app through this
@@ -78,7 +90,7 @@ class WebPlatform final : public Platform {
     const int height = std::max(1, int(std::lround(css_height * ratio)));
     int current_width = 0, current_height = 0;
     glfwGetWindowSize(window, &current_width, &current_height);
-    if (width != current_width || height != current_height) glfwSetWindowSize(window, width, height);
+    if (width != current_width || height != current_height) resize_canvas(width, height);
     css_to_display_ = css_width > 0 ? float(width / css_width) : 1.f;
     return float(ratio);
   }
@@ -114,6 +126,7 @@ class WebPlatform final : public Platform {
 
  private:
   static EM_BOOL on_touch(int type, const EmscriptenTouchEvent* event, void* user) {
+    request_frames();
     auto* self = static_cast<WebPlatform*>(user);
     TouchState& touch = self->touch_;
     for (int i = 0; i < event->numTouches; ++i) {
@@ -167,6 +180,7 @@ extern "C" {
 EMSCRIPTEN_KEEPALIVE void digitlab_add_model(const char* name, const char* file, const char* architecture,
                                              const char* dataset, const char* dtype, double test_accuracy,
                                              double bytes, const char* sha256, int is_default, const char* record) {
+  digitlab::app::request_frames();
   if (!the_app) return;
   digitlab::app::ModelEntry entry;
   entry.name = name;
@@ -183,29 +197,35 @@ EMSCRIPTEN_KEEPALIVE void digitlab_add_model(const char* name, const char* file,
 }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_add_sweep(const char* name, const char* file, const char* about) {
+  digitlab::app::request_frames();
   if (the_app) the_app->catalog().add_sweep({name, file, about});
 }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_start(const char* url_query) {
+  digitlab::app::request_frames();
   if (!the_app) return;
   the_app->start(url_query);
   if (the_app->options().embed) digitlab::app::release_wheel_to_page();
 }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_weights_arrived(int index, const std::uint8_t* data, int size) {
+  digitlab::app::request_frames();
   if (the_app) the_app->weights_arrived(index, digitlab::ByteSpan(data, std::size_t(std::max(size, 0))));
 }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_asset_arrived(const char* path, const std::uint8_t* data, int size) {
+  digitlab::app::request_frames();
   if (the_app) the_app->asset_arrived(path, digitlab::ByteSpan(data, std::size_t(std::max(size, 0))));
 }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_asset_failed(const char* path, const char* why) {
+  digitlab::app::request_frames();
   if (the_app) the_app->asset_failed(path, why);
 }
 
 // panels: comma-separated names (as the URL's panels=); "" when shown, else why not.
 EMSCRIPTEN_KEEPALIVE const char* digitlab_show_panels(const char* names) {
+  digitlab::app::request_frames();
   static std::string result;
   if (!the_app) return keep(result, "the app has not started");
   std::vector<digitlab::app::PanelId> ids;
@@ -229,11 +249,13 @@ EMSCRIPTEN_KEEPALIVE const char* digitlab_show_panels(const char* names) {
 }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_weights_failed(int index, const char* why) {
+  digitlab::app::request_frames();
   if (the_app) the_app->weights_failed(index, why);
 }
 
 // "" when the file loaded, else the loader's Error::to_string().
 EMSCRIPTEN_KEEPALIVE const char* digitlab_open_user_file(const char* name, const std::uint8_t* data, int size) {
+  digitlab::app::request_frames();
   static std::string result;
   if (!the_app) return keep(result, "the app has not started");
   digitlab::Status status = the_app->open_user_file(name, digitlab::ByteSpan(data, std::size_t(std::max(size, 0))));
@@ -242,6 +264,7 @@ EMSCRIPTEN_KEEPALIVE const char* digitlab_open_user_file(const char* name, const
 
 // "" when the model exists (it may still be loading), else why not.
 EMSCRIPTEN_KEEPALIVE const char* digitlab_select_model(const char* name) {
+  digitlab::app::request_frames();
   static std::string result;
   std::string why;
   if (!the_app) return keep(result, "the app has not started");
@@ -258,14 +281,24 @@ EMSCRIPTEN_KEEPALIVE const char* digitlab_state_json() {
 EMSCRIPTEN_KEEPALIVE double digitlab_max_weights_bytes() { return double(digitlab::app::kMaxWeightsBytes); }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_clear() {
+  digitlab::app::request_frames();
   if (the_app) the_app->clear();
 }
 
 EMSCRIPTEN_KEEPALIVE void digitlab_undo() {
+  digitlab::app::request_frames();
   if (the_app) the_app->undo();
 }
 
+// The page saw the canvas resized (a ResizeObserver): the next frame fits the framebuffer to it.
+EMSCRIPTEN_KEEPALIVE void digitlab_wake() { digitlab::app::request_frames(); }
+
+// The page says whether the canvas can be seen (tab visibility, an iframe scrolled out of view): while it
+// cannot, no frames are drawn, busy or not.
+EMSCRIPTEN_KEEPALIVE void digitlab_set_visible(int visible) { digitlab::app::set_visible(visible != 0); }
+
 EMSCRIPTEN_KEEPALIVE void digitlab_add_message(const char* text) {
+  digitlab::app::request_frames();
   if (!the_app) return;
   the_app->add_message(text);
   digitlab::app::page_state_changed();

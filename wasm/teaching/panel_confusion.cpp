@@ -154,6 +154,7 @@ class ConfusionPanel final : public TeachingPanel {
     draw_cell_images(context, view, evaluation);
   }
 
+  bool busy() const override { return subset_state_.in_progress(); }
   void write_state(JsonWriter& json) const override {
     json.begin_object();
     subset_state_.write(json);

@@ -72,6 +72,7 @@ class ExplorerPanel final : public TeachingPanel {
     draw_selected(context, view, evaluation);
   }
 
+  bool busy() const override { return subset_state_.in_progress(); }
   void write_state(JsonWriter& json) const override {
     auto index_or_null = [&json](const char* key, std::int64_t index) {  // null when there is none (-1)
       json.key(key);

@@ -72,6 +72,9 @@ class TeachingPanel {
   virtual std::string status_sentence() const { return ""; }
   // True when draw() needs every layer's activations for the current drawing.
   virtual bool wants_activations() const { return false; }
+  // True while the panel has work in progress that needs frames with no event to ask for them (it
+  // classifies the test subset a few images per frame): frames on demand, main.cpp.
+  virtual bool busy() const { return false; }
 };
 
 // One factory per teaching panel, each in its own panel_<name>.cpp.

@@ -140,6 +140,8 @@ struct SubsetState {
   double seconds = 0.0;
   void remember(const SubsetView& view);
   void write(JsonWriter& json) const;  // members of the panel's object: "dataset", "model", ... "problem"
+  // Classifying is under way (the panels showing it are busy: frames on demand).
+  bool in_progress() const { return total > 0 && evaluated < total && problem.empty(); }
 };
 
 }  // namespace digitlab::app
