@@ -228,35 +228,6 @@ TEST_CASE("set_panels: unknown and repeated panels are dropped, an empty list ch
   CHECK(app.options().panels == std::vector<PanelId>{PanelId::confusion, PanelId::draw});
 }
 
-TEST_CASE("assets: fetched once, then ready or failed with the reason; a failure can be retried", "[app][assets]") {
-  std::vector<std::string> fetched;
-  AssetStore store([&](const std::string& path) { fetched.push_back(path); });
-  const Asset& first = store.request("weights/runs/a.json");
-  CHECK(first.state == Asset::State::pending);
-  store.request("weights/runs/a.json");
-  CHECK(fetched == std::vector<std::string>{"weights/runs/a.json"});
-  const std::uint64_t before = store.revision();
-  store.arrived("weights/runs/a.json", {1, 2, 3});
-  CHECK(store.revision() > before);
-  CHECK(store.request("weights/runs/a.json").state == Asset::State::ready);
-  CHECK(store.request("weights/runs/a.json").bytes.size() == 3);
-
-  store.request("data/mnist/missing.gz");
-  store.failed("data/mnist/missing.gz", "HTTP 404 Not Found");
-  CHECK(store.find("data/mnist/missing.gz")->state == Asset::State::failed);
-  CHECK(store.find("data/mnist/missing.gz")->error == "HTTP 404 Not Found");
-  store.retry("data/mnist/missing.gz");
-  CHECK(store.find("data/mnist/missing.gz") == nullptr);
-  store.request("data/mnist/missing.gz");
-  CHECK(fetched.size() == 3);  // fetched again after retry
-
-  store.request("big");
-  store.arrived("big", std::vector<std::uint8_t>(kMaxAssetBytes + 1));
-  CHECK(store.find("big")->state == Asset::State::failed);
-  CHECK(store.find("big")->error.find("MiB") != std::string::npos);
-  CHECK(store.find("never") == nullptr);
-}
-
 TEST_CASE("the app routes asset answers to the panels' store and reports the change", "[app][assets]") {
   Headless imgui;
   FakeServices services;
