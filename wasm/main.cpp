@@ -1,6 +1,6 @@
 // The app's main(): a GLFW window with an OpenGL context (WebGL 2 in the browser, OpenGL 3 on the
-// desktop), Dear ImGui, the App, and a plain loop. Read next: app.hpp (what runs each frame),
-// platform.hpp (what differs between browser and desktop), main_loop.hpp.
+// desktop), Dear ImGui, the App, and a plain loop. Read next: app/app.hpp (what runs each frame),
+// platform/platform.hpp (what differs between browser and desktop), main_loop.hpp.
 #include <cstdio>
 #include <memory>
 
