@@ -8,6 +8,7 @@ endif()
 digitlab_add_catch_test(NAME app
   SOURCES app/test_drawing.cpp app/test_url_options.cpp app/test_layout.cpp app/test_model_catalog.cpp
           app/test_assets.cpp app/test_activations_maths.cpp app/test_preprocess_steps.cpp
+          app/test_training_record.cpp
           app/test_test_subset.cpp
           app/test_json_reader.cpp
   LIBS digitlab_app_logic)
