@@ -4,8 +4,11 @@
 if(NOT TARGET digitlab_app_logic)
   return()
 endif()
+# Everything ImGui-free, the teaching panels' maths included, so that it runs as WebAssembly under node too.
 digitlab_add_catch_test(NAME app
   SOURCES app/test_drawing.cpp app/test_url_options.cpp app/test_layout.cpp app/test_model_catalog.cpp
+          app/test_assets.cpp app/test_activations_maths.cpp app/test_preprocess_steps.cpp
+          app/test_training_record.cpp
           app/test_test_subset.cpp
           app/test_json_reader.cpp app/test_json_writer.cpp
   LIBS digitlab_app_logic)

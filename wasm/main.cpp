@@ -1,7 +1,7 @@
 // The app's main(): a GLFW window with an OpenGL context (WebGL 2 in the browser, OpenGL 3 on the
 // desktop), Dear ImGui, the App, and a plain loop that draws a frame only when something may have
-// changed (frames on demand). Read next: app.hpp (what runs each frame), platform.hpp (what differs
-// between browser and desktop), main_loop.hpp.
+// changed (frames on demand). Read next: app/app.hpp (what runs each frame), platform/platform.hpp (what
+// differs between browser and desktop), main_loop.hpp.
 #include <algorithm>
 #include <cstdio>
 #include <memory>

@@ -1,5 +1,5 @@
 // Copying tensors between the torch network and a digitlab::Model: export after training (what the
-// weights file holds), import when eval rebuilds the torch model from a file. Read next: weights.hpp.
+// weights file holds), import when eval rebuilds the torch model from a file. Read next: digitlab/weights.hpp.
 #pragma once
 
 #include "digitlab/error.hpp"

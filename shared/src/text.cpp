@@ -1,4 +1,4 @@
-// text.hpp: thousands separators and printf into a std::string. Read next: include/digitlab/text.hpp.
+// text.hpp: thousands separators and printf into a std::string. Read next: digitlab/text.hpp.
 #include "digitlab/text.hpp"
 
 #include <cstdarg>

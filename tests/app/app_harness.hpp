@@ -1,5 +1,5 @@
 // The app without a browser or a GPU, for the app's tests: fake platform services (fetches recorded,
-// answered by the test), headless ImGui frames, a tiny model, the state as JSON, a drawn line.
+// answered by the test), headless ImGui frames, the state as JSON, a drawn line; tiny_model.hpp's model.
 // Read next: test_app.cpp (how they are used), wasm/app/app.hpp.
 #pragma once
 
@@ -12,9 +12,8 @@
 #include <vector>
 
 #include "app/app.hpp"
-#include "digitlab/architectures.hpp"
-#include "digitlab/weights.hpp"
 #include "imgui.h"
+#include "tiny_model.hpp"
 
 namespace digitlab::app::testing {
 
@@ -73,14 +72,6 @@ struct Headless {
           rect["y"].get<float>() + rect["height"].get<float>() * 0.5f);
   }
 };
-
-inline std::vector<std::uint8_t> tiny_weights(std::uint64_t seed) {
-  Model model;
-  model.card = make_mnist_card("tiny-linear");
-  model.layers = {make_simple_layer(LayerKind::flatten), make_linear_layer(784, 10)};
-  randomize_parameters(model, seed);
-  return write_weights(model).value();
-}
 
 inline ModelEntry entry(const std::string& name, bool is_default = false) {
   ModelEntry e;

@@ -92,17 +92,51 @@ TEST_CASE("drawing gives a prediction; clearing gives the hint again", "[app][ui
   CHECK(state["probabilities"].empty());
 }
 
-TEST_CASE("presses outside the drawing area draw nothing", "[app][ui]") {
+TEST_CASE("presses outside the drawing area draw nothing; the same stroke inside inks its path", "[app][ui]") {
   StartedApp started({entry("main", true)}, "");
   Headless& imgui = started.imgui;
   App& app = started.app;
   app.weights_arrived(0, tiny_weights(3));
   imgui.frame(app);
   const Rect area = app.drawing_rect();
-  app.pointer_down(area.x + area.width + 5.f, area.y + 10.f);
-  app.pointer_move(area.x + area.width * 0.5f, area.y + area.height * 0.5f);
-  app.pointer_up(area.x + area.width * 0.5f, area.y + area.height * 0.5f);
+  REQUIRE(area.width > 100.f);
+  const float x = area.x + area.width * 0.5f, top = area.y + area.height * 0.2f;
+  const float middle = area.y + area.height * 0.5f, bottom = area.y + area.height * 0.8f;
+  // Pressed just right of the area, then dragged into it: no stroke starts.
+  app.pointer_down(area.x + area.width + 5.f, top);
+  app.pointer_move(x, middle);
+  app.pointer_up(x, bottom);
+  imgui.frame(app);
   CHECK(app.drawing().empty());
+  CHECK(state_of(app)["strokes"] == 0);
+  CHECK(state_of(app)["prediction"].is_null());
+
+  // The same moves pressed inside: one stroke through the points the pointer gave, in drawing units, inked
+  // along its path. (So the checks above hold because the press was outside, not because the pointer does
+  // nothing.)
+  app.pointer_down(x, top);
+  app.pointer_move(x, middle);
+  app.pointer_up(x, bottom);
+  imgui.frame(app);
+  REQUIRE(app.drawing().strokes().size() == 1);
+  const std::vector<Point>& points = app.drawing().strokes()[0].points;
+  REQUIRE(points.size() == 3);
+  const float expected_y[] = {0.2f, 0.5f, 0.8f};
+  for (std::size_t i = 0; i < 3; ++i) {
+    INFO("point " << i << ": (" << points[i].x << ", " << points[i].y << ")");
+    CHECK(points[i].x == Approx(0.5f).margin(1e-4));
+    CHECK(points[i].y == Approx(expected_y[i]).margin(1e-4));
+  }
+  const Canvas& canvas = app.drawing().canvas();
+  const auto ink_at = [&](float u, float v) {  // u, v in drawing units
+    const std::int64_t px = std::int64_t(u * float(canvas.width)), py = std::int64_t(v * float(canvas.height));
+    return canvas.ink[std::size_t(py * canvas.width + px)];
+  };
+  CHECK(ink_at(0.5f, 0.5f) == Approx(1.f));  // on the stroke
+  CHECK(ink_at(0.1f, 0.5f) == 0.f);          // far left of it
+  const json state = state_of(app);
+  CHECK(state["strokes"] == 1);
+  CHECK(state["prediction"].is_number_integer());
 }
 
 TEST_CASE("while a stroke is drawn, predictions come at most every 50 ms", "[app][ui]") {
@@ -198,6 +232,7 @@ TEST_CASE("an empty manifest says so and the app still runs", "[app][ui]") {
 
 TEST_CASE("every panel can be shown alone: frames draw with and without a model and report their state",
           "[app][ui][panels]") {
+  int teaching_panels = 0;  // the panel_state check below must have run, not been skipped for every panel
   for (const PanelInfo& panel : panel_list()) {
     INFO("panel " << panel.name);
     Headless imgui;
@@ -213,10 +248,16 @@ TEST_CASE("every panel can be shown alone: frames draw with and without a model 
     CHECK(state["panels"] == json::array({panel.name}));
     CHECK(state["messages"].empty());
     if (is_teaching_panel(panel.id)) {
+      ++teaching_panels;
       REQUIRE(state["panel_state"].contains(panel.name));
       CHECK(state["panel_state"][panel.name].is_object());
+    } else {
+      CHECK_FALSE(state["panel_state"].contains(panel.name));  // the demo's panels report in the top level
     }
   }
+  CHECK(teaching_panels > 0);
+  CHECK(is_teaching_panel(PanelId::activations));
+  CHECK_FALSE(is_teaching_panel(PanelId::draw));
 }
 
 TEST_CASE("set_panels: unknown and repeated panels are dropped, an empty list changes nothing", "[app][ui][panels]") {
@@ -228,35 +269,6 @@ TEST_CASE("set_panels: unknown and repeated panels are dropped, an empty list ch
   CHECK(app.options().panels == std::vector<PanelId>{PanelId::confusion, PanelId::draw});
   app.set_panels({});
   CHECK(app.options().panels == std::vector<PanelId>{PanelId::confusion, PanelId::draw});
-}
-
-TEST_CASE("assets: fetched once, then ready or failed with the reason; a failure can be retried", "[app][assets]") {
-  std::vector<std::string> fetched;
-  AssetStore store([&](const std::string& path) { fetched.push_back(path); });
-  const Asset& first = store.request("weights/runs/a.json");
-  CHECK(first.state == Asset::State::pending);
-  store.request("weights/runs/a.json");
-  CHECK(fetched == std::vector<std::string>{"weights/runs/a.json"});
-  const std::uint64_t before = store.revision();
-  store.arrived("weights/runs/a.json", {1, 2, 3});
-  CHECK(store.revision() > before);
-  CHECK(store.request("weights/runs/a.json").state == Asset::State::ready);
-  CHECK(store.request("weights/runs/a.json").bytes.size() == 3);
-
-  store.request("data/mnist/missing.gz");
-  store.failed("data/mnist/missing.gz", "HTTP 404 Not Found");
-  CHECK(store.find("data/mnist/missing.gz")->state == Asset::State::failed);
-  CHECK(store.find("data/mnist/missing.gz")->error == "HTTP 404 Not Found");
-  store.retry("data/mnist/missing.gz");
-  CHECK(store.find("data/mnist/missing.gz") == nullptr);
-  store.request("data/mnist/missing.gz");
-  CHECK(fetched.size() == 3);  // fetched again after retry
-
-  store.request("big");
-  store.arrived("big", std::vector<std::uint8_t>(kMaxAssetBytes + 1));
-  CHECK(store.find("big")->state == Asset::State::failed);
-  CHECK(store.find("big")->error.find("MiB") != std::string::npos);
-  CHECK(store.find("never") == nullptr);
 }
 
 TEST_CASE("the app routes asset answers to the panels' store and reports the change", "[app][assets]") {

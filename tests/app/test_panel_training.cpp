@@ -1,6 +1,6 @@
 // The training panel (wasm/teaching/panel_training.cpp) headless: the active model's record fetched and drawn
 // (the shipped weights/runs files), switching models, the sentences for no record, a 404 and a corrupt
-// file, and the sweep table sorted by a click on its header. Read next: test_json_reader.cpp.
+// file, and the sweep table sorted by a click on its header. Read next: test_training_record.cpp.
 #include <catch2/catch.hpp>
 
 #include <string>

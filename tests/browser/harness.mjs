@@ -1,6 +1,7 @@
 // What every real-browser test shares: options (--root, --out, --server, --chromium), PASS/FAIL lines,
 // the site served on a free port, headless Chromium (playwright-core, /usr/bin/chromium), drawing strokes
-// with the mouse, and the summary at the end. Used by panels_*.test.mjs. Read next: panels_a.test.mjs.
+// with the mouse, and the summary at the end. Used by demo.test.mjs and teaching_*.test.mjs (one per group of
+// teaching panels). Read next: teaching_drawing_panels.test.mjs.
 import {spawn} from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';

@@ -1,5 +1,5 @@
 // The committed fuzz seeds (tests/fuzz/corpus/weights/) are golden files: each must be what the writer produces
-// today on this platform, the broken ones must fail with their code. Read next: fuzz_weights.cpp.
+// today on this platform, the broken ones must fail with their code. Read next: tests/fuzz/fuzz_weights.cpp.
 // Every byte must match except the stored self-test logits, which come from forward() on the writing machine
 // and may differ in the last bits between platforms (then the CRCs differ too): those are compared with the
 // loader's tolerance, and the largest difference is printed.

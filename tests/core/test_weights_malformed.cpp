@@ -1,5 +1,5 @@
 // Weights files that must NOT load, each with its expected ErrorCode: truncations, bit flips, crafted fields
-// (with re-sealed CRCs so they reach the check under test), files of other kinds. Read next: fuzz_weights.cpp.
+// (with re-sealed CRCs so they reach the check under test), files of other kinds. Read next: tests/fuzz/fuzz_weights.cpp.
 #include "digitlab/inflate.hpp"
 #include "test_weights_util.hpp"
 

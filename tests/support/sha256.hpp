@@ -1,5 +1,5 @@
 // SHA-256 (FIPS 180-4) for checking shipped files against weights/manifest.json in native and wasm tests.
-// Read next: tests/core/test_shipped_weights.cpp.
+// Read next: tests/shipped/test_shipped_weights.cpp.
 #pragma once
 
 #include <cstdint>

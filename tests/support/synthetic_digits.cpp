@@ -1,5 +1,5 @@
 // Synthetic pen drawings of digits (see synthetic_digits.hpp). Read next: the tests that use them,
-// tests/core/test_synthetic_drawings.cpp and tests/core/test_shipped_weights.cpp.
+// tests/core/test_segment.cpp and tests/shipped/test_shipped_weights.cpp.
 #include "support/synthetic_digits.hpp"
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // The app's behaviour and its ImGui panels. Sections: set-up and models; input; prediction; frame and
 // layout; one function per panel; the state the page reports. Read next: main.cpp (the loop around it),
-// web_platform.cpp (the browser's side), web/page.js (the page's JavaScript API).
+// platform/web_platform.cpp (the browser's side), web/page.js (the page's JavaScript API).
 #include "app/app.hpp"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// AssetStore (assets.hpp). Read next: teaching_panel.hpp.
+// AssetStore (assets.hpp). Read next: teaching/teaching_panel.hpp.
 #include "common/assets.hpp"
 
 namespace digitlab::app {

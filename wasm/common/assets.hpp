@@ -2,7 +2,7 @@
 // subsets (data/<dataset>/test-subset-*.gz). A panel asks for a path relative to the site's root; the
 // first request starts one fetch through the platform, later ones see it pending, ready or failed.
 // Nothing is fetched twice, a failure is kept with its reason (the panel shows it), and retry() forgets
-// it. No ImGui or platform code here. Read next: teaching_panel.hpp.
+// it. No ImGui or platform code here. Read next: teaching/teaching_panel.hpp.
 #pragma once
 
 #include <cstdint>

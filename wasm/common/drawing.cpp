@@ -1,6 +1,6 @@
 // Strokes to ink: each segment is painted as a capsule with an anti-aliased edge into the raster, so a
 // stroke costs only its own pixels while the user draws; undo repaints from the stroke list.
-// Read next: app.cpp (which feeds pointer events in and hands canvas() to preprocess_canvas).
+// Read next: app/app.cpp (which feeds pointer events in and hands canvas() to preprocess_canvas).
 #include "common/drawing.hpp"
 
 #include <algorithm>

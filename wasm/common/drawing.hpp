@@ -1,5 +1,5 @@
 // The user's drawing: strokes in drawing-area coordinates, undo, and the ink raster that goes to
-// preprocess_canvas. No ImGui, GL or platform code here. Read next: drawing.cpp, then app.hpp.
+// preprocess_canvas. No ImGui, GL or platform code here. Read next: drawing.cpp, then app/app.hpp.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // The JSON reader of json_reader.hpp: a recursive-descent parser over the bytes, following RFC 8259
 // strictly (no comments, no trailing commas, no NaN), with the depth, size and value limits checked as it
-// goes. Read next: training_record.cpp.
+// goes. Read next: teaching/training_record.cpp.
 #include "common/json_reader.hpp"
 
 #include <cmath>

@@ -1,6 +1,6 @@
 // A small JSON reader for the files the teaching panels fetch (run records, sweeps): the text becomes a
 // tree of JsonValue. Bounded (size, depth, number of values), no exceptions: bad input gives an Error
-// with the byte offset where reading stopped. No ImGui. Read next: training_record.hpp (who reads it).
+// with the byte offset where reading stopped. No ImGui. Read next: teaching/training_record.hpp (who reads it).
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,4 @@
-// The tiling rules of layout.hpp. Read next: app.cpp (which gives each rect to an ImGui window).
+// The tiling rules of layout.hpp. Read next: app/app.cpp (which gives each rect to an ImGui window).
 #include "common/layout.hpp"
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // Where each panel goes: the panels tile the window (nothing overlaps, nothing to drag), the drawing
 // panel gets the largest square-ish place, the others share the rest by weight. Recomputed every frame,
-// so resizing the window or the embedding iframe just works. Read next: app.cpp.
+// so resizing the window or the embedding iframe just works. Read next: app/app.cpp.
 #pragma once
 
 #include <vector>

@@ -1,5 +1,5 @@
 // The manifest rules of manifest.hpp, with nlohmann::json used without exceptions (parse with
-// allow_exceptions=false, every field's type checked before it is read). Read next: desktop_platform.cpp.
+// allow_exceptions=false, every field's type checked before it is read). Read next: platform/desktop_platform.cpp.
 #include "common/manifest.hpp"
 
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-// Model selection and all-or-nothing loading. Read next: app.cpp.
+// Model selection and all-or-nothing loading. Read next: app/app.cpp.
 #include "common/model_catalog.hpp"
 
 #include <cstdio>

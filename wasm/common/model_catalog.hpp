@@ -1,7 +1,7 @@
 // The models the app offers (weights/manifest.json, plus files the user opened) and the one in use.
 // Loading is all-or-nothing: a file the loader rejects leaves the previous model in place and hands back
 // the loader's Error. Loaded models stay cached, so switching back is instant. No ImGui or platform code
-// here. Read next: app.hpp, weights.hpp.
+// here. Read next: app/app.hpp, digitlab/weights.hpp.
 #pragma once
 
 #include <cstdint>

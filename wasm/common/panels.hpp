@@ -2,7 +2,7 @@
 // parameter and documented in docs/embedding.md. The first four are the demo (shown when the URL says
 // nothing); the others are the teaching panels (teaching_panel.hpp), one file each (panel_*.cpp). Adding a
 // panel: a PanelId, a row in panel_list(), a factory in teaching_panel.hpp and a line in the docs.
-// Read next: url_options.hpp, app.hpp, teaching_panel.hpp.
+// Read next: url_options.hpp, app/app.hpp, teaching/teaching_panel.hpp.
 #pragma once
 
 #include <string_view>

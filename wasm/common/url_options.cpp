@@ -1,5 +1,5 @@
 // The URL parameter parser: split on '&', decode, check each value, collect problems instead of
-// failing. Read next: app.cpp (which shows the problems and checks model= against the manifest).
+// failing. Read next: app/app.cpp (which shows the problems and checks model= against the manifest).
 #include "common/url_options.hpp"
 
 #include <cstdlib>

@@ -1,6 +1,6 @@
 // What the page's URL asks for (?model=mnist-cnn&panels=draw&embed=1), parsed without ever failing:
 // a bad parameter becomes a message the page shows and the default is used. The desktop program takes
-// the same string (--options). Every parameter is documented in docs/embedding.md. Read next: app.hpp.
+// the same string (--options). Every parameter is documented in docs/embedding.md. Read next: app/app.hpp.
 #pragma once
 
 #include <string>

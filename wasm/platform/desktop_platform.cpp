@@ -1,6 +1,6 @@
 // The desktop under the app (GLFW + OpenGL 3): models from a weights folder, files dropped on the window,
 // and for tests and docs scripted strokes, a frame limit and a PNG screenshot. Run `digitlab-app --help`.
-// Read next: main.cpp, manifest.hpp.
+// Read next: main.cpp, common/manifest.hpp.
 #include <GLFW/glfw3.h>
 
 #include <CLI/CLI.hpp>

@@ -1,5 +1,5 @@
 // The maths behind the activations teaching panel: the scalar activation functions with their derivatives,
-// and softmax with a temperature with its Jacobian. No ImGui here (tests/app/test_panel_activations.cpp).
+// and softmax with a temperature with its Jacobian. No ImGui here (tests/app/test_activations_maths.cpp).
 // Read next: panel_activations.cpp (how it is shown).
 #pragma once
 

@@ -1,7 +1,7 @@
 // The "compare" teaching panel (panels.hpp): the current drawing read by every loaded model side by side
 // (name, dataset, dtype, answer, probability, the ten probabilities, time), whether models of a dataset
 // agree, and why Fashion-MNIST models answer with clothes. Other models load on a button press.
-// Read next: model_catalog.hpp (loaded models), tests/app/test_panel_compare.cpp.
+// Read next: common/model_catalog.hpp (loaded models), tests/app/test_panel_compare.cpp.
 #include <algorithm>
 #include <chrono>
 #include <cmath>

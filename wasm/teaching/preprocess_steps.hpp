@@ -1,7 +1,7 @@
 // The preprocessing teaching panel's work: the drawing taken to the model's input one step at a time, and
 // what the model predicts if it were given the input made at each step (the raw canvas squashed to
 // 28x28, the bounding box stretched to 28x28, the 20x20 fit placed by its box, the centred final input).
-// No ImGui here (tests/app/test_panel_preprocess.cpp). Read next: panel_preprocess.cpp, preprocess.hpp.
+// No ImGui here (tests/app/test_preprocess_steps.cpp). Read next: panel_preprocess.cpp, digitlab/preprocess.hpp.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,8 @@
 // state it reports to the page (the browser tests read it). The App owns them, builds a PanelContext
 // every frame and calls draw() for the ones shown. A panel keeps its own settings (sliders, filters,
 // selections) and its own derived work (caches keyed on the model generation and drawing revision).
-// Read next: panels.hpp (names, titles), app.hpp (who calls this), assets.hpp (files panels fetch).
+// Read next: common/panels.hpp (names, titles), app/app.hpp (who calls this), common/assets.hpp (files
+// panels fetch).
 #pragma once
 
 #include <cstdint>

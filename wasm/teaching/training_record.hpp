@@ -1,7 +1,7 @@
 // What the training panel shows, read from the site's JSON files: a model's run record (the trainer's
 // --record, format digitlab-run-record-1, shipped as weights/runs/<model>.json) and a sweep's results
 // (weights/runs/sweep-<name>.json, format digitlab-sweep-1, written by scripts/train-zoo.mjs from the
-// trainer's sweep.csv). No ImGui. Read next: panel_training.cpp (how they are drawn), json_reader.hpp.
+// trainer's sweep.csv). No ImGui. Read next: panel_training.cpp (how they are drawn), common/json_reader.hpp.
 #pragma once
 
 #include <cstdint>

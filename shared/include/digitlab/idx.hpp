@@ -1,6 +1,6 @@
 // The IDX format of MNIST and Fashion-MNIST (images and labels), raw or gzipped, parsed defensively:
 // magic, element type, dimensions and length are checked against the bytes before anything is allocated.
-// Read next: dataset loading in native/ (trainer) and tests/test_idx.cpp.
+// Read next: dataset loading in native/ (trainer) and tests/core/test_idx.cpp.
 #pragma once
 
 #include <cstdint>

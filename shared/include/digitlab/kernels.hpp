@@ -1,6 +1,6 @@
 // The hot loops of forward(): weights packed once for register-blocked "axpy" kernels (linear, conv2d),
 // fused bias + batch_norm + activation epilogues, pooling and layout changes, and a deterministic exp.
-// Used by model.cpp and the benchmark. Read next: model.cpp, docs/core.md (with the measurements).
+// Used by model.cpp and the benchmark. Read next: shared/src/model.cpp, docs/core.md (with the measurements).
 //
 // Why this shape:
 // - The innermost loops always run over INDEPENDENT outputs (out[j] += w[k][j] * x[k]); each output adds

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Browser test of the activations, network and preprocess teaching panels: each alone and next to the
-// drawing panel (dark theme), with a 7 drawn, one interaction each proven by the state (drag the alpha
-// slider, click a layer and a feature map, toggle "skip centring"). Screenshots panel-activations.png,
-// panel-network.png, panel-preprocess.png (+ variants). Usage: node panels_a.test.mjs --root build/wasm/web
-// --out <folder>. Read next: harness.mjs, wasm/teaching/panel_activations.cpp.
+// Browser test of the teaching panels that show what becomes of a drawing: activations, network and
+// preprocess, each alone and next to the drawing panel (dark theme), with a 7 drawn, one interaction each
+// proven by the state (drag the alpha slider, click a layer and a feature map, toggle "skip centring").
+// Screenshots panel-activations.png, panel-network.png, panel-preprocess.png (+ variants).
+// Usage: node teaching_drawing_panels.test.mjs --root build/wasm/web --out <folder>.
+// Read next: harness.mjs, wasm/teaching/panel_activations.cpp.
 import {DIGITS, checker, displayToPage, drawStrokes, openApp, options, run, screenshot, start, state, waitForState} from './harness.mjs';
 
 const opts = options();
@@ -24,7 +25,7 @@ async function drag(page, box, from, to) {
 // A 7 drawn small in the top-left part of the drawing area, to make the preprocessing steps matter.
 const smallSeven = DIGITS[7].map((stroke) => stroke.map(([x, y]) => [0.08 + x * 0.5, 0.06 + y * 0.5]));
 
-await run(site, {check, finish}, 'panels_a', async () => {
+await run(site, {check, finish}, 'teaching_drawing_panels', async () => {
   // ---- activations alone: choose leaky ReLU, drag alpha, hover a plot; softmax with a colder temperature ----
   {
     const page = await openApp(site.context, site.origin, '?panels=activations');
@@ -103,7 +104,10 @@ await run(site, {check, finish}, 'panels_a', async () => {
     check(n.maps_drawn === 128, 'network: clicking layer 8 shows its 128 maps', `${n.maps_drawn}`);
     await clickBox(page, n.first_map);
     s = await waitForState(page, (st) => st.panel_state.network.selected_channel === 0);
-    check(true, 'network: clicking a map enlarges it');
+    const enlarged = s.panel_state.network;
+    check(enlarged.shown_layer === 8 && enlarged.first_map.width < n.first_map.width,
+          'network: clicking a map enlarges it (the grid of maps shrinks to make room)',
+          `layer ${enlarged.shown_layer}, channel ${enlarged.selected_channel}, grid cell ${n.first_map.width} -> ${enlarged.first_map.width}`);
     // Off the maps (a blank spot under the enlarged map) so that no tooltip covers them in the screenshot.
     await page.mouse.move(...await displayToPage(page, n.first_map.x + 560, n.first_map.y + 420));
     await page.waitForTimeout(200);

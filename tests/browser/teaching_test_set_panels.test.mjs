@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Browser test of the test-set explorer and confusion panels: each alone with the default model (mnist-cnn)
-// and with Fashion-MNIST (the URL's model=, and the dataset picker), next to the drawing panel in the dark
-// theme; the 1,000-image evaluation completes in the page with an accuracy within a point of the manifest's,
-// the misclassified filter changes the count shown, a click on a confusion cell selects its images. Prints
-// how long the evaluation took for the CNN and the MLP. Screenshots panel-explorer.png, panel-confusion.png
-// (+ fashion and dark variants). Usage: node panels_b.test.mjs --root build/wasm/web --out <folder>.
+// Browser test of the teaching panels on the test set, explorer and confusion: each alone with the default
+// model (mnist-cnn) and with Fashion-MNIST (the URL's model=, and the dataset picker), next to the drawing
+// panel in the dark theme; the 1,000-image evaluation completes in the page with an accuracy within two
+// points of the manifest's, the misclassified filter changes the count shown, a click on a confusion cell
+// selects its images. Prints how long the evaluation took for the CNN and the MLP. Screenshots
+// panel-explorer.png, panel-confusion.png (+ fashion and dark variants).
+// Usage: node teaching_test_set_panels.test.mjs --root build/wasm/web --out <folder>.
 // Read next: harness.mjs, wasm/teaching/panel_explorer.cpp, wasm/teaching/panel_confusion.cpp.
 import {checker, displayToPage, openApp, options, run, screenshot, start, state, waitForState} from './harness.mjs';
 
@@ -99,7 +100,7 @@ async function checkConfusion(page, panel, what) {
   return c;
 }
 
-await run(site, {check, finish}, 'panels_b', async () => {
+await run(site, {check, finish}, 'teaching_test_set_panels', async () => {
   // ---- explorer alone, default model -------------------------------------------------------------------------
   {
     const {page, panel, seconds} = await evaluated('?panels=explorer', 'explorer', 'mnist-cnn');

@@ -2,7 +2,8 @@
 // Browser test of the "number" and "compare" teaching panels: a whole number drawn with the mouse is read
 // digit by digit (alone and next to the draw panel); every shipped model reads a drawn 7 after the "Load
 // all models" button. Screenshots panel-number.png, panel-compare.png (+ panel-number-dark, panel-compare-alone-dark).
-// Usage: node panels_d.test.mjs --root build/wasm/web --out <folder>. Read next: harness.mjs.
+// Usage: node teaching_number_compare_panels.test.mjs --root build/wasm/web --out <folder>.
+// Read next: harness.mjs, wasm/teaching/panel_number.cpp, wasm/teaching/panel_compare.cpp.
 import fs from 'node:fs';
 import path from 'node:path';
 import {DIGITS, checker, displayToPage, drawStrokes, openApp, options, repo, run, screenshot, start, state, waitForState} from './harness.mjs';
@@ -49,7 +50,7 @@ function numberStrokes(number) {
 const drawingRect = (page) => page.evaluate(() => window.digitlab.drawingRect());
 
 const site = await start(opts);
-await run(site, {check, finish}, 'panels_d (number, compare)', async () => {
+await run(site, {check, finish}, 'teaching_number_compare_panels', async () => {
   // ---- number, alone: the panel brings its own drawing area --------------------------------------------
   {
     const page = await openApp(site.context, site.origin, '?panels=number');
