@@ -14,9 +14,11 @@ if(DIGITLAB_NODE)
                    --root "${DIGITLAB_BROWSER_SITE}" --out "${CMAKE_CURRENT_BINARY_DIR}/output"
                    --server "${PROJECT_SOURCE_DIR}/scripts/serve.mjs")
   set_tests_properties(${DIGITLAB_TEST_PREFIX}.browser PROPERTIES TIMEOUT 300)
-  # The teaching panels: one test per tests/browser/teaching_*.test.mjs, each named for the panels it covers
-  # (native.browser_teaching_drawing_panels, ...); they share harness.mjs.
+  # One test per tests/browser/teaching_*.test.mjs, each named for the panels it covers
+  # (native.browser_teaching_drawing_panels, ...), and the others listed; they share harness.mjs.
   file(GLOB _panel_tests CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/browser/teaching_*.test.mjs")
+  # And the page's own behaviour: frames on demand (idle, out of view, never fullscreen).
+  list(APPEND _panel_tests "${CMAKE_CURRENT_SOURCE_DIR}/browser/frames_on_demand.test.mjs")
   foreach(_test IN LISTS _panel_tests)
     get_filename_component(_name "${_test}" NAME_WE)
     add_test(NAME ${DIGITLAB_TEST_PREFIX}.browser_${_name}
