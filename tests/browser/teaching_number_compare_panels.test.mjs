@@ -74,7 +74,7 @@ await run(site, {check, finish}, 'teaching_number_compare_panels', async () => {
     const s = await waitForState(page, (st) => st.panel_state.number.status === 'read');
     check(s.panel_state.number.text === '17', 'number with draw: "17" reads 17', JSON.stringify(s.panel_state.number));
     await page.evaluate(() => window.digitlab.undo());  // the 7 goes: only the 1 is left
-    const after = await waitForState(page, (st) => st.strokes === 1 && st.panel_state.number.status === 'read');
+    const after = await waitForState(page, (st) => st.strokes === 1 && st.up_to_date && st.panel_state.number.status === 'read');
     check(after.panel_state.number.text === '1', 'number with draw: undo the 7 -> reads 1', after.panel_state.number.text);
     await drawStrokes(page, numberStrokes('17').slice(1));
     await waitForState(page, (st) => st.panel_state.number.text === '17');
