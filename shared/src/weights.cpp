@@ -15,7 +15,7 @@
 #include <cstring>
 #include <limits>
 
-#include "digitlab/inflate.hpp"
+#include "digitlab/crc32.hpp"
 #include "digitlab/weights_format.hpp"
 
 namespace digitlab {

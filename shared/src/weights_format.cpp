@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "digitlab/inflate.hpp"
+#include "digitlab/crc32.hpp"
 
 namespace digitlab::weights_format {
 
