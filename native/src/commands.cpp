@@ -11,6 +11,7 @@
 
 #include "console.hpp"
 #include "digitlab/bytes.hpp"
+#include "digitlab/describe.hpp"
 #include "digitlab/weights.hpp"
 #include "digitlab/weights_format.hpp"  // dtype_name
 #include "trainer.hpp"
@@ -85,23 +86,9 @@ int run_train(TrainOptions options) {
   return kExitOk;
 }
 
-// ---- info ---------------------------------------------------------------------------------------------------
-
-std::string layer_text(const Layer& layer) {
-  switch (layer.kind) {
-    case LayerKind::linear: return fmt::format("linear {} -> {}", layer.in_features, layer.out_features);
-    case LayerKind::conv2d:
-      return fmt::format("conv2d {} -> {}, kernel {}, stride {}, padding {}", layer.in_channels, layer.out_channels,
-                         layer.kernel, layer.stride, layer.padding);
-    case LayerKind::batch_norm: return fmt::format("batch_norm {} channels, eps {:g}", layer.channels, layer.eps);
-    case LayerKind::leaky_relu: return fmt::format("leaky_relu alpha {:g}", layer.alpha);
-    case LayerKind::max_pool2d: return fmt::format("max_pool2d kernel {}, stride {}", layer.kernel, layer.stride);
-    case LayerKind::dropout: return fmt::format("dropout p {:g} (identity at inference)", layer.dropout_p);
-    default: return layer_kind_name(layer.kind);
-  }
-}
-
 }  // namespace
+
+// ---- info ---------------------------------------------------------------------------------------------------
 
 int run_info(const InfoOptions& options) {
   auto bytes = read_file(options.weights, 1ull << 30);
@@ -120,7 +107,7 @@ int run_info(const InfoOptions& options) {
     for (std::size_t i = 0; i < weights.model.layers.size(); ++i) {
       const Layer& layer = weights.model.layers[i];
       layers.push_back({{"kind", layer_kind_name(layer.kind)},
-                        {"description", layer_text(layer)},
+                        {"description", layer_words(layer)},
                         {"output_shape", shapes ? shapes.value()[i].dims : std::vector<std::int64_t>{}},
                         {"parameters", parameter_count(layer)}});
     }
@@ -155,20 +142,10 @@ int run_info(const InfoOptions& options) {
   std::cout << (weights.has_self_test
                     ? fmt::format("Self-test:      passed on load (max |logit diff| {:.3g})\n", weights.self_test_max_abs_diff)
                     : std::string("Self-test:      none stored\n"));
+  // The layer table in the core's words (describe.hpp), the same the network teaching panel shows.
   std::cout << "Layers:\n";
-  for (std::size_t i = 0; i < weights.model.layers.size(); ++i) {
-    const Layer& layer = weights.model.layers[i];
-    std::string shape = "?";
-    if (shapes) {
-      shape = "(";
-      for (std::size_t d = 0; d < shapes.value()[i].dims.size(); ++d)
-        shape += (d ? ", " : "") + std::to_string(shapes.value()[i].dims[d]);
-      shape += ")";
-    }
-    const std::int64_t count = parameter_count(layer);
-    std::cout << fmt::format("  {:>2}  {:<46} {:>14}  {:>10}\n", i, layer_text(layer), shape,
-                             count ? with_thousands(count) : "-");
-  }
+  const std::vector<LayerDescription> layers = describe_layers(weights.model);
+  for (std::size_t i = 0; i < layers.size(); ++i) std::cout << layer_table_row(i, layers[i]) << "\n";
   std::cout << fmt::format("Total parameters: {}\n", with_thousands(parameter_count(weights.model)));
   return kExitOk;
 }
