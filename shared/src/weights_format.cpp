@@ -1,5 +1,5 @@
 // The byte-level building blocks of the weights format: record encoders/decoders, float16 and int8 codecs,
-// the checksum re-sealer. Read next: weights.cpp (the loader and writer built on them).
+// the checksum re-sealer. Read next: weights_reader.cpp, weights_writer.cpp (the loader and writer built on them).
 #include "digitlab/weights_format.hpp"
 
 #include <cmath>
