@@ -26,26 +26,25 @@ struct ConvCase {
 };
 
 // The core's reference convolution (reference.hpp) on channels-last data: input (h, w, in_channels), output
-// (out_h, out_w, out_channels), each followed by a floor max-pool over pool x pool windows when pool > 0.
+// (out_h, out_w, out_channels), max-pooled over pool x pool windows (sizes floor) when pool > 0.
 std::vector<double> reference_conv(const ConvCase& c, const std::vector<float>& weight, const std::vector<float>& bias,
                                    const std::vector<float>& input, int pool) {
   Layer conv = make_conv2d_layer(c.in_channels, c.out_channels, c.kernel, c.stride, c.padding);
   conv.tensors[0].values = weight;
   conv.tensors[1].values = bias;
-  reference::Activation x{{c.in_channels, c.height, c.width}, std::vector<double>(input.size())};
+  reference::Activation chw{{c.in_channels, c.height, c.width}, std::vector<double>(input.size())};
   for (int y = 0; y < c.height; ++y)
-    for (int x_ = 0; x_ < c.width; ++x_)
+    for (int x = 0; x < c.width; ++x)
       for (int ch = 0; ch < c.in_channels; ++ch)
-        x.values[(static_cast<std::size_t>(ch) * c.height + y) * c.width + x_] =
-            input[(static_cast<std::size_t>(y) * c.width + x_) * c.in_channels + ch];
-  reference::Activation out = reference::conv2d(conv, x);
+        chw.values[(static_cast<std::size_t>(ch) * c.height + y) * c.width + x] =
+            input[(static_cast<std::size_t>(y) * c.width + x) * c.in_channels + ch];
+  reference::Activation out = reference::conv2d(conv, chw);
   if (pool > 0) out = reference::max_pool2d(make_max_pool2d_layer(pool, pool), out);
   const std::int64_t channels = out.dims[0], height = out.dims[1], width = out.dims[2];
   std::vector<double> hwc(out.values.size());
   for (std::int64_t ch = 0; ch < channels; ++ch)
     for (std::int64_t y = 0; y < height; ++y)
-      for (std::int64_t x_ = 0; x_ < width; ++x_)
-        hwc[(y * width + x_) * channels + ch] = out.values[(ch * height + y) * width + x_];
+      for (std::int64_t x = 0; x < width; ++x) hwc[(y * width + x) * channels + ch] = out.values[(ch * height + y) * width + x];
   return hwc;
 }
 
