@@ -5,5 +5,5 @@ if(EXISTS "${PROJECT_SOURCE_DIR}/weights/manifest.json" AND NOT DIGITLAB_SANITIZ
   add_library(digitlab_test_sha256 STATIC support/sha256.cpp)
   target_include_directories(digitlab_test_sha256 PUBLIC "${CMAKE_CURRENT_SOURCE_DIR}")
   digitlab_add_catch_test(NAME shipped_weights SOURCES shipped/test_shipped_weights.cpp
-                          LIBS digitlab_test_support digitlab_test_sha256 TIMEOUT 900)
+                          LIBS digitlab_test_support digitlab_test_sha256 digitlab::reference TIMEOUT 900)
 endif()

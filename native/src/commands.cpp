@@ -1,9 +1,12 @@
-// The command line: CLI11 definitions of every subcommand, error reporting and exit codes, and the two
-// small commands (train's driver and info). Read next: trainer.cpp (what train does), evaluate.cpp.
+// The command line: error reporting and exit codes, the two small commands (train's driver and info), then
+// one add_*_command() per subcommand declaring its CLI11 options, and run_cli(), which parses and
+// dispatches. Read next: trainer.cpp (what train does), evaluate.cpp.
 #include "commands.hpp"
 
 #include <cstdio>
+#include <functional>
 #include <iostream>
+#include <memory>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -11,6 +14,7 @@
 
 #include "console.hpp"
 #include "digitlab/bytes.hpp"
+#include "digitlab/describe.hpp"
 #include "digitlab/weights.hpp"
 #include "digitlab/weights_format.hpp"  // dtype_name
 #include "trainer.hpp"
@@ -85,23 +89,9 @@ int run_train(TrainOptions options) {
   return kExitOk;
 }
 
-// ---- info ---------------------------------------------------------------------------------------------------
-
-std::string layer_text(const Layer& layer) {
-  switch (layer.kind) {
-    case LayerKind::linear: return fmt::format("linear {} -> {}", layer.in_features, layer.out_features);
-    case LayerKind::conv2d:
-      return fmt::format("conv2d {} -> {}, kernel {}, stride {}, padding {}", layer.in_channels, layer.out_channels,
-                         layer.kernel, layer.stride, layer.padding);
-    case LayerKind::batch_norm: return fmt::format("batch_norm {} channels, eps {:g}", layer.channels, layer.eps);
-    case LayerKind::leaky_relu: return fmt::format("leaky_relu alpha {:g}", layer.alpha);
-    case LayerKind::max_pool2d: return fmt::format("max_pool2d kernel {}, stride {}", layer.kernel, layer.stride);
-    case LayerKind::dropout: return fmt::format("dropout p {:g} (identity at inference)", layer.dropout_p);
-    default: return layer_kind_name(layer.kind);
-  }
-}
-
 }  // namespace
+
+// ---- info ---------------------------------------------------------------------------------------------------
 
 int run_info(const InfoOptions& options) {
   auto bytes = read_file(options.weights, 1ull << 30);
@@ -120,7 +110,7 @@ int run_info(const InfoOptions& options) {
     for (std::size_t i = 0; i < weights.model.layers.size(); ++i) {
       const Layer& layer = weights.model.layers[i];
       layers.push_back({{"kind", layer_kind_name(layer.kind)},
-                        {"description", layer_text(layer)},
+                        {"description", layer_words(layer)},
                         {"output_shape", shapes ? shapes.value()[i].dims : std::vector<std::int64_t>{}},
                         {"parameters", parameter_count(layer)}});
     }
@@ -155,25 +145,179 @@ int run_info(const InfoOptions& options) {
   std::cout << (weights.has_self_test
                     ? fmt::format("Self-test:      passed on load (max |logit diff| {:.3g})\n", weights.self_test_max_abs_diff)
                     : std::string("Self-test:      none stored\n"));
+  // The layer table in the core's words (describe.hpp), the same the network teaching panel shows.
   std::cout << "Layers:\n";
-  for (std::size_t i = 0; i < weights.model.layers.size(); ++i) {
-    const Layer& layer = weights.model.layers[i];
-    std::string shape = "?";
-    if (shapes) {
-      shape = "(";
-      for (std::size_t d = 0; d < shapes.value()[i].dims.size(); ++d)
-        shape += (d ? ", " : "") + std::to_string(shapes.value()[i].dims[d]);
-      shape += ")";
-    }
-    const std::int64_t count = parameter_count(layer);
-    std::cout << fmt::format("  {:>2}  {:<46} {:>14}  {:>10}\n", i, layer_text(layer), shape,
-                             count ? with_thousands(count) : "-");
-  }
+  const std::vector<LayerDescription> layers = describe_layers(weights.model);
+  for (std::size_t i = 0; i < layers.size(); ++i) std::cout << layer_table_row(i, layers[i]) << "\n";
   std::cout << fmt::format("Total parameters: {}\n", with_thousands(parameter_count(weights.model)));
   return kExitOk;
 }
 
 // ---- the command line ---------------------------------------------------------------------------------------
+// One add_*_command() per subcommand: it declares the subcommand and its options on `app` and returns what
+// runs it once the command line is parsed. Adding a subcommand: write its add_*_command() below (options
+// struct and run_* entry point in commands.hpp) and list it in run_cli()'s `subcommands`.
+
+namespace {
+
+struct Subcommand {
+  CLI::App* command;          // chosen when *command is true after parsing
+  std::function<int()> run;   // runs it with the parsed options; returns the exit code
+};
+
+Subcommand add_train_command(CLI::App& app) {
+  auto options = std::make_shared<TrainOptions>();
+  auto no_channels_last = std::make_shared<bool>(false);
+  auto* command = app.add_subcommand(
+      "train", "Train a model with the tutorial's recipe (or another); write the weights file and a run record");
+  add_recipe_options(command, *options, true);
+  command->add_option("-o,--output", options->output, "weights file (default build/weights/<dataset>-<model>.dlw)");
+  command->add_option("--record", options->record, "run record, JSON (default <output>.json)");
+  command->add_option("--checkpoint", options->checkpoint,
+                      "checkpoint written at the end of every epoch (default <output>.ckpt)");
+  command->add_option("--resume", options->resume, "continue the run saved in this checkpoint (same options otherwise)");
+  command->add_option("--checkpoint-every", options->checkpoint_every,
+                      "also checkpoint every N steps (0: only at the end of each epoch)")
+      ->capture_default_str();
+  command->add_option("--stop-after-steps", options->stop_after_steps,
+                      "checkpoint and stop after N steps in all, as a crash would (for testing --resume)")
+      ->capture_default_str();
+  command->add_option("--log-every", options->log_every, "print the loss every N steps")->capture_default_str();
+  command->add_option("--progress", options->progress,
+                      "progress bar with throughput and ETA: auto (when stderr is a terminal), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  command->add_flag("--quiet", options->quiet, "one line per epoch");
+  command->add_flag("--no-channels-last", *no_channels_last, "keep CPU convolutions in NCHW layout (slower; for comparisons)");
+  command->footer(kExitCodes);
+  return {command, [options, no_channels_last] {
+            options->channels_last = !*no_channels_last;
+            return run_train(*options);
+          }};
+}
+
+Subcommand add_eval_command(CLI::App& app) {
+  auto options = std::make_shared<EvalOptions>();
+  auto* command = app.add_subcommand(
+      "eval", "Run a weights file over a test set with LibTorch and with the Eigen core; report accuracy and "
+              "agreement (identical predictions and logits within --tolerance required)");
+  command->add_option("weights", options->weights, "a digitlab weights file")->required();
+  command->add_option("--dataset", options->dataset, "mnist or fashion (default: the model card's)")
+      ->check(CLI::IsMember({"mnist", "fashion", "fashion-mnist"}));
+  command->add_option("--data-dir", options->data_dir, "folder with the idx files");
+  command->add_option("--limit", options->limit, "only the first N test images (0: all)")->capture_default_str();
+  command->add_option("--device", options->device, "auto, cpu or cuda (for LibTorch)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  command->add_option("--threads", options->threads, "CPU threads for LibTorch; 0: every core")->capture_default_str();
+  command->add_option("--tolerance", options->tolerance,
+                      "largest |logit difference| accepted between LibTorch and the core")
+      ->capture_default_str();
+  command->add_flag("--json", options->json, "print one JSON object instead of text");
+  command->footer(kExitCodes);
+  return {command, [options] { return run_eval(*options); }};
+}
+
+Subcommand add_sweep_command(CLI::App& app) {
+  auto options = std::make_shared<SweepOptions>();
+  options->base.epochs = 1;
+  auto* command = app.add_subcommand(
+      "sweep", "Train a grid of learning rates, batch sizes, optimizers and schedules; print and save the results "
+               "table (Markdown and CSV) and keep the best model");
+  add_recipe_options(command, options->base, false);
+  command->add_option("--lrs", options->learning_rates, "learning rates, comma separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  command->add_option("--batch-sizes", options->batch_sizes, "batch sizes, comma separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  command->add_option("--optimizers", options->optimizers, "sgd, adam, adamw, comma separated")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
+      ->capture_default_str();
+  command->add_option("--schedulers", options->schedulers, "none, step:STEP:GAMMA, cosine, comma separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  command->add_option("--momentum", options->base.momentum, "SGD momentum")->capture_default_str();
+  command->add_option("--out-dir", options->out_dir, "results folder (default build/sweep/<dataset>-<model>)");
+  command->footer(kExitCodes);
+  return {command, [options] { return run_sweep(*options); }};
+}
+
+Subcommand add_graph_command(CLI::App& app) {
+  auto options = std::make_shared<GraphOptions>();
+  auto* command = app.add_subcommand(
+      "graph", "Print the network as Graphviz DOT (render: digitlab graph --model cnn | dot -Tsvg > cnn.svg)");
+  auto* model = command->add_option("--model", options->model, "mlp, mlp-deep or cnn")
+                    ->check(CLI::IsMember({"mlp", "mlp-deep", "cnn"}));
+  auto* weights = command->add_option("weights", options->weights, "a digitlab weights file");
+  model->excludes(weights);
+  command->add_option("-o,--output", options->output, "write the DOT text here instead of stdout");
+  command->footer(kExitCodes);
+  return {command, [options] {
+            if (options->model.empty() && options->weights.empty()) {
+              std::fprintf(stderr, "digitlab graph: error: give --model NAME or a weights file\n");
+              return int(kExitUsage);
+            }
+            return run_graph(*options);
+          }};
+}
+
+Subcommand add_info_command(CLI::App& app) {
+  auto options = std::make_shared<InfoOptions>();
+  auto* command = app.add_subcommand("info", "Print a weights file's model card, layers and self-test result");
+  command->add_option("weights", options->weights, "a digitlab weights file")->required();
+  command->add_flag("--json", options->json, "print one JSON object instead of text");
+  command->footer(kExitCodes);
+  return {command, [options] { return run_info(*options); }};
+}
+
+Subcommand add_convert_command(CLI::App& app) {
+  auto options = std::make_shared<ConvertOptions>();
+  auto* command = app.add_subcommand(
+      "convert", "Re-encode a weights file as float32, float16 or int8; the card gets the new file's test accuracy (Eigen core)");
+  command->add_option("input", options->input, "a digitlab weights file")->required();
+  command->add_option("-o,--output", options->output, "the converted file")->required();
+  command->add_option("--dtype", options->dtype, "float32, float16 or int8 (per-output-channel scales)")
+      ->check(CLI::IsMember({"float32", "float16", "int8"}))
+      ->capture_default_str();
+  command->add_option("--data-dir", options->data_dir, "folder with the test set's idx files");
+  command->footer(kExitCodes);
+  return {command, [options] { return run_convert(*options); }};
+}
+
+Subcommand add_bench_command(CLI::App& app) {
+  auto options = std::make_shared<BenchOptions>();
+  auto nchw = std::make_shared<bool>(false);
+  auto* command = app.add_subcommand(
+      "bench", "Time training epochs with the tutorial's recipe (seconds per epoch, images per second)");
+  command->add_option("--models", options->models, "models, comma separated")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"mlp", "mlp-deep", "cnn"}))
+      ->capture_default_str();
+  command->add_option("--datasets", options->datasets, "datasets, comma separated")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"mnist", "fashion", "fashion-mnist"}))
+      ->capture_default_str();
+  command->add_option("--threads", options->threads, "thread counts to try, comma separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  command->add_option("--epochs", options->epochs, "epochs per measurement")->capture_default_str();
+  command->add_option("--limit-train", options->limit_train, "only the first N training images")->capture_default_str();
+  command->add_option("--device", options->device, "cpu, cuda or auto")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  command->add_option("--data-dir", options->data_dir, "folder with the idx files");
+  command->add_option("--json", options->json, "also write the results to this JSON file");
+  command->add_flag("--no-channels-last", *nchw, "keep CPU convolutions in NCHW layout");
+  command->footer(kExitCodes);
+  return {command, [options, nchw] {
+            options->channels_last = !*nchw;
+            return run_bench(*options);
+          }};
+}
+
+}  // namespace
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"digitlab: train the PyTorch tutorial's MNIST / Fashion-MNIST networks with LibTorch, export them "
@@ -181,134 +325,11 @@ int run_cli(int argc, char** argv) {
   app.name("digitlab");
   app.require_subcommand(1);
   app.footer(kExitCodes);
-
-  TrainOptions train_options;
-  auto* train_command = app.add_subcommand(
-      "train", "Train a model with the tutorial's recipe (or another); write the weights file and a run record");
-  add_recipe_options(train_command, train_options, true);
-  train_command->add_option("-o,--output", train_options.output,
-                            "weights file (default build/weights/<dataset>-<model>.dlw)");
-  train_command->add_option("--record", train_options.record, "run record, JSON (default <output>.json)");
-  train_command->add_option("--checkpoint", train_options.checkpoint,
-                            "checkpoint written at the end of every epoch (default <output>.ckpt)");
-  train_command->add_option("--resume", train_options.resume,
-                            "continue the run saved in this checkpoint (same options otherwise)");
-  train_command->add_option("--checkpoint-every", train_options.checkpoint_every,
-                            "also checkpoint every N steps (0: only at the end of each epoch)")
-      ->capture_default_str();
-  train_command->add_option("--stop-after-steps", train_options.stop_after_steps,
-                            "checkpoint and stop after N steps in all, as a crash would (for testing --resume)")
-      ->capture_default_str();
-  train_command->add_option("--log-every", train_options.log_every, "print the loss every N steps")
-      ->capture_default_str();
-  train_command->add_option("--progress", train_options.progress,
-                            "progress bar with throughput and ETA: auto (when stderr is a terminal), on, off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  train_command->add_flag("--quiet", train_options.quiet, "one line per epoch");
-  bool no_channels_last = false;
-  train_command->add_flag("--no-channels-last", no_channels_last,
-                          "keep CPU convolutions in NCHW layout (slower; for comparisons)");
-  train_command->footer(kExitCodes);
-
-  EvalOptions eval_options;
-  auto* eval_command = app.add_subcommand(
-      "eval", "Run a weights file over a test set with LibTorch and with the Eigen core; report accuracy and "
-              "agreement (identical predictions and logits within --tolerance required)");
-  eval_command->add_option("weights", eval_options.weights, "a digitlab weights file")->required();
-  eval_command->add_option("--dataset", eval_options.dataset, "mnist or fashion (default: the model card's)")
-      ->check(CLI::IsMember({"mnist", "fashion", "fashion-mnist"}));
-  eval_command->add_option("--data-dir", eval_options.data_dir, "folder with the idx files");
-  eval_command->add_option("--limit", eval_options.limit, "only the first N test images (0: all)")
-      ->capture_default_str();
-  eval_command->add_option("--device", eval_options.device, "auto, cpu or cuda (for LibTorch)")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
-      ->capture_default_str();
-  eval_command->add_option("--threads", eval_options.threads, "CPU threads for LibTorch; 0: every core")
-      ->capture_default_str();
-  eval_command->add_option("--tolerance", eval_options.tolerance,
-                           "largest |logit difference| accepted between LibTorch and the core")
-      ->capture_default_str();
-  eval_command->add_flag("--json", eval_options.json, "print one JSON object instead of text");
-  eval_command->footer(kExitCodes);
-
-  SweepOptions sweep_options;
-  sweep_options.base.epochs = 1;
-  auto* sweep_command = app.add_subcommand(
-      "sweep", "Train a grid of learning rates, batch sizes, optimizers and schedules; print and save the results "
-               "table (Markdown and CSV) and keep the best model");
-  add_recipe_options(sweep_command, sweep_options.base, false);
-  sweep_command->add_option("--lrs", sweep_options.learning_rates, "learning rates, comma separated")
-      ->delimiter(',')
-      ->capture_default_str();
-  sweep_command->add_option("--batch-sizes", sweep_options.batch_sizes, "batch sizes, comma separated")
-      ->delimiter(',')
-      ->capture_default_str();
-  sweep_command->add_option("--optimizers", sweep_options.optimizers, "sgd, adam, adamw, comma separated")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
-      ->capture_default_str();
-  sweep_command->add_option("--schedulers", sweep_options.schedulers,
-                            "none, step:STEP:GAMMA, cosine, comma separated")
-      ->delimiter(',')
-      ->capture_default_str();
-  sweep_command->add_option("--momentum", sweep_options.base.momentum, "SGD momentum")->capture_default_str();
-  sweep_command->add_option("--out-dir", sweep_options.out_dir,
-                            "results folder (default build/sweep/<dataset>-<model>)");
-  sweep_command->footer(kExitCodes);
-
-  GraphOptions graph_options;
-  auto* graph_command = app.add_subcommand(
-      "graph", "Print the network as Graphviz DOT (render: digitlab graph --model cnn | dot -Tsvg > cnn.svg)");
-  auto* graph_model = graph_command->add_option("--model", graph_options.model, "mlp, mlp-deep or cnn")
-                          ->check(CLI::IsMember({"mlp", "mlp-deep", "cnn"}));
-  auto* graph_weights = graph_command->add_option("weights", graph_options.weights, "a digitlab weights file");
-  graph_model->excludes(graph_weights);
-  graph_command->add_option("-o,--output", graph_options.output, "write the DOT text here instead of stdout");
-  graph_command->footer(kExitCodes);
-
-  InfoOptions info_options;
-  auto* info_command = app.add_subcommand("info", "Print a weights file's model card, layers and self-test result");
-  info_command->add_option("weights", info_options.weights, "a digitlab weights file")->required();
-  info_command->add_flag("--json", info_options.json, "print one JSON object instead of text");
-  info_command->footer(kExitCodes);
-
-  ConvertOptions convert_options;
-  auto* convert_command = app.add_subcommand(
-      "convert", "Re-encode a weights file as float32, float16 or int8; the card gets the new file's test accuracy (Eigen core)");
-  convert_command->add_option("input", convert_options.input, "a digitlab weights file")->required();
-  convert_command->add_option("-o,--output", convert_options.output, "the converted file")->required();
-  convert_command->add_option("--dtype", convert_options.dtype, "float32, float16 or int8 (per-output-channel scales)")
-      ->check(CLI::IsMember({"float32", "float16", "int8"}))
-      ->capture_default_str();
-  convert_command->add_option("--data-dir", convert_options.data_dir, "folder with the test set's idx files");
-  convert_command->footer(kExitCodes);
-
-  BenchOptions bench_options;
-  auto* bench_command = app.add_subcommand(
-      "bench", "Time training epochs with the tutorial's recipe (seconds per epoch, images per second)");
-  bench_command->add_option("--models", bench_options.models, "models, comma separated")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"mlp", "mlp-deep", "cnn"}))
-      ->capture_default_str();
-  bench_command->add_option("--datasets", bench_options.datasets, "datasets, comma separated")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"mnist", "fashion", "fashion-mnist"}))
-      ->capture_default_str();
-  bench_command->add_option("--threads", bench_options.threads, "thread counts to try, comma separated")
-      ->delimiter(',')
-      ->capture_default_str();
-  bench_command->add_option("--epochs", bench_options.epochs, "epochs per measurement")->capture_default_str();
-  bench_command->add_option("--limit-train", bench_options.limit_train, "only the first N training images")
-      ->capture_default_str();
-  bench_command->add_option("--device", bench_options.device, "cpu, cuda or auto")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
-      ->capture_default_str();
-  bench_command->add_option("--data-dir", bench_options.data_dir, "folder with the idx files");
-  bench_command->add_option("--json", bench_options.json, "also write the results to this JSON file");
-  bool bench_nchw = false;
-  bench_command->add_flag("--no-channels-last", bench_nchw, "keep CPU convolutions in NCHW layout");
-  bench_command->footer(kExitCodes);
+  // In the order `digitlab --help` lists them.
+  const std::vector<Subcommand> subcommands = {
+      add_train_command(app), add_eval_command(app),    add_sweep_command(app), add_graph_command(app),
+      add_info_command(app),  add_convert_command(app), add_bench_command(app),
+  };
 
   try {
     app.parse(argc, argv);
@@ -323,26 +344,8 @@ int run_cli(int argc, char** argv) {
                  where.c_str());
     return kExitUsage;
   }
-
-  if (*train_command) {
-    train_options.channels_last = !no_channels_last;
-    return run_train(train_options);
-  }
-  if (*eval_command) return run_eval(eval_options);
-  if (*convert_command) return run_convert(convert_options);
-  if (*sweep_command) return run_sweep(sweep_options);
-  if (*graph_command) {
-    if (graph_options.model.empty() && graph_options.weights.empty()) {
-      std::fprintf(stderr, "digitlab graph: error: give --model NAME or a weights file\n");
-      return kExitUsage;
-    }
-    return run_graph(graph_options);
-  }
-  if (*info_command) return run_info(info_options);
-  if (*bench_command) {
-    bench_options.channels_last = !bench_nchw;
-    return run_bench(bench_options);
-  }
+  for (const Subcommand& subcommand : subcommands)
+    if (*subcommand.command) return subcommand.run();
   return kExitUsage;
 }
 

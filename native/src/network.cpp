@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "console.hpp"
+#include "digitlab/describe.hpp"  // shape_text
 #include "fused_block.hpp"
 
 namespace digitlab::trainer {
@@ -62,12 +63,6 @@ torch::Tensor with_channels_last_strides(const torch::Tensor& tensor) {
 bool makes_fresh_tensor(LayerKind kind) {
   return kind == LayerKind::linear || kind == LayerKind::conv2d || kind == LayerKind::batch_norm ||
          kind == LayerKind::max_pool2d;
-}
-
-std::string shape_text(const ActivationShape& shape) {
-  std::string text = "(";
-  for (std::size_t i = 0; i < shape.dims.size(); ++i) text += (i ? ", " : "") + std::to_string(shape.dims[i]);
-  return text + ")";
 }
 
 // LibTorch prints "torch::nn::Linear(in_features=784, out_features=512, bias=true)"; the tutorial's
@@ -172,7 +167,7 @@ void NetworkImpl::print_summary(std::ostream& out, const std::string& title) con
   for (std::size_t i = 0; i < descriptions.size(); ++i) {
     const std::int64_t count = torch_parameter_count(*layers_->ptr(i));
     out << "  " << descriptions[i] << std::string(width - descriptions[i].size(), ' ')
-        << fmt::format("{:>14}  {:>10}\n", shape_text(shapes_[i]), count ? with_thousands(count) : "-");
+        << fmt::format("{:>14}  {:>10}\n", shape_text(shapes_[i].dims), count ? with_thousands(count) : "-");
   }
   out << ")\n" << fmt::format("Total parameters: {} (all trainable)\n", with_thousands(parameter_total()));
 }

@@ -1,5 +1,7 @@
-// The training run (see trainer.hpp). Sections: 1. environment  2. evaluation  3. the run: set-up, the
-// loop, checkpoints, outputs  4. weights file and run record. Read next: checkpoint.cpp, evaluate.cpp.
+// The training run (see trainer.hpp). Sections: 1. environment  2. evaluation  3. the run: its phases
+// (data, network, resume, checkpoints, epoch draws, epoch end, final report, outputs), then train(), which
+// runs them in order with the step loop inline  4. weights file and run record.
+// Read next: checkpoint.cpp, evaluate.cpp.
 #include "trainer.hpp"
 
 #include "augment.hpp"
@@ -215,6 +217,217 @@ class RunLog {
   ProgressBar bar_;
 };
 
+// The phases of a run, in the order train() runs them: data, network, resume, per epoch the draws and
+// (after the step loop, which stays in train()) the evaluation and the checkpoint, then the final report
+// and the outputs.
+
+// The two splits, on the device.
+struct RunData {
+  DeviceSplit train, test;
+};
+
+// One uint8 tensor per split, on the device; fills the result's data fields.
+Result<RunData> load_run_data(const TrainOptions& options, const DatasetInfo& dataset, const torch::Device& device,
+                              TrainResult& result, RunLog& log) {
+  const auto load_started = Clock::now();
+  auto train_split = load_split(options.data_dir, "train", options.limit_train, device);
+  if (!train_split) return train_split.error();
+  auto test_split = load_split(options.data_dir, "t10k", options.limit_test, device);
+  if (!test_split) return test_split.error();
+  RunData data{std::move(train_split).value(), std::move(test_split).value()};
+  result.load_seconds = seconds_since(load_started);
+  result.train_images = data.train.size();
+  result.test_images = data.test.size();
+  const std::int64_t batch = options.batch_size;
+  result.steps_per_epoch = (data.train.size() + batch - 1) / batch;  // the last batch may be short
+  log.line(fmt::format("Data: {} ({}), {} training and {} test images, loaded in {:.2f}s", dataset.card_name,
+                       options.data_dir, with_thousands(data.train.size()), with_thousands(data.test.size()),
+                       result.load_seconds));
+  return data;
+}
+
+// The architecture with the dataset's card, as a LibTorch network on the device, initialised the way
+// PyTorch does from the seed.
+struct RunNetwork {
+  Model spec;
+  Network network;
+};
+
+Result<RunNetwork> build_run_network(const TrainOptions& options, const DatasetInfo& dataset,
+                                     const torch::Device& device, RunLog& log) {
+  torch::manual_seed(options.seed);
+  Model spec = make_architecture(options.model).value();
+  spec.card.dataset = dataset.card_name;
+  spec.card.class_names = dataset.class_names;
+  auto built = build_network(spec);
+  if (!built) return built.error();
+  Network network = built.value();
+  network->to(device);
+  if (device.is_cpu() && options.channels_last) network->use_channels_last();
+  if (options.print_model) {
+    std::ostringstream text;
+    network->print_summary(text, "NeuralNetwork");
+    std::string printed = text.str();
+    if (!printed.empty() && printed.back() == '\n') printed.pop_back();
+    log.line(printed);
+  }
+  log.line("Recipe: " + options.recipe() + ", normalise (x/255 - 0.5)/0.5");
+  return RunNetwork{std::move(spec), network};
+}
+
+// What the step loop carries besides the network and the optimizer, all of it in a checkpoint.
+struct LoopState {
+  Progress progress;
+  // The data order has its own generator, so dropout draws (torch's default generator) never shift it.
+  torch::Generator data_generator;
+  torch::Tensor epoch_start_state;  // data_generator's state at the start of the epoch in progress
+  // Per-epoch loss sums on the device: reading a loss back every step would stall a GPU.
+  torch::Tensor loss_sums;          // (2) float64: the epoch's sum, the log window's sum
+};
+
+LoopState start_loop_state(const TrainOptions& options, const torch::Device& device) {
+  LoopState state{Progress{}, at::detail::createCPUGenerator(options.seed),
+                  torch::Tensor(), torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).device(device))};
+  state.epoch_start_state = state.data_generator.get_state();
+  return state;
+}
+
+// --resume: the network, the optimizer, the generators and the progress as the checkpoint left them.
+Status resume_run(const TrainOptions& options, NetworkImpl& network, torch::optim::Optimizer& optimizer,
+                  const torch::Device& device, LoopState& loop, TrainResult& result, RunLog& log) {
+  CheckpointState state;
+  if (auto loaded = load_checkpoint(options.resume, network, optimizer, options.recipe_json(), &state); !loaded)
+    return loaded.error();
+  try {
+    loop.progress = progress_from_json(state.progress);
+  } catch (const nlohmann::json::exception& error) {
+    return make_error(ErrorCode::bad_value, "checkpoint.progress", 0,
+                      options.resume + " has unreadable progress data: " + error.what());
+  }
+  loop.data_generator.set_state(state.data_generator_state);
+  loop.epoch_start_state = state.data_generator_state;
+  at::Generator default_generator = at::detail::getDefaultCPUGenerator();  // a handle: shares the state
+  {
+    std::lock_guard<std::mutex> lock(default_generator.mutex());
+    default_generator.set_state(state.default_generator_state);
+  }
+  loop.loss_sums = state.loss_sums.to(device);
+  result.resumed_from = options.resume;
+  log.line(fmt::format("Resumed from {} at epoch {}, step {} ({} steps done)", options.resume, loop.progress.epoch + 1,
+                       loop.progress.step, loop.progress.global_step));
+  return Ok{};
+}
+
+Status save_run_checkpoint(const TrainOptions& options, NetworkImpl& network, torch::optim::Optimizer& optimizer,
+                           const LoopState& loop) {
+  CheckpointState state;
+  state.recipe = options.recipe_json();
+  state.progress = to_json(loop.progress);
+  state.data_generator_state = loop.epoch_start_state;
+  state.default_generator_state = at::detail::getDefaultCPUGenerator().get_state();
+  state.loss_sums = loop.loss_sums;
+  return save_checkpoint(options.checkpoint, network, optimizer, state);
+}
+
+// The epoch's order (and augmentation draws) from the generator as it was at the epoch's start, so a
+// resumed run redraws exactly what the interrupted one drew.
+struct EpochDraws {
+  torch::Tensor order, shifts, draw_uniforms, flip_uniforms;  // empty when that augmentation is off
+};
+
+EpochDraws draw_epoch(const Augmentation& augmentation, std::int64_t images, const torch::Device& device,
+                      LoopState& loop) {
+  EpochDraws draws;
+  loop.data_generator.set_state(loop.epoch_start_state);
+  draws.order = torch::randperm(images, loop.data_generator).to(device);
+  if (augmentation.max_shift > 0)
+    draws.shifts = torch::randint(0, 2 * augmentation.max_shift + 1, {images, 2}, loop.data_generator).to(device);
+  if (augmentation.draw) draws.draw_uniforms = torch::rand({images, kDrawParameters}, loop.data_generator).to(device);
+  if (augmentation.flip) draws.flip_uniforms = torch::rand({images}, loop.data_generator).to(device);
+  return draws;
+}
+
+void evaluate_run(NetworkImpl& network, const RunData& data, const Normalizer& normalizer, const DatasetInfo& dataset,
+                  TrainResult& result) {
+  const auto eval_started = Clock::now();
+  torch::Tensor logits = predict_logits(network, data.test.images, normalizer);
+  result.test = evaluate_logits(logits, data.test.labels, static_cast<int>(dataset.class_names.size()));
+  result.test.seconds = seconds_since(eval_started);
+}
+
+// After an epoch's steps: test accuracy, the epoch's record and its line.
+void finish_epoch(const TrainOptions& options, NetworkImpl& network, const RunData& data, const Normalizer& normalizer,
+                  const DatasetInfo& dataset, double learning_rate, double train_seconds, LoopState& loop,
+                  TrainResult& result, RunLog& log) {
+  evaluate_run(network, data, normalizer, dataset, result);
+  network.train();
+
+  EpochRecord record;
+  record.epoch = loop.progress.epoch + 1;
+  record.learning_rate = learning_rate;
+  record.train_loss = loop.loss_sums[0].item<double>() / double(result.steps_per_epoch);
+  record.test_accuracy = result.test.accuracy;
+  record.train_seconds = train_seconds;
+  record.eval_seconds = result.test.seconds;
+  record.images_per_second = data.train.size() / std::max(train_seconds, 1e-9);
+  loop.progress.epochs.push_back(record);
+  const std::string epoch_line =
+      fmt::format("Epoch [{}/{}] done: train loss {:.4f}, test accuracy {:.2f} % ({}/{}), {:.2f} s/epoch ({} img/s), "
+                  "eval {:.2f}s",
+                  record.epoch, options.epochs, record.train_loss, 100 * record.test_accuracy,
+                  with_thousands(result.test.correct), with_thousands(result.test.count), train_seconds,
+                  with_thousands(static_cast<std::int64_t>(record.images_per_second)), record.eval_seconds);
+  if (options.quiet) log.always(epoch_line); else log.line(epoch_line);
+}
+
+// Per-class accuracy and the confusion matrix of the final model.
+void report_final_test(const TrainOptions& options, const DatasetInfo& dataset, const TrainResult& result,
+                       RunLog& log) {
+  const auto& names = dataset.class_names;
+  if (options.quiet) return;
+  std::string per_class = "Per-class test accuracy:";
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    std::int64_t total = 0;
+    for (std::int64_t v : result.test.confusion[c]) total += v;
+    // "Coat (4)" for Fashion-MNIST; MNIST's class names are already their indices.
+    const std::string label = names[c] == std::to_string(c) ? names[c] : fmt::format("{} ({})", names[c], c);
+    per_class += fmt::format("\n  {:>15}: {:6.2f} %  ({}/{})", label,
+                             total ? 100.0 * result.test.confusion[c][c] / total : 0.0,
+                             result.test.confusion[c][c], total);
+  }
+  log.line(per_class);
+  std::string matrix = render_confusion_matrix(result.test.confusion, names);
+  if (!matrix.empty() && matrix.back() == '\n') matrix.pop_back();
+  log.line("Confusion matrix (rows: true class, columns: predicted):\n" + matrix);
+  log.line(fmt::format("Test accuracy: {:.2f} % ({} of {} test images, {} misclassified)",
+                       100 * result.test.accuracy, with_thousands(result.test.correct),
+                       with_thousands(result.test.count), with_thousands(result.test.misclassified.size())));
+}
+
+// The weights file (read back through the core first: its self-test compares the core's logits with the
+// ones the writer stored) and the run record.
+Status write_run_outputs(const TrainOptions& options, const RunData& data, const Normalizer& normalizer,
+                         Clock::time_point run_started, TrainResult& result, RunLog& log) {
+  auto bytes = weights_bytes(result.model, normalizer.image(data.test.images[0]));
+  if (!bytes) return bytes.error();
+  auto reloaded = load_weights(bytes.value());
+  if (!reloaded) {
+    Error error = reloaded.error();
+    error.message = "the weights file just written does not read back: " + error.message;
+    return error;
+  }
+  result.self_test_max_abs_diff = reloaded.value().self_test_max_abs_diff;
+  result.weights_bytes = static_cast<std::int64_t>(bytes.value().size());
+  if (auto written = write_file_atomically(options.output, bytes.value()); !written) return written.error();
+  result.total_seconds = seconds_since(run_started);
+  if (auto written = write_file_atomically(options.record, run_record(result).dump(2) + "\n"); !written)
+    return written.error();
+  log.line(fmt::format("Wrote {} ({} bytes, self-test max |logit diff| {:.2g}) and the run record {}",
+                       options.output, with_thousands(result.weights_bytes), result.self_test_max_abs_diff,
+                       options.record));
+  return Ok{};
+}
+
 }  // namespace
 
 Result<TrainResult> train(TrainOptions options) {
@@ -234,116 +447,46 @@ Result<TrainResult> train(TrainOptions options) {
   RunLog log(options);
   for (const auto& line : result.environment.header_lines()) log.line(line);
 
-  // Data: one uint8 tensor per split, on the device.
-  const auto load_started = Clock::now();
-  auto train_split = load_split(options.data_dir, "train", options.limit_train, device);
-  if (!train_split) return train_split.error();
-  auto test_split = load_split(options.data_dir, "t10k", options.limit_test, device);
-  if (!test_split) return test_split.error();
-  const DeviceSplit& train_data = train_split.value();
-  const DeviceSplit& test_data = test_split.value();
-  result.load_seconds = seconds_since(load_started);
-  result.train_images = train_data.size();
-  result.test_images = test_data.size();
-  const std::int64_t batch = options.batch_size;
-  const std::int64_t steps_per_epoch = (train_data.size() + batch - 1) / batch;  // the last batch may be short
-  result.steps_per_epoch = steps_per_epoch;
-  log.line(fmt::format("Data: {} ({}), {} training and {} test images, loaded in {:.2f}s", dataset.card_name,
-                       options.data_dir, with_thousands(train_data.size()), with_thousands(test_data.size()),
-                       result.load_seconds));
-
-  // The network, initialised the way PyTorch does from the seed.
-  torch::manual_seed(options.seed);
-  Model spec = make_architecture(options.model).value();
-  spec.card.dataset = dataset.card_name;
-  spec.card.class_names = dataset.class_names;
-  auto built = build_network(spec);
+  auto loaded_data = load_run_data(options, dataset, device, result, log);
+  if (!loaded_data) return loaded_data.error();
+  const RunData& data = loaded_data.value();
+  const DeviceSplit& train_data = data.train;
+  auto built = build_run_network(options, dataset, device, log);
   if (!built) return built.error();
-  Network network = built.value();
-  network->to(device);
-  if (device.is_cpu() && options.channels_last) network->use_channels_last();
-  if (options.print_model) {
-    std::ostringstream text;
-    network->print_summary(text, "NeuralNetwork");
-    std::string printed = text.str();
-    if (!printed.empty() && printed.back() == '\n') printed.pop_back();
-    log.line(printed);
-  }
-  log.line("Recipe: " + options.recipe() + ", normalise (x/255 - 0.5)/0.5");
-
+  const Model& spec = built.value().spec;
+  Network network = built.value().network;
   auto optimizer = make_optimizer(options, network->parameters());
   const Normalizer normalizer(spec.card.normalize_mean, spec.card.normalize_std, device);
-  // The data order has its own generator, so dropout draws (torch's default generator) never shift it.
-  torch::Generator data_generator = at::detail::createCPUGenerator(options.seed);
-  Progress progress;
-  // Per-epoch loss sums on the device: reading a loss back every step would stall a GPU.
-  torch::Tensor loss_sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
-  torch::Tensor epoch_start_state = data_generator.get_state();
-
+  LoopState loop = start_loop_state(options, device);
+  Progress& progress = loop.progress;
   if (!options.resume.empty()) {
-    CheckpointState state;
-    if (auto loaded = load_checkpoint(options.resume, *network, *optimizer, options.recipe_json(), &state); !loaded)
-      return loaded.error();
-    try {
-      progress = progress_from_json(state.progress);
-    } catch (const nlohmann::json::exception& error) {
-      return make_error(ErrorCode::bad_value, "checkpoint.progress", 0,
-                        options.resume + " has unreadable progress data: " + error.what());
-    }
-    data_generator.set_state(state.data_generator_state);
-    epoch_start_state = state.data_generator_state;
-    at::Generator default_generator = at::detail::getDefaultCPUGenerator();  // a handle: shares the state
-    {
-      std::lock_guard<std::mutex> lock(default_generator.mutex());
-      default_generator.set_state(state.default_generator_state);
-    }
-    loss_sums = state.loss_sums.to(device);
-    result.resumed_from = options.resume;
-    log.line(fmt::format("Resumed from {} at epoch {}, step {} ({} steps done)", options.resume, progress.epoch + 1,
-                         progress.step, progress.global_step));
+    if (Status resumed = resume_run(options, *network, *optimizer, device, loop, result, log); !resumed)
+      return resumed.error();
   }
 
-  auto checkpoint_now = [&]() -> Status {
-    CheckpointState state;
-    state.recipe = options.recipe_json();
-    state.progress = to_json(progress);
-    state.data_generator_state = epoch_start_state;
-    state.default_generator_state = at::detail::getDefaultCPUGenerator().get_state();
-    state.loss_sums = loss_sums;
-    return save_checkpoint(options.checkpoint, *network, *optimizer, state);
-  };
-
+  const std::int64_t batch = options.batch_size, steps_per_epoch = result.steps_per_epoch;
   const std::int64_t total_steps = steps_per_epoch * options.epochs;
   for (; progress.epoch < options.epochs; ++progress.epoch) {
     const int epoch = progress.epoch;
-    // The epoch's order (and shifts) from the generator as it was at the epoch's start, so a resumed run
-    // redraws exactly what the interrupted one drew.
-    data_generator.set_state(epoch_start_state);
-    torch::Tensor order = torch::randperm(train_data.size(), data_generator).to(device);
-    torch::Tensor shifts, draw_uniforms, flip_uniforms;
-    if (augmentation.max_shift > 0)
-      shifts = torch::randint(0, 2 * augmentation.max_shift + 1, {train_data.size(), 2}, data_generator).to(device);
-    if (augmentation.draw)
-      draw_uniforms = torch::rand({train_data.size(), kDrawParameters}, data_generator).to(device);
-    if (augmentation.flip) flip_uniforms = torch::rand({train_data.size()}, data_generator).to(device);
-
+    const EpochDraws draws = draw_epoch(augmentation, train_data.size(), device, loop);
     network->train();
     log.bar().start(fmt::format("Epoch {}/{}", epoch + 1, options.epochs), steps_per_epoch, progress.step);
     const auto epoch_started = Clock::now();
     const std::int64_t first_step = progress.step;
     double learning_rate = options.learning_rate;
     std::string last_loss;
+    // The step loop.
     for (; progress.step < steps_per_epoch; ++progress.step) {
       const std::int64_t start = progress.step * batch, end = std::min(train_data.size(), start + batch);
       learning_rate = schedule.learning_rate(options.learning_rate, epoch, double(progress.global_step) / total_steps);
       set_learning_rate(*optimizer, learning_rate);
 
-      torch::Tensor indices = order.slice(0, start, end);
+      torch::Tensor indices = draws.order.slice(0, start, end);
       torch::Tensor pixels = train_data.images.index_select(0, indices);
-      if (augmentation.flip) pixels = flip_horizontally(pixels, flip_uniforms.slice(0, start, end));
-      if (augmentation.draw) pixels = augment_drawn(pixels, draw_uniforms.slice(0, start, end));
+      if (augmentation.flip) pixels = flip_horizontally(pixels, draws.flip_uniforms.slice(0, start, end));
+      if (augmentation.draw) pixels = augment_drawn(pixels, draws.draw_uniforms.slice(0, start, end));
       if (augmentation.max_shift > 0)
-        pixels = shift_images(pixels, shifts.slice(0, start, end), augmentation.max_shift);
+        pixels = shift_images(pixels, draws.shifts.slice(0, start, end), augmentation.max_shift);
       torch::Tensor inputs = normalizer(pixels);
       torch::Tensor targets = train_data.labels.index_select(0, indices);
 
@@ -354,14 +497,14 @@ Result<TrainResult> train(TrainOptions options) {
       optimizer->step();
 
       torch::Tensor detached = loss.detach();
-      loss_sums.add_(detached.to(torch::kFloat64));  // into both sums: the epoch's and the log window's
+      loop.loss_sums.add_(detached.to(torch::kFloat64));  // into both sums: the epoch's and the log window's
       ++progress.global_step;
       ++progress.window_steps;
       if ((progress.step + 1) % options.log_every == 0) {
         const double value = detached.item<double>();
-        const double mean = loss_sums[1].item<double>() / double(progress.window_steps);
+        const double mean = loop.loss_sums[1].item<double>() / double(progress.window_steps);
         progress.losses.push_back({epoch + 1, progress.step + 1, progress.global_step, value, mean});
-        loss_sums[1].zero_();
+        loop.loss_sums[1].zero_();
         progress.window_steps = 0;
         last_loss = fmt::format("loss {:.4f}", value);
         log.line(fmt::format("Epoch [{}/{}], Step [{}/{}], Loss: {:.4f}", epoch + 1, options.epochs,
@@ -376,7 +519,7 @@ Result<TrainResult> train(TrainOptions options) {
         const double elapsed = seconds_since(epoch_started);
         ++progress.step;
         progress.train_seconds += elapsed;
-        Status saved = checkpoint_now();
+        Status saved = save_run_checkpoint(options, *network, *optimizer, loop);
         progress.train_seconds -= elapsed;
         --progress.step;
         if (!saved) return saved.error();
@@ -396,75 +539,26 @@ Result<TrainResult> train(TrainOptions options) {
     if (device.is_cuda()) torch::cuda::synchronize();
     const double train_seconds = progress.train_seconds + seconds_since(epoch_started);
     log.bar().finish();
-
-    // Test accuracy after the epoch.
-    const auto eval_started = Clock::now();
-    torch::Tensor logits = predict_logits(*network, test_data.images, normalizer);
-    result.test = evaluate_logits(logits, test_data.labels, static_cast<int>(dataset.class_names.size()));
-    result.test.seconds = seconds_since(eval_started);
-    network->train();
-
-    EpochRecord record;
-    record.epoch = epoch + 1;
-    record.learning_rate = learning_rate;
-    record.train_loss = loss_sums[0].item<double>() / double(steps_per_epoch);
-    record.test_accuracy = result.test.accuracy;
-    record.train_seconds = train_seconds;
-    record.eval_seconds = result.test.seconds;
-    record.images_per_second = train_data.size() / std::max(train_seconds, 1e-9);
-    progress.epochs.push_back(record);
-    const std::string epoch_line =
-        fmt::format("Epoch [{}/{}] done: train loss {:.4f}, test accuracy {:.2f} % ({}/{}), {:.2f} s/epoch ({} img/s), "
-                    "eval {:.2f}s",
-                    epoch + 1, options.epochs, record.train_loss, 100 * record.test_accuracy,
-                    with_thousands(result.test.correct), with_thousands(result.test.count), train_seconds,
-                    with_thousands(static_cast<std::int64_t>(record.images_per_second)), record.eval_seconds);
-    if (options.quiet) log.always(epoch_line); else log.line(epoch_line);
+    finish_epoch(options, *network, data, normalizer, dataset, learning_rate, train_seconds, loop, result, log);
 
     // On to the next epoch; the checkpoint taken here resumes at its first step.
-    loss_sums.zero_();
+    loop.loss_sums.zero_();
     progress.step = 0;
     progress.window_steps = 0;
     progress.train_seconds = 0;
-    epoch_start_state = data_generator.get_state();
+    loop.epoch_start_state = loop.data_generator.get_state();
     if (options.write_outputs) {
       ++progress.epoch;
-      Status saved = checkpoint_now();
+      Status saved = save_run_checkpoint(options, *network, *optimizer, loop);
       --progress.epoch;
       if (!saved) return saved.error();
     }
   }
   result.losses = progress.losses;
   result.epochs = progress.epochs;
-  if (result.test.count == 0) {
-    // Resumed from the checkpoint of the last epoch: the final model has not been evaluated in this process.
-    const auto eval_started = Clock::now();
-    torch::Tensor logits = predict_logits(*network, test_data.images, normalizer);
-    result.test = evaluate_logits(logits, test_data.labels, static_cast<int>(dataset.class_names.size()));
-    result.test.seconds = seconds_since(eval_started);
-  }
-
-  // Per-class accuracy and the confusion matrix of the final model.
-  const auto& names = dataset.class_names;
-  if (!options.quiet) {
-    std::string per_class = "Per-class test accuracy:";
-    for (std::size_t c = 0; c < names.size(); ++c) {
-      std::int64_t total = 0;
-      for (std::int64_t v : result.test.confusion[c]) total += v;
-      // "Coat (4)" for Fashion-MNIST; MNIST's class names are already their indices.
-      const std::string label = names[c] == std::to_string(c) ? names[c] : fmt::format("{} ({})", names[c], c);
-      per_class += fmt::format("\n  {:>15}: {:6.2f} %  ({}/{})", label,
-                               total ? 100.0 * result.test.confusion[c][c] / total : 0.0,
-                               result.test.confusion[c][c], total);
-    }
-    log.line(per_class);
-    std::string matrix = render_confusion_matrix(result.test.confusion, names);
-    if (!matrix.empty() && matrix.back() == '\n') matrix.pop_back();
-    log.line("Confusion matrix (rows: true class, columns: predicted):\n" + matrix);
-    log.line(fmt::format("Test accuracy: {:.2f} % ({} of {} test images, {} misclassified)",
-                         100 * result.test.accuracy, with_thousands(result.test.correct),
-                         with_thousands(result.test.count), with_thousands(result.test.misclassified.size())));
-  }
+  // Resumed from the checkpoint of the last epoch: the final model has not been evaluated in this process.
+  if (result.test.count == 0) evaluate_run(*network, data, normalizer, dataset, result);
+  report_final_test(options, dataset, result, log);
 
   // Export: the card says what the file is and how it was made.
   ModelCard card = spec.card;
@@ -474,26 +568,8 @@ Result<TrainResult> train(TrainOptions options) {
   result.model = export_model(*network, card);
   result.total_seconds = seconds_since(run_started);
   if (!options.write_outputs) return result;
-
-  auto bytes = weights_bytes(result.model, normalizer.image(test_data.images[0]));
-  if (!bytes) return bytes.error();
-  // Read the file back through the core before keeping it: the self-test compares the core's logits
-  // with the ones the writer stored.
-  auto reloaded = load_weights(bytes.value());
-  if (!reloaded) {
-    Error error = reloaded.error();
-    error.message = "the weights file just written does not read back: " + error.message;
-    return error;
-  }
-  result.self_test_max_abs_diff = reloaded.value().self_test_max_abs_diff;
-  result.weights_bytes = static_cast<std::int64_t>(bytes.value().size());
-  if (auto written = write_file_atomically(options.output, bytes.value()); !written) return written.error();
-  result.total_seconds = seconds_since(run_started);
-  if (auto written = write_file_atomically(options.record, run_record(result).dump(2) + "\n"); !written)
+  if (Status written = write_run_outputs(options, data, normalizer, run_started, result, log); !written)
     return written.error();
-  log.line(fmt::format("Wrote {} ({} bytes, self-test max |logit diff| {:.2g}) and the run record {}",
-                       options.output, with_thousands(result.weights_bytes), result.self_test_max_abs_diff,
-                       options.record));
   return result;
 }
 

@@ -65,10 +65,10 @@ inline void for_each_reached_output(const PackedConv& conv, int iy, int ix, Visi
   }
 }
 
-}  // namespace
-
-PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, int out_channels, int kernel,
-                       int stride, int padding, int in_h, int in_w, const float* skip) {
+// Part 1 of pack_conv2d: the sizes, and the weights (out, in, ky, kx) reordered per panel to
+// (ky, kx, in, lane): the lane (output within the panel) is innermost.
+PackedConv pack_conv2d_weights(const float* weight, int in_channels, int out_channels, int kernel, int stride,
+                               int padding, int in_h, int in_w) {
   PackedConv packed;
   packed.in_channels = in_channels;
   packed.out_channels = out_channels;
@@ -85,7 +85,6 @@ PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, 
   const std::size_t panel_stride = taps * in_channels * kPanelWidth;
   packed.weights.assign(panel_stride * (packed.panels - 1) + taps * in_channels * packed.panel_width(packed.panels - 1),
                         0.f);
-  // (out, in, ky, kx) -> per panel (ky, kx, in, lane): the lane (output within the panel) is innermost.
   for (int o = 0; o < out_channels; ++o) {
     const int panel = o / kPanelWidth, lane = o % kPanelWidth, width = packed.panel_width(panel);
     float* panel_weights = packed.weights.data() + panel * panel_stride;
@@ -96,9 +95,16 @@ PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, 
       }
     }
   }
-  // The bias map is the convolution of the skip image (the input as blank paper makes it), computed in
-  // double over the packed weights in a fixed order and rounded once: what every output holds before
-  // the terms of the inputs that differ from the skip image.
+  return packed;
+}
+
+// Part 2: the skip image (zeros without one) and the bias map, the convolution of the skip image (the
+// input as blank paper makes it), computed in double over the packed weights in a fixed order and rounded
+// once: what every output holds before the terms of the inputs that differ from the skip image.
+void pack_conv2d_bias_map(PackedConv& packed, const float* bias, const float* skip) {
+  const int in_channels = packed.in_channels, out_channels = packed.out_channels, kernel = packed.kernel;
+  const int stride = packed.stride, padding = packed.padding, in_h = packed.in_h, in_w = packed.in_w;
+  const std::size_t panel_stride = static_cast<std::size_t>(kernel) * kernel * in_channels * kPanelWidth;
   const std::size_t skip_size = static_cast<std::size_t>(in_h) * in_w * in_channels;
   packed.skip.assign(skip_size, 0.f);
   if (skip != nullptr) packed.skip.assign(skip, skip + skip_size);
@@ -132,13 +138,19 @@ PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, 
       for (int o = 0; o < out_channels; ++o) row[o] = static_cast<float>(sum[o]);
     }
   }
-  // Each pixel's share of the bias map, through each tap: sum_c w[tap][c] * skip[c], in double, rounded
-  // once. Only where some skip value is not zero, and only up to 16 MB (a wide layer with many input
-  // pixels just does without: conv2d_hwc then always skips blank paper).
+}
+
+// Part 3: each pixel's share of the bias map, through each tap: sum_c w[tap][c] * skip[c], in double,
+// rounded once. Only where some skip value is not zero, and only up to 16 MB (a wide layer with many input
+// pixels just does without: conv2d_hwc then always skips blank paper).
+void pack_conv2d_skip_share(PackedConv& packed, bool skip_given) {
+  const int in_channels = packed.in_channels, out_channels = packed.out_channels, in_h = packed.in_h, in_w = packed.in_w;
+  const std::size_t taps = static_cast<std::size_t>(packed.kernel) * packed.kernel;
+  const std::size_t panel_stride = taps * in_channels * kPanelWidth;
   constexpr std::size_t kMaxShareFloats = std::size_t(1) << 22;
   const std::size_t share_floats = static_cast<std::size_t>(in_h) * in_w * taps * packed.out_stride;
   const bool any_skip = std::any_of(packed.skip.begin(), packed.skip.end(), [](float v) { return v != 0.f; });
-  if (skip != nullptr && any_skip && in_channels > 1 && share_floats <= kMaxShareFloats) {
+  if (skip_given && any_skip && in_channels > 1 && share_floats <= kMaxShareFloats) {
     packed.skip_share.assign(share_floats, 0.f);
     std::vector<double> share(static_cast<std::size_t>(packed.out_stride));
     for (int iy = 0; iy < in_h; ++iy) {
@@ -161,6 +173,15 @@ PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, 
       }
     }
   }
+}
+
+}  // namespace
+
+PackedConv pack_conv2d(const float* weight, const float* bias, int in_channels, int out_channels, int kernel,
+                       int stride, int padding, int in_h, int in_w, const float* skip) {
+  PackedConv packed = pack_conv2d_weights(weight, in_channels, out_channels, kernel, stride, padding, in_h, in_w);
+  pack_conv2d_bias_map(packed, bias, skip);
+  pack_conv2d_skip_share(packed, skip != nullptr);
   // Blank paper that overflows somewhere (absurd weights) would poison every input: skip zeros instead.
   if (skip != nullptr &&
       (!all_finite(packed.skip) || !all_finite(packed.bias_map) || !all_finite(packed.skip_share))) {

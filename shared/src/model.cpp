@@ -1,5 +1,5 @@
 // The forward pass: shape checking (infer_shapes), parameter counts and forward() over a Model's layers.
-// Read next: preprocess.cpp (drawings to model input), weights.cpp (how a Model is loaded).
+// Read next: preprocess.cpp (drawings to model input), weights_reader.cpp (how a Model is loaded).
 #include "digitlab/model.hpp"
 
 #include <algorithm>

@@ -1,11 +1,11 @@
 // The byte-level building blocks of the weights format: record encoders/decoders, float16 and int8 codecs,
-// the checksum re-sealer. Read next: weights.cpp (the loader and writer built on them).
+// the checksum re-sealer. Read next: weights_reader.cpp, weights_writer.cpp (the loader and writer built on them).
 #include "digitlab/weights_format.hpp"
 
 #include <cmath>
 #include <cstring>
 
-#include "digitlab/inflate.hpp"
+#include "digitlab/crc32.hpp"
 
 namespace digitlab::weights_format {
 

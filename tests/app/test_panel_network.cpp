@@ -1,6 +1,7 @@
 // The network teaching panel headless: the layer list (shapes, parameter counts) of a tiny CNN and of the
 // tiny MLP, each layer's activations after a drawn line, clicking a layer and a feature map.
-// Read next: wasm/teaching/panel_network.cpp, wasm/teaching/network_layers.hpp.
+// Its layer words are the core's (digitlab/describe.hpp). Read next: wasm/teaching/panel_network.cpp,
+// wasm/teaching/network_layers.hpp.
 #include <catch2/catch.hpp>
 
 #include "app_harness.hpp"
@@ -24,15 +25,13 @@ std::vector<std::uint8_t> tiny_cnn_weights() {
 
 }  // namespace
 
-TEST_CASE("layer text is worded like digitlab info", "[panel][network]") {
-  CHECK(layer_description(make_conv2d_layer(1, 32, 3, 1, 1)) == "conv2d 1 -> 32, kernel 3, stride 1, padding 1");
-  CHECK(layer_description(make_linear_layer(784, 512)) == "linear 784 -> 512");
-  CHECK(layer_description(make_dropout_layer(0.4f)) == "dropout p 0.4 (identity at inference)");
-  CHECK(layer_description(make_max_pool2d_layer(2, 2)) == "max_pool2d kernel 2, stride 2");
-  CHECK(shape_text({32, 28, 28}) == "(32, 28, 28)");
-  CHECK(with_thousands(953290) == "953,290");
-  CHECK(with_thousands(512) == "512");
-  CHECK(with_thousands(1000) == "1,000");
+TEST_CASE("the panel's short layer text; the full words are the core's", "[panel][network]") {
+  CHECK(layer_short_description(make_conv2d_layer(1, 32, 3, 1, 1)) == "conv2d 1 -> 32, k3 s1 p1");
+  CHECK(layer_short_description(make_batch_norm_layer(32)) == "batch_norm 32");
+  CHECK(layer_short_description(make_max_pool2d_layer(2, 2)) == "max_pool2d 2, s2");
+  CHECK(layer_short_description(make_dropout_layer(0.4f)) == "dropout 0.4");
+  CHECK(layer_short_description(make_leaky_relu_layer(0.2f)) == "leaky_relu 0.2");
+  CHECK(layer_short_description(make_linear_layer(784, 512)) == layer_words(make_linear_layer(784, 512)));
 }
 
 TEST_CASE("network panel: a tiny CNN's layers, its feature maps for a drawing, clicks", "[panel][network][ui]") {
@@ -51,6 +50,12 @@ TEST_CASE("network panel: a tiny CNN's layers, its feature maps for a drawing, c
   CHECK(panel["layers"][2]["shape"] == json::array({4, 14, 14}));
   CHECK(panel["layers"][3]["shape"] == json::array({784}));
   CHECK(panel["layers"][4]["parameters"] == 7850);
+  {
+    // Each layer in the words `digitlab info` prints (tests/trainer/test_info.cpp ties info to the same).
+    const Model model = load_weights(tiny_cnn_weights()).value().model;
+    for (std::size_t i = 0; i < model.layers.size(); ++i)
+      CHECK(panel["layers"][i]["description"] == layer_words(model.layers[i]));
+  }
   CHECK(panel["has_drawing"] == false);
   CHECK(panel["selected_layer"] == 0);
 

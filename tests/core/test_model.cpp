@@ -1,5 +1,5 @@
-// forward() against straightforward double-precision loops written here, for every layer kind and the
-// three architectures; plus infer_shapes() errors and determinism. Read next: shared/src/model.cpp.
+// forward() against the core's double-precision reference (shared/src/reference.cpp), for every layer
+// kind and the three architectures; plus infer_shapes() errors and determinism. Read next: shared/src/model.cpp.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -11,6 +11,7 @@
 
 #include "digitlab/architectures.hpp"
 #include "digitlab/model.hpp"
+#include "digitlab/reference.hpp"
 
 using namespace digitlab;
 
@@ -18,126 +19,6 @@ namespace {
 
 // Tolerance for every comparison below: |core - reference| <= kTolerance * max(1, |reference|).
 constexpr double kTolerance = 1e-4;
-
-// ---- The reference: one plain double-precision loop per layer kind, on (C, H, W) row-major data. ----
-struct RefActivation {
-  std::vector<std::int64_t> dims;
-  std::vector<double> values;
-};
-
-RefActivation reference_layer(const Layer& layer, const RefActivation& in) {
-  RefActivation out;
-  const auto& d = in.dims;
-  auto tensor = [&](std::size_t i) -> const std::vector<float>& { return layer.tensors[i].values; };
-  switch (layer.kind) {
-    case LayerKind::linear: {
-      const std::int64_t n_in = layer.in_features, n_out = layer.out_features;
-      out.dims = {n_out};
-      out.values.assign(static_cast<std::size_t>(n_out), 0.0);
-      for (std::int64_t o = 0; o < n_out; ++o) {
-        double sum = tensor(1)[o];
-        for (std::int64_t k = 0; k < n_in; ++k) sum += double(tensor(0)[o * n_in + k]) * in.values[k];
-        out.values[o] = sum;
-      }
-      break;
-    }
-    case LayerKind::conv2d: {
-      const std::int64_t c_in = d[0], h = d[1], w = d[2], k = layer.kernel, s = layer.stride, p = layer.padding;
-      const std::int64_t c_out = layer.out_channels;
-      const std::int64_t h_out = (h + 2 * p - k) / s + 1, w_out = (w + 2 * p - k) / s + 1;
-      out.dims = {c_out, h_out, w_out};
-      out.values.assign(static_cast<std::size_t>(c_out * h_out * w_out), 0.0);
-      for (std::int64_t o = 0; o < c_out; ++o)
-        for (std::int64_t y = 0; y < h_out; ++y)
-          for (std::int64_t x = 0; x < w_out; ++x) {
-            double sum = tensor(1)[o];
-            for (std::int64_t c = 0; c < c_in; ++c)
-              for (std::int64_t ky = 0; ky < k; ++ky)
-                for (std::int64_t kx = 0; kx < k; ++kx) {
-                  const std::int64_t iy = y * s + ky - p, ix = x * s + kx - p;
-                  if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                  sum += double(tensor(0)[((o * c_in + c) * k + ky) * k + kx]) * in.values[(c * h + iy) * w + ix];
-                }
-            out.values[(o * h_out + y) * w_out + x] = sum;
-          }
-      break;
-    }
-    case LayerKind::batch_norm: {
-      out = in;
-      const std::int64_t per_channel = static_cast<std::int64_t>(in.values.size()) / d[0];
-      for (std::int64_t c = 0; c < d[0]; ++c) {
-        const double scale = tensor(0)[c] / std::sqrt(double(tensor(3)[c]) + double(layer.eps));
-        for (std::int64_t i = 0; i < per_channel; ++i) {
-          double& v = out.values[c * per_channel + i];
-          v = (v - tensor(2)[c]) * scale + tensor(1)[c];
-        }
-      }
-      break;
-    }
-    case LayerKind::relu:
-      out = in;
-      for (double& v : out.values) v = v > 0 ? v : 0;
-      break;
-    case LayerKind::leaky_relu:
-      out = in;
-      for (double& v : out.values) v = v > 0 ? v : v * layer.alpha;
-      break;
-    case LayerKind::sigmoid:
-      out = in;
-      for (double& v : out.values) v = 1 / (1 + std::exp(-v));
-      break;
-    case LayerKind::tanh:
-      out = in;
-      for (double& v : out.values) v = std::tanh(v);
-      break;
-    case LayerKind::max_pool2d: {
-      const std::int64_t c = d[0], h = d[1], w = d[2], k = layer.kernel, s = layer.stride;
-      const std::int64_t h_out = (h - k) / s + 1, w_out = (w - k) / s + 1;
-      out.dims = {c, h_out, w_out};
-      out.values.assign(static_cast<std::size_t>(c * h_out * w_out), 0.0);
-      for (std::int64_t ch = 0; ch < c; ++ch)
-        for (std::int64_t y = 0; y < h_out; ++y)
-          for (std::int64_t x = 0; x < w_out; ++x) {
-            double best = -std::numeric_limits<double>::infinity();
-            for (std::int64_t ky = 0; ky < k; ++ky)
-              for (std::int64_t kx = 0; kx < k; ++kx)
-                best = std::max(best, in.values[(ch * h + y * s + ky) * w + x * s + kx]);
-            out.values[(ch * h_out + y) * w_out + x] = best;
-          }
-      break;
-    }
-    case LayerKind::flatten:
-      out = in;
-      out.dims = {static_cast<std::int64_t>(in.values.size())};
-      break;
-    case LayerKind::dropout:
-      out = in;
-      break;
-    case LayerKind::softmax: {
-      out = in;
-      const std::size_t group = static_cast<std::size_t>(d.back());
-      for (std::size_t start = 0; start < out.values.size(); start += group) {
-        double largest = -std::numeric_limits<double>::infinity(), total = 0;
-        for (std::size_t i = 0; i < group; ++i) largest = std::max(largest, out.values[start + i]);
-        for (std::size_t i = 0; i < group; ++i) total += std::exp(out.values[start + i] - largest);
-        for (std::size_t i = 0; i < group; ++i) out.values[start + i] = std::exp(out.values[start + i] - largest) / total;
-      }
-      break;
-    }
-  }
-  return out;
-}
-
-std::vector<RefActivation> reference_forward(const Model& model, const std::vector<float>& input) {
-  RefActivation current{{model.card.input_channels, model.card.input_height, model.card.input_width},
-                        std::vector<double>(input.begin(), input.end())};
-  std::vector<RefActivation> all;
-  for (const Layer& layer : model.layers) {
-    current = reference_layer(layer, current);
-    all.push_back(current);
-  }
-  return all;
-}
 
 // ---- Comparison with evidence. ----
 struct Difference {
@@ -176,33 +57,31 @@ std::string evidence(const std::string& what, const Difference& d) {
 // Runs the core (with activations, prepared and not) and the reference; checks every layer's output,
 // the logits and the probabilities. Returns the largest logit difference.
 double check_against_reference(const Model& model, const std::vector<float>& input, const std::string& name) {
-  const std::vector<RefActivation> reference = reference_forward(model, input);
+  auto checked = reference::forward(model, input.data(), input.size());
   auto result = forward(model, input.data(), input.size(), true);
   INFO(name);
+  if (!checked) FAIL(checked.error().to_string());
   if (!result) FAIL(result.error().to_string());
+  const reference::Forward& expected = checked.value();
   const Prediction& p = result.value();
   REQUIRE(p.activations.size() == model.layers.size());
+  REQUIRE(expected.activations.size() == model.layers.size());
   for (std::size_t i = 0; i < model.layers.size(); ++i) {
-    const Difference d = compare(p.activations[i], reference[i].values);
+    const Difference d = compare(p.activations[i], expected.activations[i].values);
     const std::string text = evidence(name + " layer " + std::to_string(i) + " (" +
                                           layer_kind_name(model.layers[i].kind) + ")", d);
     INFO(text);
     CHECK(d.size_ok);
     CHECK(d.largest <= kTolerance);
   }
-  // Logits: the last output that is not a trailing softmax.
-  std::size_t logits_layer = model.layers.size();
-  while (logits_layer > 1 && model.layers[logits_layer - 1].kind == LayerKind::softmax) --logits_layer;
-  const std::vector<double>& ref_logits = reference[logits_layer - 1].values;
-  const Difference logit_diff = compare(p.logits, ref_logits);
+  // Logits: the last output that is not a trailing softmax; probabilities: their softmax.
+  const Difference logit_diff = compare(p.logits, expected.logits);
   {
     INFO(evidence(name + " logits", logit_diff));
     CHECK(logit_diff.size_ok);
     CHECK(logit_diff.largest <= kTolerance);
   }
-  RefActivation probabilities{{static_cast<std::int64_t>(ref_logits.size())}, ref_logits};
-  probabilities = reference_layer(make_simple_layer(LayerKind::softmax), probabilities);
-  const Difference prob_diff = compare(p.probabilities, probabilities.values);
+  const Difference prob_diff = compare(p.probabilities, expected.probabilities);
   {
     INFO(evidence(name + " probabilities", prob_diff));
     CHECK(prob_diff.largest <= kTolerance);
@@ -556,4 +435,46 @@ TEST_CASE("infer_shapes and forward reject bad models and inputs with clear erro
     REQUIRE(r);
     CHECK(r.value().logits.size() == 10);
   }
+}
+
+TEST_CASE("the reference refuses the models and inputs forward() refuses, with the same codes", "[model][errors]") {
+  const Model good = make_mlp(1);
+  std::vector<float> input(784, 0.f);
+  REQUIRE(reference::forward(good, input.data(), input.size()));
+  {
+    auto r = reference::forward(good, input.data(), 783);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::bad_argument);
+    CHECK(r.error().message.find("784") != std::string::npos);
+    CHECK(reference::forward(good, nullptr, 784).error().code == ErrorCode::bad_argument);
+  }
+  {
+    Model m = good;
+    m.layers[1].tensors[0].shape = {784, 512};  // transposed weight: the loops would read past the values
+    auto r = reference::forward(m, input.data(), input.size());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == forward(m, input.data(), input.size()).error().code);
+    CHECK(r.error().field == "layer[1].tensors[0] (weight)");
+  }
+  {
+    Model m = good;
+    m.layers.clear();
+    CHECK_FALSE(reference::forward(m, input.data(), input.size()));
+  }
+}
+
+TEST_CASE("the reference's label and probabilities follow its logits", "[model]") {
+  Model model = single_layer_model(1, 1, 30, {make_simple_layer(LayerKind::flatten), make_linear_layer(30, 10),
+                                              make_simple_layer(LayerKind::softmax)}, 13);
+  const std::vector<float> input = random_input(30, 13, -5.f, 5.f);
+  auto r = reference::forward(model, input.data(), input.size());
+  REQUIRE(r);
+  const reference::Forward& f = r.value();
+  REQUIRE(f.logits.size() == 10);
+  CHECK(f.logits == f.activations[1].values);  // the trailing softmax is not the logits
+  double total = 0;
+  for (double p : f.probabilities) total += p;
+  CHECK(total == Approx(1.0).margin(1e-12));
+  CHECK(f.probabilities == f.activations[2].values);
+  CHECK(f.label == int(std::max_element(f.logits.begin(), f.logits.end()) - f.logits.begin()));
 }

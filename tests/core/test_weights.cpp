@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "digitlab/inflate.hpp"
+#include "digitlab/crc32.hpp"
 #include "test_weights_util.hpp"
 
 using namespace weights_test;

@@ -1,10 +1,12 @@
 // Every file in weights/ against weights/manifest.json: bytes and sha256 match, it loads, its self-test
-// passes, the Eigen core reproduces the recorded test accuracy, each run record and sweep in weights/runs/
-// agrees with its entry, and the shipped default reads drawn digits.
+// passes, its logits match the core's double reference, the Eigen core reproduces the recorded test
+// accuracy, each run record and sweep in weights/runs/ agrees with its entry, and the shipped default reads
+// drawn digits.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <map>
 
@@ -12,6 +14,7 @@
 
 #include "digitlab/idx.hpp"
 #include "digitlab/preprocess.hpp"
+#include "digitlab/reference.hpp"
 #include "digitlab/weights.hpp"
 #include "support/sha256.hpp"
 #include "support/synthetic_digits.hpp"
@@ -144,6 +147,54 @@ TEST_CASE("the Eigen core reproduces each file's recorded test accuracy, and the
       INFO(dtype << " loses " << loss * 100 << " points against float32");
       CHECK(loss <= (dtype == "float16" ? 0.001 : 0.003) + 1e-9);
     }
+  }
+}
+
+// Trained weights are sparse after their ReLUs in ways seeded ones are not, so the core takes other
+// skipping paths on them: the logits of each shipped file on real test digits against the core's double
+// reference (reference.hpp), |core - reference| <= 1e-4 * max(1, |reference|), the largest printed.
+TEST_CASE("each shipped model's logits match the double-precision reference on test digits") {
+  std::map<std::string, IdxDataset> test_sets;
+  const nlohmann::json manifest = read_manifest();
+  for (const auto& entry : manifest.at("models")) {
+    const std::string file = entry.at("file").get<std::string>();
+    const std::string dataset = entry.at("dataset").get<std::string>();
+    if (!test_sets.count(dataset)) {
+      auto test = load_idx_dataset(data_folder(dataset), "t10k");
+      REQUIRE(test.ok());
+      test_sets.emplace(dataset, std::move(test.value()));
+    }
+    const IdxDataset& test = test_sets.at(dataset);
+    const LoadedWeights loaded = load_shipped(file);
+    const Model& model = loaded.model;
+    const float mean = model.card.normalize_mean, std = model.card.normalize_std;
+    double largest = 0;
+    std::uint32_t worst_image = 0;
+    std::size_t worst_logit = 0;
+    std::vector<float> input(784);
+    for (std::uint32_t i = 0; i < 10; ++i) {
+      const std::uint8_t* pixels = test.images.image(i);
+      for (int p = 0; p < 784; ++p) input[std::size_t(p)] = (float(pixels[p]) / 255.f - mean) / std;
+      auto core = forward(model, input.data(), input.size());
+      auto plain = reference::forward(model, input.data(), input.size());
+      REQUIRE(core.ok());
+      REQUIRE(plain.ok());
+      REQUIRE(core.value().logits.size() == plain.value().logits.size());
+      for (std::size_t k = 0; k < plain.value().logits.size(); ++k) {
+        const double expected = plain.value().logits[k];
+        const double d = std::fabs(double(core.value().logits[k]) - expected) / std::max(1.0, std::fabs(expected));
+        if (!(d <= largest)) {  // a NaN counts as the largest
+          largest = std::isnan(d) ? INFINITY : d;
+          worst_image = i;
+          worst_logit = k;
+        }
+      }
+    }
+    INFO(file << ": largest scaled |logit diff| vs the double reference " << largest << " (test image "
+              << worst_image << ", logit " << worst_logit << ")");
+    CHECK(largest <= 1e-4);
+    std::printf("%-22s largest scaled logit |diff| vs double reference over 10 test digits: %.3g\n", file.c_str(),
+                largest);
   }
 }
 

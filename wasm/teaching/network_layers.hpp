@@ -1,24 +1,21 @@
-// Text for the network teaching panel: each layer described as `digitlab info` prints it (native/src/
-// commands.cpp), shapes as "(32, 28, 28)", counts with thousands separators. No ImGui here.
-// Read next: panel_network.cpp.
+// What the network teaching panel shows besides the core's layer words: the table's shorter form and how a
+// layer's output is drawn. The full words, shapes and counts are the core's (digitlab/describe.hpp), the
+// ones `digitlab info` prints. No ImGui here. Read next: panel_network.cpp.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "digitlab/describe.hpp"  // layer_words, shape_text, describe_layer: the words `digitlab info` prints
 #include "digitlab/model.hpp"
+#include "digitlab/text.hpp"      // with_thousands
 
 namespace digitlab::app {
 
-// "conv2d 1 -> 32, kernel 3, stride 1, padding 1", "linear 784 -> 512", "relu"
-std::string layer_description(const Layer& layer);
-// A shorter form for the panel's table: "conv2d 1 -> 32, k3 s1 p1", "batch_norm 32", "max_pool2d 2, s2"
+// A shorter form of layer_words() for the panel's table: "conv2d 1 -> 32, k3 s1 p1", "batch_norm 32",
+// "max_pool2d 2, s2"; layer_words() itself for the kinds it already words briefly ("linear 784 -> 512").
 std::string layer_short_description(const Layer& layer);
-// "(32, 28, 28)"
-std::string shape_text(const std::vector<std::int64_t>& dims);
-// 953290 -> "953,290"
-std::string with_thousands(std::int64_t value);
 
 // How a layer's output is best shown: feature maps (channels, height, width) or a strip of values.
 struct ActivationView {

@@ -177,9 +177,9 @@ class Panel final : public TeachingPanel {
     float shape_w = ImGui::CalcTextSize("output").x, params_w = ImGui::CalcTextSize("params").x;
     std::vector<std::string> shapes(model.layers.size()), counts(model.layers.size());
     for (std::size_t i = 0; i < model.layers.size(); ++i) {
-      shapes[i] = shape_text(shapes_[i].dims);
-      const std::int64_t count = parameter_count(model.layers[i]);
-      counts[i] = count ? with_thousands(count) : "-";
+      const LayerDescription described = describe_layer(model.layers[i], &shapes_[i]);  // as `digitlab info` says it
+      shapes[i] = described.output_shape;
+      counts[i] = described.parameters;
       shape_w = std::max(shape_w, ImGui::CalcTextSize(shapes[i].c_str()).x);
       params_w = std::max(params_w, ImGui::CalcTextSize(counts[i].c_str()).x);
     }
@@ -196,7 +196,7 @@ class Panel final : public TeachingPanel {
     for (std::size_t i = 0; i < model.layers.size(); ++i) {
       const Layer& layer = model.layers[i];
       LayerRow& row = layers_[i];
-      row.description = layer_description(layer);
+      row.description = layer_words(layer);
       row.parameters = parameter_count(layer);
       row.activation_size = activations_ ? std::int64_t((*activations_)[i].size()) : 0;
       ImGui::PushID(int(i));
@@ -230,7 +230,7 @@ class Panel final : public TeachingPanel {
       return;
     }
     const std::size_t index = std::size_t(shown_layer_);
-    ImGui::Text("Layer %d: %s", shown_layer_, layer_description(model.layers[index]).c_str());
+    ImGui::Text("Layer %d: %s", shown_layer_, layer_words(model.layers[index]).c_str());
     ImGui::TextDisabled("output %s%s", shape_text(shapes_[index].dims).c_str(),
                         hovered_layer_ >= 0 && hovered_layer_ != selected_layer_ ? "   (preview: click to keep)" : "");
     if (!activations_) {

@@ -1,5 +1,5 @@
 // Bounds-checked views over untrusted bytes: little/big-endian reads and overflow-safe size arithmetic.
-// Every parser in shared/ reads through these. Read next: inflate.hpp, idx.hpp.
+// Every parser in shared/ reads through these. Read next: crc32.hpp, inflate.hpp, idx.hpp.
 #pragma once
 
 #include <cstddef>
