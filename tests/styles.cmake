@@ -15,3 +15,11 @@ digitlab_add_catch_test(NAME digit_styles SOURCES styles/test_digit_styles.cpp L
 add_executable(digit_styles_report styles/digit_styles_report.cpp)
 target_link_libraries(digit_styles_report PRIVATE digitlab_test_style_set)
 target_include_directories(digit_styles_report PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}")
+
+# The trainer's pen augmentation, which draws the same templates for training (native trainer builds only).
+if(TARGET digitlab_trainer)
+  find_package(Torch REQUIRED)
+  find_package(CLI11 REQUIRED)
+  find_package(fmt REQUIRED)
+  digitlab_add_catch_test(NAME pen_augmentation SOURCES styles/test_pen_augmentation.cpp LIBS digitlab_trainer TIMEOUT 300)
+endif()

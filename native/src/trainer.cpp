@@ -313,6 +313,14 @@ Result<TrainResult> train(TrainOptions options) {
     return save_checkpoint(options.checkpoint, *network, *optimizer, state);
   };
 
+  PenDigits pen_digits;  // --augment pen: drawn once from the seed, so a resumed run draws the same ones
+  if (augmentation.pen_fraction > 0) {
+    auto rendered = render_pen_digits(kPenTemplates, kPenDigitsPerClass, options.seed);
+    if (!rendered) return rendered.error();
+    pen_digits = std::move(rendered.value());
+    pen_digits.images = pen_digits.images.to(device);
+  }
+
   const std::int64_t total_steps = steps_per_epoch * options.epochs;
   for (; progress.epoch < options.epochs; ++progress.epoch) {
     const int epoch = progress.epoch;
@@ -326,6 +334,9 @@ Result<TrainResult> train(TrainOptions options) {
     if (augmentation.draw)
       draw_uniforms = torch::rand({train_data.size(), kDrawParameters}, data_generator).to(device);
     if (augmentation.flip) flip_uniforms = torch::rand({train_data.size()}, data_generator).to(device);
+    torch::Tensor pen_uniforms;  // drawn after the others, so recipes without pen draw what they always drew
+    if (augmentation.pen_fraction > 0)
+      pen_uniforms = torch::rand({train_data.size(), kPenParameters}, data_generator).to(device);
 
     network->train();
     log.bar().start(fmt::format("Epoch {}/{}", epoch + 1, options.epochs), steps_per_epoch, progress.step);
@@ -341,6 +352,9 @@ Result<TrainResult> train(TrainOptions options) {
       torch::Tensor indices = order.slice(0, start, end);
       torch::Tensor pixels = train_data.images.index_select(0, indices);
       if (augmentation.flip) pixels = flip_horizontally(pixels, flip_uniforms.slice(0, start, end));
+      if (augmentation.pen_fraction > 0)
+        pixels = mix_pen_digits(pixels, train_data.labels.index_select(0, indices), pen_uniforms.slice(0, start, end),
+                                pen_digits, augmentation.pen_fraction);
       if (augmentation.draw) pixels = augment_drawn(pixels, draw_uniforms.slice(0, start, end));
       if (augmentation.max_shift > 0)
         pixels = shift_images(pixels, shifts.slice(0, start, end), augmentation.max_shift);
