@@ -21,6 +21,8 @@ const perStyle = Number(arg('--per-style', '1'));
 if (!fs.existsSync(report)) fatal(`${report} is missing: build it first (cmake --build build/native --target digit_styles_report)`);
 
 // The native reading of the same drawings, by the same weights the site serves.
+if (!fs.existsSync(path.join(opts.root, 'weights/manifest.json')))
+  fatal(`${opts.root}/weights/manifest.json is missing: build the site first (cmake --preset wasm && cmake --build --preset wasm, or make test)`);
 fs.mkdirSync(opts.out, {recursive: true});
 const sampleFile = path.join(opts.out, 'digit-styles-sample.json');
 try {
@@ -56,10 +58,10 @@ await run(site, {check, finish}, 'digit_styles (the style set drawn in the page)
     await page.close();
   }
   // Per-style accuracy in the page, and where the page and the native core differ.
-  const styles = new Map();
+  const styles = new Map(sample.drawings.map((d) => [`${d.digit} ${d.style}`, {right: 0, total: 0}]));  // set order
   for (const r of results) {
     const key = `${r.digit} ${r.style}`;
-    const entry = styles.get(key) || {right: 0, total: 0};
+    const entry = styles.get(key);
     entry.right += r.page_label === r.digit;
     entry.total += 1;
     styles.set(key, entry);
