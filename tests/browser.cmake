@@ -27,6 +27,14 @@ if(DIGITLAB_NODE)
                      --server "${PROJECT_SOURCE_DIR}/scripts/serve.mjs")
     set_tests_properties(${DIGITLAB_TEST_PREFIX}.browser_${_name} PROPERTIES TIMEOUT 300)
   endforeach()
+  # Issue 16: a sample of the drawn-digit style set (tests/styles.cmake's digit_styles_report) in the page:
+  # one drawing per style, 200-240 s on the loaded 2-core machine (docs/benchmarks.md).
+  add_test(NAME ${DIGITLAB_TEST_PREFIX}.browser_digit_styles
+           COMMAND ${DIGITLAB_NODE} "${CMAKE_CURRENT_SOURCE_DIR}/browser/digit_styles.test.mjs"
+                   --root "${DIGITLAB_BROWSER_SITE}" --out "${CMAKE_CURRENT_BINARY_DIR}/output"
+                   --server "${PROJECT_SOURCE_DIR}/scripts/serve.mjs"
+                   --report "${CMAKE_CURRENT_BINARY_DIR}/digit_styles_report")
+  set_tests_properties(${DIGITLAB_TEST_PREFIX}.browser_digit_styles PROPERTIES TIMEOUT 600)
 else()
   add_test(NAME ${DIGITLAB_TEST_PREFIX}.browser COMMAND /bin/sh -c "echo 'node not found: install nodejs (scripts/setup)'; exit 1")
 endif()

@@ -62,7 +62,7 @@ void add_recipe_options(CLI::App* app, TrainOptions& options, bool with_recipe) 
     app->add_option("--scheduler", options.scheduler,
                     "none, step:STEP:GAMMA (StepLR: lr x GAMMA every STEP epochs) or cosine (to 0 over the run)")
         ->capture_default_str();
-    app->add_option("--augment", options.augmentation, "none, or a comma-separated list of: shift:N (move each image by up to N pixels), draw (rotation, scale, shear, shift, pen thickness: for drawn digits), flip (mirror half the images: Fashion-MNIST)")
+    app->add_option("--augment", options.augmentation, "none, or a comma-separated list of: shift:N (move each image by up to N pixels), draw (rotation, scale, shear, shift, pen thickness: for drawn digits), flip (mirror half the images: Fashion-MNIST), pen[:F] (replace a fraction F, default 0.1, of each batch by synthetic pen drawings of the same digits in the styles of tests/data/digit_styles.json; run from the repository root)")
         ->capture_default_str();
   }
   app->add_option("--seed", options.seed, "seeds the initial weights, the data order and dropout")

@@ -90,7 +90,8 @@ Result<Schedule> parse_schedule(const std::string& text) {
 Result<Augmentation> parse_augmentation(const std::string& text) {
   Augmentation augmentation;
   if (text == "none") return augmentation;
-  const std::string usage = "use none, or a comma-separated list of shift:N, draw and flip (e.g. draw or shift:2,flip)";
+  const std::string usage =
+      "use none, or a comma-separated list of shift:N, draw, flip and pen[:F] (e.g. draw, shift:2,flip or draw,pen:0.1)";
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
@@ -100,6 +101,13 @@ Result<Augmentation> parse_augmentation(const std::string& text) {
       augmentation.draw = true;
     } else if (item == "flip") {
       augmentation.flip = true;
+    } else if (item == "pen" || item.rfind("pen:", 0) == 0) {
+      double fraction = 0.1;
+      if (item != "pen" && !parse_double(item.substr(4), &fraction))
+        return bad("augment", "augmentation '" + text + "': pen:F needs a number F, the fraction of each batch drawn");
+      if (!(fraction > 0 && fraction <= 0.5))
+        return bad("augment", "augmentation '" + text + "': the pen fraction must be above 0 and at most 0.5");
+      augmentation.pen_fraction = fraction;
     } else if (item.rfind("shift:", 0) == 0 && parse_int(item.substr(6), &shift)) {
       if (shift < 1 || shift > 8)
         return bad("augment", "augmentation '" + text + "': the shift must be 1 to 8 pixels");
@@ -141,6 +149,8 @@ Status TrainOptions::validate() const {
     return bad("weight-decay", "--weight-decay must be 0 or more");
   if (auto schedule = parse_schedule(scheduler); !schedule) return schedule.error();
   if (auto augment = parse_augmentation(augmentation); !augment) return augment.error();
+  else if (augment.value().pen_fraction > 0 && dataset != "mnist")
+    return bad("augment", "--augment pen draws digits: it is for --dataset mnist only");
   if (device != "auto" && device != "cpu" && device != "cuda")
     return bad("device", "unknown device '" + device + "': choose auto, cpu or cuda");
   if (threads < 0 || threads > 1024) return bad("threads", "--threads must be 0 (every core) to 1024");

@@ -35,11 +35,14 @@ Result<Schedule> parse_schedule(const std::string& text);
 
 // Augmentation: none, or a comma-separated list of shift:N (each training image moved by up to N pixels in
 // x and y, uniformly), draw (rotation, scale, shear, shift and pen thickness, as drawn digits vary: see
-// augment.hpp) and flip (mirror half the images: Fashion-MNIST only makes sense of it).
+// augment.hpp), flip (mirror half the images: Fashion-MNIST only makes sense of it) and pen[:F] (replace a
+// fraction F, default 0.1, of each MNIST batch by synthetic pen drawings of the same digits in the styles of
+// tests/data/digit_styles.json: augment.hpp).
 struct Augmentation {
   int max_shift = 0;
   bool draw = false;
   bool flip = false;
+  double pen_fraction = 0.0;  // 0: no pen digits
 };
 Result<Augmentation> parse_augmentation(const std::string& text);
 

@@ -332,7 +332,7 @@ Status save_run_checkpoint(const TrainOptions& options, NetworkImpl& network, to
 // The epoch's order (and augmentation draws) from the generator as it was at the epoch's start, so a
 // resumed run redraws exactly what the interrupted one drew.
 struct EpochDraws {
-  torch::Tensor order, shifts, draw_uniforms, flip_uniforms;  // empty when that augmentation is off
+  torch::Tensor order, shifts, draw_uniforms, flip_uniforms, pen_uniforms;  // empty when that augmentation is off
 };
 
 EpochDraws draw_epoch(const Augmentation& augmentation, std::int64_t images, const torch::Device& device,
@@ -344,6 +344,9 @@ EpochDraws draw_epoch(const Augmentation& augmentation, std::int64_t images, con
     draws.shifts = torch::randint(0, 2 * augmentation.max_shift + 1, {images, 2}, loop.data_generator).to(device);
   if (augmentation.draw) draws.draw_uniforms = torch::rand({images, kDrawParameters}, loop.data_generator).to(device);
   if (augmentation.flip) draws.flip_uniforms = torch::rand({images}, loop.data_generator).to(device);
+  // Drawn after the others, so that recipes without pen draw what they always drew.
+  if (augmentation.pen_fraction > 0)
+    draws.pen_uniforms = torch::rand({images, kPenParameters}, loop.data_generator).to(device);
   return draws;
 }
 
@@ -464,6 +467,15 @@ Result<TrainResult> train(TrainOptions options) {
       return resumed.error();
   }
 
+  // --augment pen: drawn once from the seed, so a resumed run draws the same ones.
+  PenDigits pen_digits;
+  if (augmentation.pen_fraction > 0) {
+    auto rendered = render_pen_digits(kPenTemplates, kPenDigitsPerClass, options.seed);
+    if (!rendered) return rendered.error();
+    pen_digits = std::move(rendered.value());
+    pen_digits.images = pen_digits.images.to(device);
+  }
+
   const std::int64_t batch = options.batch_size, steps_per_epoch = result.steps_per_epoch;
   const std::int64_t total_steps = steps_per_epoch * options.epochs;
   for (; progress.epoch < options.epochs; ++progress.epoch) {
@@ -484,6 +496,9 @@ Result<TrainResult> train(TrainOptions options) {
       torch::Tensor indices = draws.order.slice(0, start, end);
       torch::Tensor pixels = train_data.images.index_select(0, indices);
       if (augmentation.flip) pixels = flip_horizontally(pixels, draws.flip_uniforms.slice(0, start, end));
+      if (augmentation.pen_fraction > 0)
+        pixels = mix_pen_digits(pixels, train_data.labels.index_select(0, indices),
+                                draws.pen_uniforms.slice(0, start, end), pen_digits, augmentation.pen_fraction);
       if (augmentation.draw) pixels = augment_drawn(pixels, draws.draw_uniforms.slice(0, start, end));
       if (augmentation.max_shift > 0)
         pixels = shift_images(pixels, draws.shifts.slice(0, start, end), augmentation.max_shift);
