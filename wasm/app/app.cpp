@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "digitlab/pytorch.hpp"
+#include "digitlab/weights.hpp"
 #include "imgui.h"
 #include "common/json_writer.hpp"
 
@@ -214,14 +216,19 @@ Status App::open_user_file(const std::string& file_name, ByteSpan bytes) {
     pending_model_ = -1;
     last_error_.clear();
     ++model_generation_;
+    services_.state_changed();
   } else {
-    last_error_ = status.error().to_string();
-    std::string message = file_name + " was not loaded: " + last_error_;
-    if (catalog_.has_model()) message = then(message, "The model in use is still " + catalog_.active_entry()->name + ".");
-    add_message(message);
+    user_file_failed(file_name, status.error().to_string());
   }
-  services_.state_changed();
   return status;
+}
+
+void App::user_file_failed(const std::string& file_name, const std::string& error_text) {
+  last_error_ = error_text;
+  std::string message = file_name + " was not loaded: " + last_error_;
+  if (catalog_.has_model()) message = then(message, "The model in use is still " + catalog_.active_entry()->name + ".");
+  add_message(message);
+  services_.state_changed();
 }
 
 bool App::select_model(const std::string& name, std::string* why) {
@@ -693,6 +700,7 @@ void App::draw_model_panel() {
     if (!loaded.model.card.recipe.empty()) ImGui::TextWrapped("Trained: %s", loaded.model.card.recipe.c_str());
     if (loaded.has_self_test)
       ImGui::Text("Self-test: passed (largest difference %.2g)", double(loaded.self_test_max_abs_diff));
+    if (entry->user_file && pytorch::is_imported(loaded.model.card)) draw_import_assumptions();
   }
   ImGui::Spacing();
   if (services_.can_open_files() && ImGui::Button("Open weights file...")) services_.open_file_picker();
@@ -704,7 +712,71 @@ void App::draw_model_panel() {
   }
 }
 
+void App::draw_import_assumptions() {
+  const ModelEntry entry = *catalog_.active_entry();
+  const Model& model = catalog_.active().model;
+  // The normalisations people use: the tutorial's, PyTorch's MNIST example's, and none.
+  struct Normalization { float mean, std_dev; const char* label; };
+  static const Normalization normalizations[] = {{0.5f, 0.5f, "Normalize(0.5, 0.5): the tutorial's"},
+                                                 {0.1307f, 0.3081f, "Normalize(0.1307, 0.3081): PyTorch's MNIST example"},
+                                                 {0.f, 1.f, "none: pixels in [0, 1]"}};
+  struct Activation { LayerKind kind; const char* label; };
+  static const Activation activations[] = {{LayerKind::relu, "ReLU"}, {LayerKind::sigmoid, "sigmoid"},
+                                           {LayerKind::tanh, "tanh"}, {LayerKind::leaky_relu, "leaky ReLU"}};
+  auto is_activation = [](LayerKind kind) {
+    return kind == LayerKind::relu || kind == LayerKind::sigmoid || kind == LayerKind::tanh || kind == LayerKind::leaky_relu;
+  };
+  LayerKind current = LayerKind::relu;
+  bool has_linear_activation = false;  // an activation right after a linear layer (what a state_dict cannot say)
+  for (std::size_t i = 1; i < model.layers.size(); ++i)
+    if (is_activation(model.layers[i].kind) && model.layers[i - 1].kind == LayerKind::linear) {
+      current = model.layers[i].kind;
+      has_linear_activation = true;
+    }
+  ImGui::Spacing();
+  ImGui::TextWrapped("Not in the PyTorch file, so assumed (change them if your model used others):");
+  ImGui::TextUnformatted("Input normalisation:");
+  float mean = model.card.normalize_mean, std_dev = model.card.normalize_std;
+  bool changed = false;
+  for (const Normalization& n : normalizations)
+    if (ImGui::RadioButton(n.label, mean == n.mean && std_dev == n.std_dev) && !(mean == n.mean && std_dev == n.std_dev)) {
+      mean = n.mean, std_dev = n.std_dev;
+      changed = true;
+    }
+  LayerKind wanted = current;
+  if (has_linear_activation) {
+    ImGui::TextUnformatted("Between the linear layers:");
+    for (std::size_t i = 0; i < sizeof activations / sizeof activations[0]; ++i) {
+      if (i) ImGui::SameLine();
+      if (ImGui::RadioButton(activations[i].label, current == activations[i].kind) && current != activations[i].kind) {
+        wanted = activations[i].kind;
+        changed = true;
+      }
+    }
+  }
+  if (!changed) return;
+  Model edited = model;
+  edited.prepared.reset();
+  edited.card.normalize_mean = mean;
+  edited.card.normalize_std = std_dev;
+  for (std::size_t i = 1; i < edited.layers.size(); ++i)
+    if (is_activation(edited.layers[i].kind) && edited.layers[i - 1].kind == LayerKind::linear) edited.layers[i].kind = wanted;
+  Result<std::vector<std::uint8_t>> bytes = write_weights(edited);
+  if (!bytes) {
+    user_file_failed(entry.name, bytes.error().to_string());
+    return;
+  }
+  (void)open_user_file(entry.name, ByteSpan(bytes.value().data(), bytes.value().size()));
+}
+
 // ---- the state the page reports -------------------------------------------------------------------------
+
+std::string App::model_input_json() const {
+  if (empty_ || drawing_.empty() || preprocessed_.image28.size() != 28 * 28) return "null";
+  std::string json = "[";
+  for (std::size_t i = 0; i < preprocessed_.image28.size(); ++i) json += (i ? "," : "") + json_number(preprocessed_.image28[i]);
+  return json + "]";
+}
 
 std::string App::status_sentence() const {
   if (!catalog_.has_model()) return pending_model_ >= 0 ? "Loading the model." : "No model is loaded.";

@@ -64,6 +64,11 @@ struct ImportOptions {
 // lists the names and shapes seen and the ones expected; shape_mismatch names the tensor.
 Result<Model> import_state_dict(const StateDict& state, const ImportOptions& options = {});
 
+// What import_state_dict writes as the card's trainer_version (followed by " from <file>"): the app shows
+// an imported model's assumptions, and lets them be changed, when the card starts with it.
+inline constexpr const char* kImportedTrainer = "PyTorch state_dict, imported by digitlab";
+inline bool is_imported(const ModelCard& card) { return card.trainer_version.rfind(kImportedTrainer, 0) == 0; }
+
 // read_state_dict + import_state_dict + the weights file round trip, for the page and the CLI.
 Result<LoadedWeights> load_pytorch(ByteSpan file, const ImportOptions& options = {});
 
