@@ -712,8 +712,13 @@ void App::draw_model_panel() {
   }
 }
 
+namespace {
+bool is_elementwise_activation(LayerKind kind) {
+  return kind == LayerKind::relu || kind == LayerKind::sigmoid || kind == LayerKind::tanh || kind == LayerKind::leaky_relu;
+}
+}  // namespace
+
 void App::draw_import_assumptions() {
-  const ModelEntry entry = *catalog_.active_entry();
   const Model& model = catalog_.active().model;
   // The normalisations people use: the tutorial's, PyTorch's MNIST example's, and none.
   struct Normalization { float mean, std_dev; const char* label; };
@@ -723,13 +728,10 @@ void App::draw_import_assumptions() {
   struct Activation { LayerKind kind; const char* label; };
   static const Activation activations[] = {{LayerKind::relu, "ReLU"}, {LayerKind::sigmoid, "sigmoid"},
                                            {LayerKind::tanh, "tanh"}, {LayerKind::leaky_relu, "leaky ReLU"}};
-  auto is_activation = [](LayerKind kind) {
-    return kind == LayerKind::relu || kind == LayerKind::sigmoid || kind == LayerKind::tanh || kind == LayerKind::leaky_relu;
-  };
   LayerKind current = LayerKind::relu;
   bool has_linear_activation = false;  // an activation right after a linear layer (what a state_dict cannot say)
   for (std::size_t i = 1; i < model.layers.size(); ++i)
-    if (is_activation(model.layers[i].kind) && model.layers[i - 1].kind == LayerKind::linear) {
+    if (is_elementwise_activation(model.layers[i].kind) && model.layers[i - 1].kind == LayerKind::linear) {
       current = model.layers[i].kind;
       has_linear_activation = true;
     }
@@ -754,19 +756,29 @@ void App::draw_import_assumptions() {
       }
     }
   }
-  if (!changed) return;
-  Model edited = model;
+  if (changed) (void)set_import_assumptions(mean, std_dev, wanted);
+}
+
+Status App::set_import_assumptions(float mean, float std_dev, LayerKind activation) {
+  const ModelEntry* entry = catalog_.active_entry();
+  if (!entry || !entry->user_file || !pytorch::is_imported(catalog_.active().model.card))
+    return make_error(ErrorCode::bad_argument, "model", 0, "the model in use was not imported from PyTorch");
+  if (!(std_dev > 0.f) || !std::isfinite(mean))
+    return make_error(ErrorCode::bad_argument, "normalize", 0, "the normalisation needs a finite mean and a std above 0");
+  const std::string name = entry->name;
+  Model edited = catalog_.active().model;
   edited.prepared.reset();
   edited.card.normalize_mean = mean;
   edited.card.normalize_std = std_dev;
   for (std::size_t i = 1; i < edited.layers.size(); ++i)
-    if (is_activation(edited.layers[i].kind) && edited.layers[i - 1].kind == LayerKind::linear) edited.layers[i].kind = wanted;
+    if (is_elementwise_activation(edited.layers[i].kind) && edited.layers[i - 1].kind == LayerKind::linear)
+      edited.layers[i].kind = activation;
   Result<std::vector<std::uint8_t>> bytes = write_weights(edited);
   if (!bytes) {
-    user_file_failed(entry.name, bytes.error().to_string());
-    return;
+    user_file_failed(name, bytes.error().to_string());
+    return bytes.error();
   }
-  (void)open_user_file(entry.name, ByteSpan(bytes.value().data(), bytes.value().size()));
+  return open_user_file(name, ByteSpan(bytes.value().data(), bytes.value().size()));
 }
 
 // ---- the state the page reports -------------------------------------------------------------------------
