@@ -38,7 +38,7 @@ TEST_CASE("an imported model's assumed normalisation and activation can be chang
   started.imgui.frame(app);
   const Model& model = app.catalog().active().model;
   CHECK(app.catalog().active_entry()->name == "model.pth");
-  CHECK(app.catalog().entries().size() == 1);  // replaced under its name, not added
+  CHECK(app.catalog().entries().size() == 1);  // replaced in its entry, not added
   CHECK(model.card.normalize_mean == 0.1307f);
   CHECK(model.card.normalize_std == 0.3081f);
   CHECK(model.layers[2].kind == LayerKind::sigmoid);

@@ -8,7 +8,6 @@
 #include <cstdio>
 
 #include "digitlab/pytorch.hpp"
-#include "digitlab/weights.hpp"
 #include "imgui.h"
 #include "common/json_writer.hpp"
 
@@ -765,20 +764,20 @@ Status App::set_import_assumptions(float mean, float std_dev, LayerKind activati
     return make_error(ErrorCode::bad_argument, "model", 0, "the model in use was not imported from PyTorch");
   if (!(std_dev > 0.f) || !std::isfinite(mean))
     return make_error(ErrorCode::bad_argument, "normalize", 0, "the normalisation needs a finite mean and a std above 0");
-  const std::string name = entry->name;
   Model edited = catalog_.active().model;
-  edited.prepared.reset();
   edited.card.normalize_mean = mean;
   edited.card.normalize_std = std_dev;
   for (std::size_t i = 1; i < edited.layers.size(); ++i)
     if (is_elementwise_activation(edited.layers[i].kind) && edited.layers[i - 1].kind == LayerKind::linear)
       edited.layers[i].kind = activation;
-  Result<std::vector<std::uint8_t>> bytes = write_weights(edited);
-  if (!bytes) {
-    user_file_failed(name, bytes.error().to_string());
-    return bytes.error();
+  Status replaced = catalog_.replace_active_model(std::move(edited));
+  if (!replaced) {
+    user_file_failed(catalog_.active_entry()->name, replaced.error().to_string());
+    return replaced;
   }
-  return open_user_file(name, ByteSpan(bytes.value().data(), bytes.value().size()));
+  ++model_generation_;  // the drawing is read again, panels recompute
+  services_.state_changed();
+  return Ok{};
 }
 
 // ---- the state the page reports -------------------------------------------------------------------------
