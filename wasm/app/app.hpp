@@ -77,7 +77,8 @@ class App {
   void user_file_failed(const std::string& file_name, const std::string& error_text);
   // For a model imported from PyTorch (pytorch::is_imported): what its state_dict could not say, changed.
   // The input normalisation, and the activation after every linear layer; the model is replaced in its
-  // catalog entry and the drawing read again. bad_argument for another model or a std <= 0. The model panel's choices call this.
+  // catalog entry and the drawing read again. bad_argument for another model or a std <= 0. The model
+  // panel's choices call this.
   Status set_import_assumptions(float mean, float std_dev, LayerKind activation);
   // Switch to a model by name (the picker, the page's JavaScript API). false + *why when unknown.
   bool select_model(const std::string& name, std::string* why);
