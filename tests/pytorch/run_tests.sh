@@ -105,7 +105,7 @@ cli)
   expect_refusal 1 "$dir/missing.pth" "$digitlab" import "$dir/missing.pth" -o "$dir/x.dlw"
   expect_refusal 1 "$dir/mlp.dlw" "$digitlab" import "$dir/mlp.dlw" -o "$dir/x.dlw" --no-test-set
   expect_refusal 1 "--no-test-set" "$digitlab" import "$m" -o "$dir/x.dlw" --data-dir "$dir/no-such-folder"
-  expect_refusal 1 "$m" "$digitlab" export "$m" -o "$dir/x.pth"
+  expect_refusal 1 "run digitlab import" "$digitlab" export "$m" -o "$dir/x.pth"
   [ -e "$dir/x.dlw" ] && fail "a refused import wrote $dir/x.dlw"
   ;;
 *)
