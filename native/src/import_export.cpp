@@ -200,7 +200,14 @@ int run_import(const ImportCommandOptions& options) {
 
 int run_export(const ExportCommandOptions& options) {
   auto loaded = load_weights_file(options.input);
-  if (!loaded) return fail("export", loaded.error());
+  if (!loaded) {
+    Error error = loaded.error();
+    if (error.code == ErrorCode::wrong_file_kind && error.message.find("zip archive") != std::string::npos)
+      error.message = options.input + " is a zip archive, as PyTorch files are, not a digitlab weights file: "
+                      "export takes a .dlw; to bring a PyTorch file in, run digitlab import " + options.input +
+                      " -o model.dlw";
+    return fail("export", error);
+  }
   const Model& model = loaded.value().model;
   auto bytes = pytorch::export_state_dict(model);
   if (!bytes) {
