@@ -58,7 +58,7 @@ bool starts_with(ByteSpan bytes, const char* prefix, std::size_t n) {
 Result<StateDict> read_torch_zip(ByteSpan file, const ReadLimits& limits) {
   zip::ReadLimits zip_limits;
   zip_limits.max_entries = limits.max_tensors + 64;
-  zip_limits.max_entry_bytes = limits.max_tensor_bytes;
+  zip_limits.max_entry_bytes = limits.max_file_bytes;  // storages are bounded by the pickle reader
   Result<zip::Archive> read = zip::read_archive(file, zip_limits);
   if (!read) return read.error();
   const zip::Archive& archive = read.value();
