@@ -5,6 +5,9 @@ digitlab_add_catch_test(NAME pytorch-model SOURCES "${CMAKE_CURRENT_SOURCE_DIR}/
 if(NOT EMSCRIPTEN)
   add_executable(pytorch_check "${CMAKE_CURRENT_SOURCE_DIR}/pytorch/pytorch_check.cpp")
   target_link_libraries(pytorch_check PRIVATE digitlab::core)
+  if(TARGET pytorch_fixtures)  # the reader's fixtures (tests/core.cmake), also compared logit by logit
+    add_dependencies(pytorch_check pytorch_fixtures)
+  endif()
   set(_pytorch_out "${CMAKE_CURRENT_BINARY_DIR}/output/pytorch")
   set(_pytorch_digitlab "")
   if(TARGET digitlab)
@@ -18,7 +21,8 @@ if(NOT EMSCRIPTEN)
     set(_name ${DIGITLAB_TEST_PREFIX}.pytorch-${_case})
     add_test(NAME ${_name}
              COMMAND bash "${CMAKE_CURRENT_SOURCE_DIR}/pytorch/run_tests.sh" ${_case} $<TARGET_FILE:pytorch_check>
-                     "${_pytorch_digitlab}" "${DIGITLAB_DATA_DIR}" "${_pytorch_out}")
+                     "${_pytorch_digitlab}" "${DIGITLAB_DATA_DIR}" "${_pytorch_out}"
+                     "${CMAKE_CURRENT_BINARY_DIR}/pytorch-fixtures")
     set_tests_properties(${_name} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
     if(_case STREQUAL "fixtures")
       set_tests_properties(${_name} PROPERTIES FIXTURES_SETUP pytorch_fixtures)

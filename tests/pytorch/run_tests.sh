@@ -4,11 +4,16 @@
 #   logits     the core (load_pytorch) and PyTorch give the same logits on the same inputs (pytorch_check)
 #   roundtrip  import, export, and the tutorial's class loads the result strictly with identical tensors
 #   cli        digitlab import / export on the fixtures, and bad flags refused with exit code 2
-# Usage: run_tests.sh fixtures|logits|roundtrip|cli PYTORCH_CHECK DIGITLAB DATA_DIR OUT_DIR
+# Usage: run_tests.sh fixtures|logits|roundtrip|cli PYTORCH_CHECK DIGITLAB DATA_DIR OUT_DIR [READER_FIXTURES]
+# READER_FIXTURES: the folder tests/pytorch/make_fixtures.py writes at build time (the reader's fixtures); its
+# files of the tutorial's classes (plain, checkpoint, DataParallel, torch.compile, newer layout, safetensors)
+# join the logits comparison.
 # Exits 77 (ctest: skipped) when python3-torch is not installed. Read next: pytorch_check.cpp.
 set -u
-case_name=$1 check=$2 digitlab=$3 data_dir=$4 out=$5
+case_name=$1 check=$2 digitlab=$3 data_dir=$4 out=$5 reader_fixtures=${6:-}
 here=$(cd "$(dirname "$0")" && pwd)
+out=$(realpath -m "$out")  # the Python scripts run from $here
+[ -n "$reader_fixtures" ] && reader_fixtures=$(realpath -m "$reader_fixtures")
 python=/usr/bin/python3
 fixtures=$out/fixtures
 
@@ -46,9 +51,18 @@ fixtures)
   ;;
 logits)
   mkdir -p "$out/logits"
-  (cd "$here" && $python torch_logits.py "$out/logits" "$fixtures"/*.pth) || exit 1
-  for model in "$fixtures"/*.pth; do
-    stem=$out/logits/$(basename "$model" .pth)
+  models=("$fixtures"/*.pth)
+  for name in mlp.pth deep_mlp.pth cnn.pth checkpoint.pth data_parallel.pth compiled_checkpoint.pth \
+              cnn_newer_layout.pth mlp.safetensors; do
+    if [ -n "$reader_fixtures" ] && [ -f "$reader_fixtures/$name" ]; then
+      models+=("$reader_fixtures/$name")
+    else
+      echo "note: the reader's fixture $name is not there (${reader_fixtures:-no folder given}); build pytorch_fixtures"
+    fi
+  done
+  (cd "$here" && $python torch_logits.py "$out/logits" "${models[@]}") || exit 1
+  for model in "${models[@]}"; do
+    stem=$out/logits/$(basename "$model")
     "$check" logits "$model" "$stem.inputs.f32" "$stem.logits.f32" || failures=$((failures + 1))
   done
   ;;
