@@ -120,6 +120,10 @@ cli)
   expect_refusal 1 "$dir/mlp.dlw" "$digitlab" import "$dir/mlp.dlw" -o "$dir/x.dlw" --no-test-set
   expect_refusal 1 "--no-test-set" "$digitlab" import "$m" -o "$dir/x.dlw" --data-dir "$dir/no-such-folder"
   expect_refusal 1 "run digitlab import" "$digitlab" export "$m" -o "$dir/x.pth"
+  if [ -n "$reader_fixtures" ] && [ -f "$reader_fixtures/whole_module.pth" ]; then  # torch.save(model)
+    expect_refusal 1 'torch.save(model.state_dict(), "model.pth")' "$digitlab" import "$reader_fixtures/whole_module.pth" \
+      -o "$dir/x.dlw" --no-test-set
+  fi
   [ -e "$dir/x.dlw" ] && fail "a refused import wrote $dir/x.dlw"
   ;;
 *)
