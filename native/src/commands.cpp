@@ -13,6 +13,7 @@
 #include "digitlab/bytes.hpp"
 #include "digitlab/weights.hpp"
 #include "digitlab/weights_format.hpp"  // dtype_name
+#include "import_export.hpp"
 #include "trainer.hpp"
 
 namespace digitlab::trainer {
@@ -310,6 +311,8 @@ int run_cli(int argc, char** argv) {
   bench_command->add_flag("--no-channels-last", bench_nchw, "keep CPU convolutions in NCHW layout");
   bench_command->footer(kExitCodes);
 
+  ImportExportCommands import_export(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
@@ -328,6 +331,7 @@ int run_cli(int argc, char** argv) {
     train_options.channels_last = !no_channels_last;
     return run_train(train_options);
   }
+  if (import_export.selected()) return import_export.run();
   if (*eval_command) return run_eval(eval_options);
   if (*convert_command) return run_convert(convert_options);
   if (*sweep_command) return run_sweep(sweep_options);

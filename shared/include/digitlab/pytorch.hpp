@@ -42,6 +42,8 @@ struct ReadLimits {
   std::uint32_t max_stack_depth = 10000;           // nesting (MARK / containers)
   std::uint32_t max_memo = 1u << 20;               // memo entries
   std::uint32_t max_tensors = 4096;
+  std::uint64_t max_total_tensor_bytes = 1ull << 30;  // all tensors as read (float32 / int64), views included
+  std::uint32_t max_tensor_dims = 16;              // dimensions of one tensor
 };
 
 // A torch.save archive (state_dict, checkpoint dict) or a .safetensors file, told apart by their bytes.
