@@ -436,7 +436,7 @@ Result<Model> import_state_dict(const StateDict& state, const ImportOptions& opt
   card.normalize_mean = options.normalize_mean;
   card.normalize_std = options.normalize_std;
   card.test_accuracy = -1.f;
-  card.trainer_version = "PyTorch (imported by digitlab)";
+  card.trainer_version = kImportedTrainer;  // the app shows (and lets one change) the assumptions
   const std::string source = options.source.empty() ? "a PyTorch file" : options.source;
   std::string container = state.container.empty() ? "" : state.container;
   if (!state.unwrapped.empty()) container += (container.empty() ? "" : ", ") + state.unwrapped;

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "digitlab/pytorch.hpp"
+#include "digitlab/text.hpp"
 #include "imgui.h"
 #include "common/json_writer.hpp"
 
@@ -767,6 +768,11 @@ Status App::set_import_assumptions(float mean, float std_dev, LayerKind activati
   Model edited = catalog_.active().model;
   edited.card.normalize_mean = mean;
   edited.card.normalize_std = std_dev;
+  // The importer's recipe ends with what it assumed: say what holds now.
+  std::string& recipe = edited.card.recipe;
+  recipe = recipe.substr(0, recipe.find(". Assumed")) +
+           format_text(". Assumed, as the file does not say, and changed in the page: input Normalize((%.4g,), (%.4g,)), "
+                       "%s after each linear layer.", double(mean), double(std_dev), layer_kind_name(activation));
   for (std::size_t i = 1; i < edited.layers.size(); ++i)
     if (is_elementwise_activation(edited.layers[i].kind) && edited.layers[i - 1].kind == LayerKind::linear)
       edited.layers[i].kind = activation;
