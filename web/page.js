@@ -95,6 +95,57 @@
     }
   };
 
+  // ---- PyTorch files: converted to a weights file by a module fetched on first use (docs/pytorch.md) -------
+  // A torch.save archive is a ZIP; a .safetensors file starts with its header's length and a JSON object;
+  // a pre-1.6 torch.save file is a bare pickle (the importer explains how to re-save it).
+  const isPyTorchFile = (bytes) => {
+    const view = new Uint8Array(bytes, 0, Math.min(bytes.byteLength, 9));
+    if (view.length >= 4 && view[0] === 0x50 && view[1] === 0x4b && view[2] === 3 && view[3] === 4) return true;
+    if (view.length >= 2 && view[0] === 0x80 && view[1] >= 2 && view[1] <= 5) return true;
+    if (view.length < 9 || view[8] !== 0x7b) return false;
+    const headerLength = new DataView(bytes).getUint32(0, true) + new DataView(bytes).getUint32(4, true) * 2 ** 32;
+    return 8 + headerLength <= bytes.byteLength;
+  };
+  let importer = null;  // Promise of the importer module
+  const loadImporter = () => {
+    importer = importer || new Promise((resolve, reject) => {
+      const script = document.createElement('script');
+      script.src = 'digitlab-import.js';
+      script.onerror = () => reject(new Error('digitlab-import.js did not load: the site is incomplete. Build it ' +
+                                              'with the wasm preset (make demo).'));
+      script.onload = () => createDigitlabImporter({print: (t) => console.log(t), printErr: (t) => console.warn(t)})
+        .then(resolve, reject);
+      document.head.appendChild(script);
+    });
+    importer.catch(() => { importer = null; });  // a later file tries again
+    return importer;
+  };
+  const IMPORT_DEFAULTS = {architecture: 'auto', normalize: [0.5, 0.5], activation: 'relu', dataset: 'mnist'};
+  // The weights file for a PyTorch file's bytes, or an Error with the importer's sentence.
+  const importPyTorch = async (bytes, label, options) => {
+    const o = {...IMPORT_DEFAULTS, ...(options || {})};
+    const [mean, std] = Array.isArray(o.normalize) ? o.normalize.map(Number) : [NaN, NaN];
+    if (!(mean >= -10 && mean <= 10) || !(std > 0 && std <= 10)) {
+      throw new Error(`normalize must be [mean, std] with std > 0 (the tutorial's is [0.5, 0.5]), not ${JSON.stringify(o.normalize)}`);
+    }
+    const m = await loadImporter();
+    const view = new Uint8Array(bytes);
+    const pointer = m._malloc(Math.max(1, view.length));
+    if (!pointer) throw new Error(`no memory for ${view.length} bytes`);
+    try {
+      m.HEAPU8.set(view, pointer);
+      const error = m.ccall('digitlab_import', 'string',
+                            ['number', 'number', 'string', 'string', 'number', 'number', 'string', 'string'],
+                            [pointer, view.length, label, String(o.architecture), mean, std, String(o.activation),
+                             String(o.dataset)]);
+      if (error) throw new Error(error);
+      const out = m.ccall('digitlab_import_output', 'number', [], []);
+      return m.HEAPU8.slice(out, out + m.ccall('digitlab_import_output_size', 'number', [], [])).buffer;
+    } finally {
+      m._free(pointer);
+    }
+  };
+
   // ---- what the app calls (wasm/platform/web_platform.cpp, Module.digitlabPage) --------------------------------
   let publishQueued = false;
   const hooks = {
@@ -202,13 +253,21 @@
       if (why) throw new Error(`showPanels: ${why}`);
       return publicState(readState());
     },
+    // The 28x28 image (values in [0, 1], row-major) the model was last given, before its normalisation;
+    // null while nothing is drawn.
+    modelInput() {
+      needModule();
+      return JSON.parse(module.ccall('digitlab_model_input_json', 'string', [], []));
+    },
     selectModel(name) {
       needModule();
       const why = module.ccall('digitlab_select_model', 'string', ['string'], [String(name)]);
       if (why) throw new Error(`selectModel: ${why}`);
       return publicState(readState());
     },
-    async loadWeights(source, name) {
+    // options (PyTorch files only): {architecture: 'auto'|'mlp'|'deep-mlp'|'cnn', normalize: [mean, std],
+    // activation: 'relu'|'sigmoid'|'tanh'|'leaky_relu', dataset: 'mnist'|'fashion-mnist'}.
+    async loadWeights(source, name, options) {
       await new Promise((resolve) => (started ? resolve() : startedWaiters.push(resolve)));
       let bytes, label = name;
       if (typeof source === 'string' || source instanceof URL) {
@@ -234,6 +293,15 @@
         module.ccall('digitlab_add_message', null, ['string'], [message]);
         throw new Error(message);
       }
+      if (isPyTorchFile(bytes)) {
+        try {
+          bytes = await importPyTorch(bytes, label, options);
+        } catch (e) {
+          const why = String((e && e.message) || e);
+          module.ccall('digitlab_user_file_failed', null, ['string', 'string'], [label, why]);
+          throw new Error(why);
+        }
+      }
       const error = withBytes(bytes, (pointer, n) =>
         module.ccall('digitlab_open_user_file', 'string', ['string', 'number', 'number'], [label, pointer, n]));
       if (error) throw new Error(error);
@@ -243,7 +311,7 @@
   window.digitlab = api;
 
   // ---- postMessage: the same calls from a parent page (docs/embedding.md) --------------------------------
-  const methods = ['ready', 'state', 'clear', 'undo', 'drawingRect', 'selectModel', 'showPanels', 'loadWeights'];
+  const methods = ['ready', 'state', 'clear', 'undo', 'drawingRect', 'modelInput', 'selectModel', 'showPanels', 'loadWeights'];
   window.addEventListener('message', async (event) => {
     const message = event.data;
     if (!message || typeof message !== 'object' || message.digitlab !== 'call') return;

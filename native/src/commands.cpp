@@ -17,6 +17,7 @@
 #include "digitlab/describe.hpp"
 #include "digitlab/weights.hpp"
 #include "digitlab/weights_format.hpp"  // dtype_name
+#include "import_export.hpp"
 #include "trainer.hpp"
 
 namespace digitlab::trainer {
@@ -317,6 +318,16 @@ Subcommand add_bench_command(CLI::App& app) {
           }};
 }
 
+Subcommand add_import_command(CLI::App& app) {
+  auto options = std::make_shared<ImportCommandOptions>();
+  return {add_import_subcommand(app, *options), [options] { return run_import(*options); }};
+}
+
+Subcommand add_export_command(CLI::App& app) {
+  auto options = std::make_shared<ExportCommandOptions>();
+  return {add_export_subcommand(app, *options), [options] { return run_export(*options); }};
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -328,7 +339,8 @@ int run_cli(int argc, char** argv) {
   // In the order `digitlab --help` lists them.
   const std::vector<Subcommand> subcommands = {
       add_train_command(app), add_eval_command(app),    add_sweep_command(app), add_graph_command(app),
-      add_info_command(app),  add_convert_command(app), add_bench_command(app),
+      add_info_command(app),  add_convert_command(app), add_bench_command(app), add_import_command(app),
+      add_export_command(app),
   };
 
   try {

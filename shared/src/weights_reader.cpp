@@ -159,7 +159,8 @@ class Loader {
     if (kind.rfind("an HTML", 0) == 0)
       return wrong_kind("the download failed and saved an error page instead; download the weights file again");
     if (kind.rfind("a zip", 0) == 0)
-      return wrong_kind("export the model to a .dlw file with `digitlab train` (PyTorch checkpoints are not read)");
+      return wrong_kind("if it is a PyTorch file (.pth), convert it with `digitlab import model.pth -o model.dlw` "
+                        "(docs/pytorch.md); the web page imports it when it is dropped there");
     if (kind.rfind("an idx", 0) == 0)
       return wrong_kind("that is training data; load a .dlw file written by `digitlab train`");
     if (kind == "a digitlab weights file")

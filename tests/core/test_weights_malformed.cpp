@@ -115,7 +115,7 @@ TEST_CASE("files of other kinds are named, with what to do", "[weights]") {
   SECTION("a PyTorch checkpoint (zip)") {
     const Error e =
         expect_rejected(text_bytes(std::string("PK\x03\x04", 4) + "archive/data.pkl"), ErrorCode::wrong_file_kind);
-    CHECK(e.message.find("digitlab train") != std::string::npos);
+    CHECK(e.message.find("digitlab import") != std::string::npos);  // the way to convert it
   }
   SECTION("MNIST data") {
     expect_rejected(text_bytes(std::string("\0\0\x08\x03\0\0\x27\x10", 8)), ErrorCode::wrong_file_kind);

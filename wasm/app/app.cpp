@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "digitlab/pytorch.hpp"
+#include "digitlab/text.hpp"
 #include "imgui.h"
 #include "common/json_writer.hpp"
 #include "teaching/widgets.hpp"
@@ -213,14 +215,19 @@ Status App::open_user_file(const std::string& file_name, ByteSpan bytes) {
     pending_model_ = -1;
     last_error_.clear();
     ++model_generation_;
+    services_.state_changed();
   } else {
-    last_error_ = status.error().to_string();
-    std::string message = file_name + " was not loaded: " + last_error_;
-    if (catalog_.has_model()) message = then(message, "The model in use is still " + catalog_.active_entry()->name + ".");
-    add_message(message);
+    user_file_failed(file_name, status.error().to_string());
   }
-  services_.state_changed();
   return status;
+}
+
+void App::user_file_failed(const std::string& file_name, const std::string& error_text) {
+  last_error_ = error_text;
+  std::string message = file_name + " was not loaded: " + last_error_;
+  if (catalog_.has_model()) message = then(message, "The model in use is still " + catalog_.active_entry()->name + ".");
+  add_message(message);
+  services_.state_changed();
 }
 
 bool App::select_model(const std::string& name, std::string* why) {
@@ -719,6 +726,7 @@ void App::draw_model_panel() {
     if (!loaded.model.card.recipe.empty()) ImGui::TextWrapped("Trained: %s", loaded.model.card.recipe.c_str());
     if (loaded.has_self_test)
       ImGui::Text("Self-test: passed (largest difference %.2g)", double(loaded.self_test_max_abs_diff));
+    if (entry->user_file && pytorch::is_imported(loaded.model.card)) draw_import_assumptions();
   }
   ImGui::Spacing();
   if (services_.can_open_files() && ImGui::Button("Open weights file...")) services_.open_file_picker();
@@ -730,7 +738,90 @@ void App::draw_model_panel() {
   }
 }
 
+namespace {
+bool is_elementwise_activation(LayerKind kind) {
+  return kind == LayerKind::relu || kind == LayerKind::sigmoid || kind == LayerKind::tanh || kind == LayerKind::leaky_relu;
+}
+}  // namespace
+
+void App::draw_import_assumptions() {
+  const Model& model = catalog_.active().model;
+  // The normalisations people use: the tutorial's, PyTorch's MNIST example's, and none.
+  struct Normalization { float mean, std_dev; const char* label; };
+  static const Normalization normalizations[] = {{0.5f, 0.5f, "Normalize(0.5, 0.5): the tutorial's"},
+                                                 {0.1307f, 0.3081f, "Normalize(0.1307, 0.3081): PyTorch's MNIST example"},
+                                                 {0.f, 1.f, "none: pixels in [0, 1]"}};
+  struct Activation { LayerKind kind; const char* label; };
+  static const Activation activations[] = {{LayerKind::relu, "ReLU"}, {LayerKind::sigmoid, "sigmoid"},
+                                           {LayerKind::tanh, "tanh"}, {LayerKind::leaky_relu, "leaky ReLU"}};
+  LayerKind current = LayerKind::relu;
+  bool has_linear_activation = false;  // an activation right after a linear layer (what a state_dict cannot say)
+  for (std::size_t i = 1; i < model.layers.size(); ++i)
+    if (is_elementwise_activation(model.layers[i].kind) && model.layers[i - 1].kind == LayerKind::linear) {
+      current = model.layers[i].kind;
+      has_linear_activation = true;
+    }
+  ImGui::Spacing();
+  ImGui::TextWrapped("Not in the PyTorch file, so assumed (change them if your model used others):");
+  ImGui::TextUnformatted("Input normalisation:");
+  float mean = model.card.normalize_mean, std_dev = model.card.normalize_std;
+  bool changed = false;
+  for (const Normalization& n : normalizations)
+    if (ImGui::RadioButton(n.label, mean == n.mean && std_dev == n.std_dev) && !(mean == n.mean && std_dev == n.std_dev)) {
+      mean = n.mean, std_dev = n.std_dev;
+      changed = true;
+    }
+  LayerKind wanted = current;
+  if (has_linear_activation) {
+    ImGui::TextUnformatted("Between the linear layers:");
+    for (std::size_t i = 0; i < sizeof activations / sizeof activations[0]; ++i) {
+      if (i) ImGui::SameLine();
+      if (ImGui::RadioButton(activations[i].label, current == activations[i].kind) && current != activations[i].kind) {
+        wanted = activations[i].kind;
+        changed = true;
+      }
+    }
+  }
+  if (changed) (void)set_import_assumptions(mean, std_dev, wanted);
+}
+
+Status App::set_import_assumptions(float mean, float std_dev, LayerKind activation) {
+  const ModelEntry* entry = catalog_.active_entry();
+  if (!entry || !entry->user_file || !pytorch::is_imported(catalog_.active().model.card))
+    return make_error(ErrorCode::bad_argument, "model", 0, "the model in use was not imported from PyTorch");
+  if (!(std_dev > 0.f) || !std::isfinite(mean))
+    return make_error(ErrorCode::bad_argument, "normalize", 0, "the normalisation needs a finite mean and a std above 0");
+  Model edited = catalog_.active().model;
+  edited.card.normalize_mean = mean;
+  edited.card.normalize_std = std_dev;
+  // The importer's recipe ends with what it assumed: say what holds now.
+  std::string& recipe = edited.card.recipe;
+  recipe = recipe.substr(0, recipe.find(". Assumed")) +
+           format_text(". Assumed, as the file does not say, and changed in the page: input Normalize((%.4g,), (%.4g,)), "
+                       "%s after each linear layer.", double(mean), double(std_dev), layer_kind_name(activation));
+  for (std::size_t i = 1; i < edited.layers.size(); ++i)
+    if (is_elementwise_activation(edited.layers[i].kind) && edited.layers[i - 1].kind == LayerKind::linear)
+      edited.layers[i].kind = activation;
+  Status replaced = catalog_.replace_active_model(std::move(edited));
+  if (!replaced) {
+    user_file_failed(catalog_.active_entry()->name, replaced.error().to_string());
+    return replaced;
+  }
+  ++model_generation_;  // the drawing is read again, panels recompute
+  services_.state_changed();
+  return Ok{};
+}
+
 // ---- the state the page reports -------------------------------------------------------------------------
+
+std::string App::model_input_json() const {
+  if (empty_ || drawing_.empty() || preprocessed_.image28.size() != 28 * 28) return "null";
+  JsonWriter json;
+  json.begin_array();
+  for (float value : preprocessed_.image28) json.number(value);
+  json.end_array();
+  return json.text();
+}
 
 std::string App::status_sentence() const {
   if (!catalog_.has_model()) return pending_model_ >= 0 ? "Loading the model." : "No model is loaded.";

@@ -72,6 +72,14 @@ class App {
   // A file the user opened or dropped. On failure the message is the loader's Error::to_string(), it is
   // shown in the page, and the previous model stays.
   Status open_user_file(const std::string& file_name, ByteSpan bytes);
+  // A file that never reached the loader (the page's PyTorch importer refused it): shown like a rejected
+  // weights file, with error_text as the reason; the previous model stays.
+  void user_file_failed(const std::string& file_name, const std::string& error_text);
+  // For a model imported from PyTorch (pytorch::is_imported): what its state_dict could not say, changed.
+  // The input normalisation, and the activation after every linear layer; the model is replaced in its
+  // catalog entry and the drawing read again. bad_argument for another model or a std <= 0. The model
+  // panel's choices call this.
+  Status set_import_assumptions(float mean, float std_dev, LayerKind activation);
   // Switch to a model by name (the picker, the page's JavaScript API). false + *why when unknown.
   bool select_model(const std::string& name, std::string* why);
   void add_message(std::string text);
@@ -100,6 +108,9 @@ class App {
   std::string state_json() const;
   // One sentence for the page's aria-live region: "Prediction: 7 (98 %)".
   std::string status_sentence() const;
+  // The 28x28 image the model was last given, before normalisation (values in [0, 1], row-major), as a
+  // JSON array; "null" while nothing is drawn. The page's modelInput() (tests compare with PyTorch on it).
+  std::string model_input_json() const;
   const Drawing& drawing() const { return drawing_; }
 
  private:
@@ -120,6 +131,9 @@ class App {
   void draw_prediction_panel();
   void draw_input_panel();
   void draw_model_panel();
+  // For a model imported from PyTorch: what the state_dict could not say (input normalisation, the
+  // activation between linears), shown as assumed and changeable; a change reloads the model.
+  void draw_import_assumptions();
   std::string class_name(int label) const;
 
   AppServices& services_;

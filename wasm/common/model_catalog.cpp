@@ -71,6 +71,18 @@ Status ModelCatalog::load(int index, ByteSpan bytes) {
   return Ok{};
 }
 
+Status ModelCatalog::replace_active_model(Model model) {
+  if (active_ < 0) return make_error(ErrorCode::bad_argument, "model", 0, "no model is loaded");
+  model.prepared.reset();
+  if (Status prepared = prepare(model); !prepared) return prepared;
+  // A new object, so that caches keyed on the loaded model (the test-subset evaluations) start afresh.
+  auto replaced = std::make_unique<LoadedWeights>(*loaded_[std::size_t(active_)]);
+  replaced->model = std::move(model);
+  replaced->has_self_test = false;
+  loaded_[std::size_t(active_)] = std::move(replaced);
+  return Ok{};
+}
+
 Status ModelCatalog::load_user_file(const std::string& file_name, ByteSpan bytes, int* index) {
   ModelEntry entry;
   entry.name = file_name.empty() ? std::string("your file") : file_name;

@@ -56,6 +56,11 @@ class ModelCatalog {
   // becomes active. *index receives its position.
   Status load_user_file(const std::string& file_name, ByteSpan bytes, int* index = nullptr);
 
+  // The active model with other layers or card (an imported model's assumptions changed in the model
+  // panel): checked and packed as a loaded file is; on failure nothing changes. Its self-test is dropped
+  // (it was computed under the old assumptions).
+  Status replace_active_model(Model model);
+
   // A model loaded before becomes active again without its bytes; false when it never loaded.
   bool is_loaded(int index) const;
   // The loaded model of entry index (active or not), null when not loaded (or out of range).

@@ -262,6 +262,16 @@ EMSCRIPTEN_KEEPALIVE const char* digitlab_open_user_file(const char* name, const
   return keep(result, status ? std::string() : status.error().to_string());
 }
 
+// The page's PyTorch importer refused a file (web/page.js): shown as a rejected file; the model stays.
+EMSCRIPTEN_KEEPALIVE void digitlab_user_file_failed(const char* name, const char* error_text) {
+  if (the_app) the_app->user_file_failed(name, error_text);
+}
+
+EMSCRIPTEN_KEEPALIVE const char* digitlab_model_input_json() {
+  static std::string result;
+  return keep(result, the_app ? the_app->model_input_json() : std::string("null"));
+}
+
 // "" when the model exists (it may still be loading), else why not.
 EMSCRIPTEN_KEEPALIVE const char* digitlab_select_model(const char* name) {
   digitlab::app::request_frames();

@@ -1,7 +1,7 @@
 // PyTorch's files, read without PyTorch: a torch.save archive (ZIP + a pickle that is parsed, never
 // executed) or a .safetensors file becomes a list of named tensors (read_state_dict), and a list of named
 // tensors of a known architecture becomes a digitlab model (import_state_dict), and back (export_state_dict).
-// Same code natively and in WebAssembly. Read next: docs/pytorch.md, src/pytorch_archive.cpp.
+// Same code natively and in WebAssembly. Read next: docs/pytorch.md, src/pytorch_read.cpp.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 
 namespace digitlab::pytorch {
 
-// ---- reading the file (src/pytorch_archive.cpp, src/pickle.cpp, src/safetensors.cpp) -------------------
+// ---- reading the file (src/pytorch_read.cpp, src/zip_archive.cpp, src/pickle.cpp, src/safetensors.cpp) ---
 enum class TensorDType : std::uint8_t { float32, float16, bfloat16, float64, int64 };
 const char* tensor_dtype_name(TensorDType dtype);  // "float32", ...
 
@@ -42,6 +42,8 @@ struct ReadLimits {
   std::uint32_t max_stack_depth = 10000;           // nesting (MARK / containers)
   std::uint32_t max_memo = 1u << 20;               // memo entries
   std::uint32_t max_tensors = 4096;
+  std::uint64_t max_total_tensor_bytes = 1ull << 30;  // all tensors as read (float32 / int64), views included
+  std::uint32_t max_tensor_dims = 16;              // dimensions of one tensor
 };
 
 // A torch.save archive (state_dict, checkpoint dict) or a .safetensors file, told apart by their bytes.
@@ -63,6 +65,11 @@ struct ImportOptions {
 // builds the model with a card that says where it came from and what was assumed. unknown_architecture
 // lists the names and shapes seen and the ones expected; shape_mismatch names the tensor.
 Result<Model> import_state_dict(const StateDict& state, const ImportOptions& options = {});
+
+// What import_state_dict writes as the card's trainer_version (followed by " from <file>"): the app shows
+// an imported model's assumptions, and lets them be changed, when the card starts with it.
+inline constexpr const char* kImportedTrainer = "PyTorch state_dict, imported by digitlab";
+inline bool is_imported(const ModelCard& card) { return card.trainer_version.rfind(kImportedTrainer, 0) == 0; }
 
 // read_state_dict + import_state_dict + the weights file round trip, for the page and the CLI.
 Result<LoadedWeights> load_pytorch(ByteSpan file, const ImportOptions& options = {});
