@@ -256,6 +256,13 @@ std::vector<Case> cases() {
       }, ErrorCode::bad_pickle, "REDUCE calls torch.FloatStorage");
   add("REDUCE of a string", [] { return archive_with_pickle([](PickleWriter& w) { w.text("f").op(')').op('R'); }); },
       ErrorCode::bad_pickle, "REDUCE calls a str");
+  add("REDUCE with a huge argument tuple", [] {
+        return archive_with_pickle([](PickleWriter& w) {
+          w.get(0).mark();
+          for (int k = 0; k < 5000; ++k) w.op('N');
+          w.op('t').op('R');
+        });
+      }, ErrorCode::bad_pickle, "REDUCE with 5000 arguments");
   add("OrderedDict called with arguments", [] {
         return archive_with_pickle([](PickleWriter& w) { w.get(0).mark().op('N').op('t').op('R'); });
       }, ErrorCode::bad_pickle, "OrderedDict() is called with arguments");
