@@ -1,7 +1,7 @@
 // PyTorch's files, read without PyTorch: a torch.save archive (ZIP + a pickle that is parsed, never
 // executed) or a .safetensors file becomes a list of named tensors (read_state_dict), and a list of named
 // tensors of a known architecture becomes a digitlab model (import_state_dict), and back (export_state_dict).
-// Same code natively and in WebAssembly. Read next: docs/pytorch.md, src/pytorch_archive.cpp.
+// Same code natively and in WebAssembly. Read next: docs/pytorch.md, src/pytorch_read.cpp.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 
 namespace digitlab::pytorch {
 
-// ---- reading the file (src/pytorch_archive.cpp, src/pickle.cpp, src/safetensors.cpp) -------------------
+// ---- reading the file (src/pytorch_read.cpp, zip_archive.cpp, pickle.cpp, safetensors.cpp) -------------
 enum class TensorDType : std::uint8_t { float32, float16, bfloat16, float64, int64 };
 const char* tensor_dtype_name(TensorDType dtype);  // "float32", ...
 
