@@ -404,6 +404,8 @@ std::vector<Case> cases() {
   add("safetensors: a fractional shape", [] { return safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", 8); },
       ErrorCode::bad_value, "not a fraction");
   add("safetensors: garbage after the header", [] { return safetensors("{}  x", 0); }, ErrorCode::bad_value, "after the header's closing");
+  add("safetensors: no tensors (found by fuzz_pytorch)", [] { return safetensors("{\"__metadata__\":{}}", 0); },
+      ErrorCode::bad_value, "holds no tensors");
   add("safetensors: an unclosed string", [] { return safetensors("{\"abc", 0); }, ErrorCode::bad_value, "not closed");
   add("safetensors: metadata that is not strings", [] { return safetensors("{\"__metadata__\":{\"a\":1}}", 0); },
       ErrorCode::bad_value, "expected a string");
