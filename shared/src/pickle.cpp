@@ -323,6 +323,11 @@ Status Machine::op_reduce() {
   std::uint32_t args_index = 0, callable = 0;
   if (!pop(&args_index) || !pop(&callable)) return fail(ErrorCode::bad_pickle, "REDUCE needs a callable and its arguments");
   if (nodes_[args_index].kind != Kind::tuple) return fail(ErrorCode::bad_pickle, "REDUCE's arguments are not a tuple");
+  // No allowlisted function takes more than 7 arguments; refusing bigger tuples first keeps a REDUCE O(1)
+  // even when one huge tuple is fetched from the memo again and again.
+  if (nodes_[args_index].items.size() > 7)
+    return fail(ErrorCode::bad_pickle, "REDUCE with " + std::to_string(nodes_[args_index].items.size()) +
+                                           " arguments; no function torch.save calls takes more than 7");
   const std::vector<std::uint32_t> args = nodes_[args_index].items;
   if (nodes_[callable].kind != Kind::global)
     return fail(ErrorCode::bad_pickle, "REDUCE calls " + std::string(kind_name(nodes_[callable].kind)) + ", not a known function");
@@ -347,6 +352,8 @@ Status Machine::op_reduce() {
     case Global::rebuild_from_type_v2: {  // (function, type, arguments, state)
       if (args.size() != 4 || !is_global(args[1], Global::tensor_type) || nodes_[args[2]].kind != Kind::tuple)
         return fail(ErrorCode::bad_pickle, "_rebuild_from_type_v2 is not called with (function, Tensor type, args, state)");
+      if (nodes_[args[2]].items.size() > 7)
+        return fail(ErrorCode::bad_pickle, "_rebuild_from_type_v2 wraps a call with more than 7 arguments");
       const std::vector<std::uint32_t> inner = nodes_[args[2]].items;
       if (is_global(args[0], Global::rebuild_tensor_v2)) {
         Result<std::uint32_t> tensor = rebuild_tensor(inner);

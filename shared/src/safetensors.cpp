@@ -219,6 +219,10 @@ Result<StateDict> read_safetensors(ByteSpan file, const ReadLimits& limits) {
     }
   }
   if (!json.at_end()) return json.fail("bytes after the header's closing '}' (only spaces may pad it)");
+  if (headers.empty())
+    return make_error(ErrorCode::bad_value, "safetensors.header", 8,
+                      "the safetensors file holds no tensors; save the model's weights: "
+                      "safetensors.torch.save_file(model.state_dict(), \"model.safetensors\")");
 
   StateDict state;
   state.container = "safetensors";

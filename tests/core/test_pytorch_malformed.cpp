@@ -256,6 +256,13 @@ std::vector<Case> cases() {
       }, ErrorCode::bad_pickle, "REDUCE calls torch.FloatStorage");
   add("REDUCE of a string", [] { return archive_with_pickle([](PickleWriter& w) { w.text("f").op(')').op('R'); }); },
       ErrorCode::bad_pickle, "REDUCE calls a str");
+  add("REDUCE with a huge argument tuple", [] {
+        return archive_with_pickle([](PickleWriter& w) {
+          w.get(0).mark();
+          for (int k = 0; k < 5000; ++k) w.op('N');
+          w.op('t').op('R');
+        });
+      }, ErrorCode::bad_pickle, "REDUCE with 5000 arguments");
   add("OrderedDict called with arguments", [] {
         return archive_with_pickle([](PickleWriter& w) { w.get(0).mark().op('N').op('t').op('R'); });
       }, ErrorCode::bad_pickle, "OrderedDict() is called with arguments");
@@ -397,6 +404,8 @@ std::vector<Case> cases() {
   add("safetensors: a fractional shape", [] { return safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", 8); },
       ErrorCode::bad_value, "not a fraction");
   add("safetensors: garbage after the header", [] { return safetensors("{}  x", 0); }, ErrorCode::bad_value, "after the header's closing");
+  add("safetensors: no tensors (found by fuzz_pytorch)", [] { return safetensors("{\"__metadata__\":{}}", 0); },
+      ErrorCode::bad_value, "holds no tensors");
   add("safetensors: an unclosed string", [] { return safetensors("{\"abc", 0); }, ErrorCode::bad_value, "not closed");
   add("safetensors: metadata that is not strings", [] { return safetensors("{\"__metadata__\":{\"a\":1}}", 0); },
       ErrorCode::bad_value, "expected a string");
@@ -491,4 +500,29 @@ TEST_CASE("every single-byte change of a valid archive is read or refused, never
   }
   CHECK(refused > 0);
   CHECK(read_ok > 0);  // e.g. bytes of padding, timestamps, or a value inside a storage
+}
+
+TEST_CASE("Zip64 extra fields in the central directory are read (sizes and offset saturated)", "[pytorch]") {
+  std::vector<std::uint8_t> b = tiny_archive();
+  const std::size_t c = central(b, 1);
+  const std::size_t name_length = get16(b, c + 28);
+  const std::uint64_t size = get32(b, c + 24), offset = get32(b, c + 42);
+  std::vector<std::uint8_t> extra = {1, 0, 24, 0};
+  for (std::uint64_t v : {size, size, offset})
+    for (int k = 0; k < 8; ++k) extra.push_back(std::uint8_t(v >> (8 * k)));
+  b.insert(b.begin() + static_cast<std::ptrdiff_t>(c + 46 + name_length), extra.begin(), extra.end());
+  set16(b, c + 30, std::uint16_t(extra.size()));
+  set32(b, c + 20, 0xFFFFFFFFu), set32(b, c + 24, 0xFFFFFFFFu), set32(b, c + 42, 0xFFFFFFFFu);
+  const std::size_t end = classic_end(b), locator = end - 20, record = locator - 56;
+  set32(b, end + 12, get32(b, end + 12) + std::uint32_t(extra.size()));
+  set32(b, record + 40, get32(b, record + 40) + std::uint32_t(extra.size()));
+  set32(b, locator + 8, std::uint32_t(record));
+  Result<StateDict> read = read_state_dict(b);
+  if (!read) FAIL(read.error().to_string());
+  CHECK(read.value().tensors[0].values == std::vector<float>{1.f, 1.5f, 2.f, 2.5f, 3.f, 3.5f});
+  // The same field cut short is refused.
+  set16(b, c + 46 + name_length + 2, 16);
+  Result<StateDict> short_field = read_state_dict(b);
+  REQUIRE(!short_field.ok());
+  CHECK(short_field.error().code == ErrorCode::bad_archive);
 }
