@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "digitlab/crc32.hpp"
 #include "digitlab/pytorch.hpp"
+#include "digitlab/zip.hpp"
 
 namespace digitlab::pytorch {
 
@@ -264,91 +264,6 @@ std::vector<std::uint8_t> state_dict_pickle(const Named& named) {
   return std::move(p.bytes);
 }
 
-// ---- the ZIP (stored entries, data 64-byte aligned as torch.save writes them) --------------------------------
-
-class ZipWriter {
- public:
-  void add(const std::string& name, const std::uint8_t* data, std::size_t size) {
-    Entry entry{name, crc32(ByteSpan(data, size)), static_cast<std::uint64_t>(size), out_.size()};
-    // The "FB" extra field pads the local header so that the data starts at a multiple of 64.
-    const std::size_t header_end = out_.size() + 30 + name.size() + 4;
-    const std::size_t padding = (64 - header_end % 64) % 64;
-    u32(0x04034b50);
-    u16(20);  // version needed: 2.0
-    u16(0);   // flags: sizes and CRC are in this header
-    u16(0);   // stored
-    u16(0);   // time
-    u16(0x21);  // date: 1980-01-01
-    u32(entry.crc);
-    u32(static_cast<std::uint32_t>(size));
-    u32(static_cast<std::uint32_t>(size));
-    u16(static_cast<std::uint16_t>(name.size()));
-    u16(static_cast<std::uint16_t>(4 + padding));
-    append(name);
-    out_.push_back('F');
-    out_.push_back('B');
-    u16(static_cast<std::uint16_t>(padding));
-    out_.insert(out_.end(), padding, 'Z');
-    out_.insert(out_.end(), data, data + size);
-    entries_.push_back(std::move(entry));
-  }
-
-  Result<std::vector<std::uint8_t>> finish() {
-    const std::uint64_t directory_start = out_.size();
-    for (const Entry& entry : entries_) {
-      u32(0x02014b50);
-      u16(20);  // made by
-      u16(20);  // needed
-      u16(0);
-      u16(0);
-      u16(0);
-      u16(0x21);
-      u32(entry.crc);
-      u32(static_cast<std::uint32_t>(entry.size));
-      u32(static_cast<std::uint32_t>(entry.size));
-      u16(static_cast<std::uint16_t>(entry.name.size()));
-      u16(0);  // extra
-      u16(0);  // comment
-      u16(0);  // disk
-      u16(0);  // internal attributes
-      u32(0);  // external attributes
-      u32(static_cast<std::uint32_t>(entry.local_offset));
-      append(entry.name);
-    }
-    const std::uint64_t directory_size = out_.size() - directory_start;
-    if (out_.size() > 0xFFFFFFFFull || entries_.size() > 0xFFFF)
-      return make_error(ErrorCode::over_budget, "export", 0,
-                        "the model is too large for a ZIP without Zip64 records (over 4 GiB or 65535 tensors)");
-    u32(0x06054b50);
-    u16(0);
-    u16(0);
-    u16(static_cast<std::uint16_t>(entries_.size()));
-    u16(static_cast<std::uint16_t>(entries_.size()));
-    u32(static_cast<std::uint32_t>(directory_size));
-    u32(static_cast<std::uint32_t>(directory_start));
-    u16(0);  // comment
-    return std::move(out_);
-  }
-
- private:
-  struct Entry {
-    std::string name;
-    std::uint32_t crc;
-    std::uint64_t size;
-    std::uint64_t local_offset;
-  };
-  void append(const std::string& s) { out_.insert(out_.end(), s.begin(), s.end()); }
-  void u16(std::uint16_t v) {
-    out_.push_back(static_cast<std::uint8_t>(v));
-    out_.push_back(static_cast<std::uint8_t>(v >> 8));
-  }
-  void u32(std::uint32_t v) {
-    for (int b = 0; b < 4; ++b) out_.push_back(static_cast<std::uint8_t>(v >> (8 * b)));
-  }
-  std::vector<std::uint8_t> out_;
-  std::vector<Entry> entries_;
-};
-
 std::vector<std::uint8_t> little_endian_floats(const std::vector<float>& values) {
   std::vector<std::uint8_t> bytes(values.size() * 4);
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -370,26 +285,19 @@ Result<std::vector<std::uint8_t>> export_state_dict(const Model& model) {
   Result<Named> named = model.layers[0].kind == LayerKind::flatten ? name_mlp(model) : name_cnn(model);
   if (!named) return named.error();
 
+  // Stored entries, data 64-byte aligned, Zip64 end record: the layout torch.save writes (zip.hpp).
   const std::string root = "archive/";
-  ZipWriter zip;
-  const std::vector<std::uint8_t> pickle = state_dict_pickle(named.value());
-  zip.add(root + "data.pkl", pickle.data(), pickle.size());
-  static const char kLittle[] = "little";
-  zip.add(root + "byteorder", reinterpret_cast<const std::uint8_t*>(kLittle), 6);
-  const std::uint8_t zero_int64[8] = {};
+  std::vector<zip::WriteEntry> entries;
+  entries.push_back({root + "data.pkl", state_dict_pickle(named.value())});
+  entries.push_back({root + "byteorder", {'l', 'i', 't', 't', 'l', 'e'}});
   for (std::size_t t = 0; t < named.value().tensors.size(); ++t) {
     const ExportTensor& tensor = named.value().tensors[t];
-    const std::string key = root + "data/" + std::to_string(t);
-    if (tensor.values) {
-      const std::vector<std::uint8_t> bytes = little_endian_floats(*tensor.values);
-      zip.add(key, bytes.data(), bytes.size());
-    } else {
-      zip.add(key, zero_int64, 8);  // num_batches_tracked: the .dlw does not keep the count
-    }
+    // num_batches_tracked: the .dlw does not keep the count, so it goes back as 0 (int64).
+    entries.push_back({root + "data/" + std::to_string(t),
+                       tensor.values ? little_endian_floats(*tensor.values) : std::vector<std::uint8_t>(8, 0)});
   }
-  static const char kVersion[] = "3\n";
-  zip.add(root + "version", reinterpret_cast<const std::uint8_t*>(kVersion), 2);
-  return zip.finish();
+  entries.push_back({root + "version", {'3', '\n'}});
+  return zip::write_archive(entries);
 }
 
 }  // namespace digitlab::pytorch

@@ -9,6 +9,7 @@
 #include "digitlab/architectures.hpp"
 #include "digitlab/bytes.hpp"
 #include "digitlab/pytorch.hpp"
+#include "digitlab/zip.hpp"
 
 using namespace digitlab;
 using pytorch::NamedTensor;
@@ -376,14 +377,16 @@ TEST_CASE("export writes the tutorial's state_dict: stored, 64-byte aligned entr
     auto bytes = pytorch::export_state_dict(original);
     REQUIRE(bytes.ok());
     const std::vector<std::uint8_t>& file = bytes.value();
-    // Every local header: stored, and its data at a multiple of 64 (as torch.save aligns it).
+    // Every entry stored (the ZIP reader refuses any other method), its data at a multiple of 64 (as
+    // torch.save aligns it), and the central directory's CRCs right (the reader checks them).
+    auto archive = zip::read_archive(ByteSpan(file));
+    REQUIRE(archive.ok());
     std::size_t entries = 0;
-    for (std::size_t at = 0; at + 30 <= file.size() && load_u32_le(&file[at]) == 0x04034b50; ++entries) {
-      REQUIRE(load_u16_le(&file[at + 8]) == 0);
-      const std::size_t size = load_u32_le(&file[at + 18]);
-      const std::size_t data = at + 30 + load_u16_le(&file[at + 26]) + load_u16_le(&file[at + 28]);
-      CHECK(data % 64 == 0);
-      at = data + size;
+    for (const zip::Entry& entry : archive.value().entries) {
+      INFO(entry.name);
+      CHECK(entry.data_offset % 64 == 0);
+      CHECK(load_u16_le(&file[std::size_t(entry.header_offset) + 8]) == 0);  // method: stored
+      ++entries;
     }
     const bool is_cnn = original.card.architecture == "cnn";
     const StateDict expected = is_cnn ? cnn_state(original) : mlp_state(original);
