@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "imgui.h"
+#include "common/drawing_code.hpp"
 #include "common/json_writer.hpp"
 #include "teaching/widgets.hpp"
 
@@ -51,6 +52,12 @@ void App::start(std::string_view url_query) {
   ParsedOptions parsed = parse_url_options(url_query);
   options_ = parsed.options;
   for (std::string& problem : parsed.problems) add_message(std::move(problem));
+  for (const Stroke& stroke : options_.drawing) {  // a shared link's drawing (drawing=)
+    drawing_.begin_stroke(stroke.points[0], stroke.width);
+    for (const Point& point : stroke.points) drawing_.extend_stroke(point);
+    drawing_.end_stroke();
+  }
+  options_.drawing.clear();
   if (hand_over_to_teaching_build(options_.panels)) {
     // The page reloads with the build that has the panels; meanwhile show the demo's.
     options_.panels.clear();
@@ -171,24 +178,30 @@ void App::set_panels(const std::vector<PanelId>& panels) {
 
 bool App::hand_over_to_teaching_build(const std::vector<PanelId>& panels) {
   if (panel_factory_) return false;
-  std::string names;
   bool teaching = false;
-  for (PanelId id : panels) {
-    teaching = teaching || is_teaching_panel(id);
-    names += (names.empty() ? "" : ",") + std::string(panel_info(id).name);
-  }
+  for (PanelId id : panels) teaching = teaching || is_teaching_panel(id);
   if (!teaching) return false;
+  services_.open_teaching_build(query_for(panels));
+  return true;
+}
+
+std::string App::share_query() const { return query_for(options_.panels); }
+
+std::string App::query_for(const std::vector<PanelId>& panels) const {
+  std::string names;
+  for (PanelId id : panels) names += (names.empty() ? "" : ",") + std::string(panel_info(id).name);
   std::string query = "panels=" + names;
-  if (!options_.model.empty() || catalog_.has_model())
-    query += "&model=" + (catalog_.has_model() && !catalog_.active_entry()->user_file ? catalog_.active_entry()->name
-                                                                                      : options_.model);
+  const std::string& model = catalog_.has_model() && !catalog_.active_entry()->user_file
+                                 ? catalog_.active_entry()->name : options_.model;
+  if (!model.empty()) query += "&model=" + model;
   if (options_.embed) query += "&embed=1";
   if (options_.theme == Theme::dark) query += "&theme=dark";
   char stroke[32];
-  std::snprintf(stroke, sizeof stroke, "&stroke=%.0f", double(options_.stroke_width) * 100.0);
+  std::snprintf(stroke, sizeof stroke, "&stroke=%.3g", double(options_.stroke_width) * 100.0);
   query += stroke;
-  services_.open_teaching_build(query);
-  return true;
+  const std::string code = encode_drawing(drawing_.strokes());
+  if (!code.empty()) query += "&drawing=" + code;  // base64url and '.': nothing to escape
+  return query;
 }
 
 TeachingPanel* App::teaching_panel(PanelId id) {
@@ -471,6 +484,8 @@ void App::draw_panels_menu() {
       if (ImGui::MenuItem(lesson.title)) set_panels(lesson.panels);
     ImGui::EndMenu();
   }
+  if (ImGui::MenuItem("Copy link")) services_.copy_link(share_query());
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("A link to this view: model, panels, theme, pen and drawing.");
   ImGui::EndMainMenuBar();
 }
 

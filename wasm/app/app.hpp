@@ -43,6 +43,9 @@ class AppServices {
   // The prediction, the model or the messages changed: the page updates its live region and parent.
   virtual void state_changed() {}
   virtual double now_seconds() const = 0;
+  // "Copy link" in the menu: url_query (App::share_query) reopens what is shown; the browser copies the
+  // page's URL with it, the desktop prints it.
+  virtual void copy_link(const std::string& url_query) { (void)url_query; }
 };
 
 // While a stroke is being drawn, predict at most this often (a finished stroke is predicted at once).
@@ -100,6 +103,9 @@ class App {
   std::string state_json() const;
   // One sentence for the page's aria-live region: "Prediction: 7 (98 %)".
   std::string status_sentence() const;
+  // The URL query that reopens this view: model, panels, theme, embed, pen width and the drawing
+  // (docs/embedding.md); what "Copy link" and the page's shareUrl() hand out.
+  std::string share_query() const;
   const Drawing& drawing() const { return drawing_; }
 
  private:
@@ -115,6 +121,7 @@ class App {
   bool activations_wanted() const;
   // In a build without teaching panels, hands panels that include one to the page; true when it did.
   bool hand_over_to_teaching_build(const std::vector<PanelId>& panels);
+  std::string query_for(const std::vector<PanelId>& panels) const;
   void preload_model(int index);
   void draw_stroke(ImDrawList* draw_list, const Stroke& stroke, ImVec2 origin, float side);
   void draw_prediction_panel();

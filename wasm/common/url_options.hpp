@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/drawing.hpp"
 #include "common/panels.hpp"
 
 namespace digitlab::app {
@@ -19,6 +20,7 @@ struct AppOptions {
   bool embed = false;            // hide the page's header and footer and the windows' title bars
   float stroke_width = 0.07f;    // pen diameter as a fraction of the drawing area (URL: percent)
   Theme theme = Theme::light;
+  std::vector<Stroke> drawing;   // drawn at start (drawing=, common/drawing_code.hpp); empty when bad
 };
 
 struct ParsedOptions {
@@ -27,10 +29,11 @@ struct ParsedOptions {
 };
 
 // query: the URL's search part, with or without the leading '?'. Percent-escapes and '+' are decoded.
+// There is no language parameter yet: the app speaks English only.
 ParsedOptions parse_url_options(std::string_view query);
 
 // The documented names, for messages and tests.
-inline constexpr const char* kKnownParameters = "model, panels, embed, stroke, theme";
+inline constexpr const char* kKnownParameters = "model, panels, embed, stroke, theme, drawing";
 inline constexpr float kMinStrokePercent = 2.f, kMaxStrokePercent = 20.f;
 
 }  // namespace digitlab::app
