@@ -19,6 +19,7 @@ if(DIGITLAB_NODE)
   file(GLOB _panel_tests CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/browser/teaching_*.test.mjs")
   # And the page's own behaviour: frames on demand (idle, out of view, never fullscreen).
   list(APPEND _panel_tests "${CMAKE_CURRENT_SOURCE_DIR}/browser/frames_on_demand.test.mjs")
+  list(APPEND _panel_tests "${CMAKE_CURRENT_SOURCE_DIR}/browser/share_url.test.mjs")  # shared links (drawing=)
   foreach(_test IN LISTS _panel_tests)
     get_filename_component(_name "${_test}" NAME_WE)
     add_test(NAME ${DIGITLAB_TEST_PREFIX}.browser_${_name}

@@ -149,6 +149,7 @@
     error: s.error, messages: s.messages, models: s.models, panels: s.panels, available_panels: s.available_panels,
     embed: s.embed, strokes: s.strokes, up_to_date: s.up_to_date, predictions: s.predictions, latency_ms: s.latency_ms,
     latency_summary_ms: s.latency_summary_ms, frames: s.frames, panel_state: s.panel_state, build: appBuild,
+    copy_link_rect: s.copy_link_rect,
     timings: {...timings},
   });
 

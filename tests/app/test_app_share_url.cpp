@@ -90,13 +90,7 @@ TEST_CASE("share: Copy link in the menu hands the platform the share query", "[a
   app.start("panels=draw&drawing=1.C-REggEggCAggE");
   app.weights_arrived(0, tiny_weights(2));
   imgui.frame(app);
-  // The menu bar's items, left to right: Panels, Lessons, Copy link. Find it by hovering along the bar.
-  bool clicked = false;
-  for (float x = 5.f; x < 400.f && !clicked; x += 4.f) {
-    imgui.click(app, x, 8.f);
-    clicked = !services.links.empty();
-    if (ImGui::IsPopupOpen(nullptr, ImGuiPopupFlags_AnyPopupId)) imgui.click(app, 900.f, 700.f);  // close a menu
-  }
+  imgui.click_center(app, state_of(app)["copy_link_rect"]);  // the menu bar's "Copy link"
   REQUIRE(services.links.size() == 1);
   CHECK(services.links[0] == app.share_query());
   CHECK(drawing_parameter(services.links[0]) == "1.C-REggEggCAggE");
@@ -112,7 +106,7 @@ TEST_CASE("share: a damaged drawing= starts an empty canvas with a message, the 
   CHECK(state["strokes"] == 0);
   CHECK(state["empty"] == true);
   REQUIRE(state["messages"].size() == 1);
-  CHECK(state["messages"][0].get<std::string>().find("drawing was not drawn: it ends in the middle") != std::string::npos);
+  CHECK(state["messages"][0].get<std::string>().find("drawing was not drawn: it is cut short") != std::string::npos);
   CHECK(app.options().theme == Theme::dark);
   CHECK(app.share_query().find("drawing=") == std::string::npos);
 }

@@ -52,7 +52,7 @@ void App::start(std::string_view url_query) {
   ParsedOptions parsed = parse_url_options(url_query);
   options_ = parsed.options;
   for (std::string& problem : parsed.problems) add_message(std::move(problem));
-  for (const Stroke& stroke : options_.drawing) {  // a shared link's drawing (drawing=)
+  for (const Stroke& stroke : decode_drawing(options_.drawing, nullptr)) {  // a shared link's drawing
     drawing_.begin_stroke(stroke.points[0], stroke.width);
     for (const Point& point : stroke.points) drawing_.extend_stroke(point);
     drawing_.end_stroke();
@@ -442,6 +442,7 @@ void App::frame() {
 
 void App::draw_panels_menu() {
   menu_height_ = 0.f;
+  copy_link_rect_ = {};
   if (!ImGui::BeginMainMenuBar()) return;
   menu_height_ = ImGui::GetWindowSize().y;
   if (ImGui::BeginMenu("Panels")) {
@@ -485,7 +486,8 @@ void App::draw_panels_menu() {
     ImGui::EndMenu();
   }
   if (ImGui::MenuItem("Copy link")) services_.copy_link(share_query());
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("A link to this view: model, panels, theme, pen and drawing.");
+  const ImVec2 item_min = ImGui::GetItemRectMin(), item_max = ImGui::GetItemRectMax();
+  copy_link_rect_ = {item_min.x, item_min.y, item_max.x - item_min.x, item_max.y - item_min.y};
   ImGui::EndMainMenuBar();
 }
 
@@ -817,6 +819,7 @@ std::string App::state_json() const {
   json.end_array();
   json.key("embed").boolean(options_.embed);
   json.key("drawing_rect").rect(drawing_rect_);
+  json.key("copy_link_rect").rect(copy_link_rect_);  // the menu's "Copy link" (none with embed=1)
   json.key("status").string(status_sentence());
   // What each shown teaching panel displays (its own JSON object; docs/embedding.md lists the fields).
   json.key("panel_state").begin_object();

@@ -159,6 +159,7 @@ class App {
   float menu_height_ = 0.f;
   Rect drawing_rect_;
   Rect stroke_rect_;  // the drawing area when the current stroke began
+  Rect copy_link_rect_;  // the menu's "Copy link" item, last frame
   bool drawing_accepts_input_ = false;  // no popup covers the drawing area
   bool canvas_drawn_ = false;           // this frame already drew the drawing area
 

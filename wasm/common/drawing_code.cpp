@@ -3,6 +3,8 @@
 #include "common/drawing_code.hpp"
 
 #include <cmath>
+#include <cstdarg>
+#include <cstdio>
 
 namespace digitlab::app {
 
@@ -31,25 +33,29 @@ void put(std::string& out, long value) {
   } while (zigzag);
 }
 
+// One message per code, written with printf formats: string concatenation costs the demo's download more.
 struct Reader {
   std::string_view text;
   std::size_t at = 0;
-  std::string problem;
+  char problem[160] = "";
 
-  bool fail(std::string why) {
-    if (problem.empty()) problem = std::move(why);
+  bool fail(const char* format, ...) {
+    if (problem[0]) return false;
+    std::va_list args;
+    va_start(args, format);
+    std::vsnprintf(problem, sizeof problem, format, args);
+    va_end(args);
     return false;
   }
   bool get(long* value) {
     unsigned long zigzag = 0;
     for (int shift = 0;; shift += 5) {
-      if (at >= text.size()) return fail("it ends in the middle (the link was cut short?)");
-      if (shift > 25) return fail("it holds a number too large to be a drawing");
+      if (at >= text.size()) return fail("it is cut short");
+      if (shift > 25) return fail("a number is too large");
       const int digit = digit_value(text[at]);
       if (digit < 0) {
-        const unsigned char c = static_cast<unsigned char>(text[at]);
-        return fail("character " + std::to_string(at + 3) + " ('" + (c < 0x20 || c > 0x7e ? std::string("?") : std::string(1, char(c))) +
-                    "') is not one of A-Z a-z 0-9 - _");
+        const char c = text[at] < 0x20 || text[at] > 0x7e ? '?' : text[at];
+        return fail("character %d ('%c') is not A-Z a-z 0-9 - _", int(at + 3), c);
       }
       ++at;
       zigzag |= static_cast<unsigned long>(digit & 31) << shift;
@@ -60,10 +66,7 @@ struct Reader {
   }
   bool get_in(long* value, long low, long high, const char* what) {
     if (!get(value)) return false;
-    if (*value < low || *value > high)
-      return fail(std::string(what) + " is " + std::to_string(*value) + ", outside " + std::to_string(low) + ".." +
-                  std::to_string(high));
-    return true;
+    return (*value >= low && *value <= high) || fail("%s is %ld, outside %ld..%ld", what, *value, low, high);
   }
 };
 
@@ -90,24 +93,21 @@ std::string encode_drawing(const std::vector<Stroke>& strokes) {
 
 std::vector<Stroke> decode_drawing(std::string_view code, std::string* problem) {
   std::vector<Stroke> strokes;
-  std::string why;
+  Reader in{code.size() > 2 ? code.substr(2) : std::string_view()};
+  const std::size_t dot = code.find('.');
   if (code.size() > kMaxDrawingChars) {
-    why = "it has " + std::to_string(code.size()) + " characters, more than the " + std::to_string(kMaxDrawingChars) +
-          " allowed";
+    in.fail("it has %d characters, over %d", int(code.size()), int(kMaxDrawingChars));
   } else if (code.substr(0, 2) != "1.") {
-    why = code.find('.') != std::string_view::npos && code.find('.') < 6
-              ? "its version '" + std::string(code.substr(0, code.find('.'))) + "' is not 1 (a newer app made it?)"
-              : "it does not start with the version, 1.";
+    if (dot > 0 && dot < 6) in.fail("its version '%.*s' is not 1", int(dot), code.data());
+    else in.fail("it does not start with 1.");
   } else {
-    Reader in{code.substr(2), 0, {}};
     long count = 0, width = 0, points = 0, x = 0, y = 0, dx = 0, dy = 0;
     std::size_t total = 0;
     bool ok = in.get_in(&count, 1, long(kMaxDrawingStrokes), "the stroke count");
     for (long s = 0; ok && s < count; ++s) {
       ok = in.get_in(&width, kMinWidth, kMaxWidth, "a pen width") && in.get_in(&points, 1, long(kMaxDrawingPoints), "a point count");
       total += std::size_t(ok ? points : 0);
-      if (ok && total > kMaxDrawingPoints)
-        ok = in.fail("it has more than " + std::to_string(kMaxDrawingPoints) + " points");
+      if (ok && total > kMaxDrawingPoints) ok = in.fail("it has over %d points", int(kMaxDrawingPoints));
       Stroke stroke;
       stroke.width = float(width) / float(kDrawingGrid);
       for (long i = 0; ok && i < points; ++i) {
@@ -115,18 +115,20 @@ std::vector<Stroke> decode_drawing(std::string_view code, std::string* problem) 
         x += dx;
         y += dy;
         if (ok && (x < kMinPoint || x > kMaxPoint || y < kMinPoint || y > kMaxPoint))
-          ok = in.fail("a point lies outside the drawing's range (-1..2 sides of the area)");
+          ok = in.fail("a point is out of range");
         stroke.points.push_back({float(x) / float(kDrawingGrid), float(y) / float(kDrawingGrid)});
       }
       strokes.push_back(std::move(stroke));
     }
-    if (ok && in.at != in.text.size()) in.fail("it goes on after its last stroke (two links run together?)");
-    why = in.problem;
+    if (ok && in.at != in.text.size()) in.fail("it goes on after its last stroke");
   }
-  if (why.empty()) return strokes;
-  if (problem)
-    *problem = "URL parameter drawing was not drawn: " + why + ". The canvas starts empty; copy the link again "
-               "with Copy link (or digitlab.shareUrl()).";
+  if (!in.problem[0]) return strokes;
+  if (problem) {
+    char message[320];
+    std::snprintf(message, sizeof message, "URL parameter drawing was not drawn: %s. The canvas starts empty; copy "
+                  "the link again (Copy link).", in.problem);
+    *problem = message;
+  }
   return {};
 }
 

@@ -17,9 +17,9 @@ namespace digitlab::app {
 // as (dx, dy) from the point before (the first point of the drawing from (0,0)). Units: 1/kDrawingGrid of
 // the drawing area's side; points lie in -1..2 sides (the area is 0..1: a pen dragged past its edge still
 // inks it), widths in 20..2048 units (drawing.cpp's 0.005..0.5).
-inline constexpr std::size_t kMaxDrawingChars = 20000;
+inline constexpr std::size_t kMaxDrawingChars = 8000;   // links stay well under servers' 16 KB request lines
 inline constexpr std::size_t kMaxDrawingStrokes = 200;
-inline constexpr std::size_t kMaxDrawingPoints = 5000;  // all strokes together
+inline constexpr std::size_t kMaxDrawingPoints = 2000;  // all strokes together
 
 // "" for an empty drawing. A drawing over the limits gives a code that decode refuses (callers check).
 std::string encode_drawing(const std::vector<Stroke>& strokes);

@@ -152,7 +152,8 @@ ParsedOptions parse_url_options(std::string_view query) {
       }
     } else if (name == "drawing") {
       std::string problem;
-      parsed.options.drawing = decode_drawing(value, &problem);
+      decode_drawing(value, &problem);  // the App draws it at start
+      parsed.options.drawing = problem.empty() ? value : std::string();
       if (!problem.empty()) parsed.problems.push_back(std::move(problem));
     } else {
       parsed.problems.push_back("Unknown URL parameter " + quoted(name) + " (ignored); the parameters are " +

@@ -7,7 +7,6 @@
 #include <string_view>
 #include <vector>
 
-#include "common/drawing.hpp"
 #include "common/panels.hpp"
 
 namespace digitlab::app {
@@ -20,7 +19,7 @@ struct AppOptions {
   bool embed = false;            // hide the page's header and footer and the windows' title bars
   float stroke_width = 0.07f;    // pen diameter as a fraction of the drawing area (URL: percent)
   Theme theme = Theme::light;
-  std::vector<Stroke> drawing;   // drawn at start (drawing=, common/drawing_code.hpp); empty when bad
+  std::string drawing;           // drawing=, checked (common/drawing_code.hpp); "" when absent or bad
 };
 
 struct ParsedOptions {
