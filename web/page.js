@@ -175,6 +175,15 @@
     // The demo build was asked for a teaching panel (menu, showPanels): reload with the lab build.
     openTeachingBuild(query) { location.search = `?${query}`; },
     openFilePicker() { fileInput.click(); },
+    // "Copy link" in the app's menu. Without the clipboard (refused, or a page not served over https) the
+    // link itself is shown, to copy by hand.
+    copyLink(query) {
+      const url = shareUrlFor(query);
+      const say = (text) => module.ccall('digitlab_add_message', null, ['string'], [text]);
+      const copied = navigator.clipboard ? navigator.clipboard.writeText(url) : Promise.reject(new Error('no clipboard'));
+      copied.then(() => say('Link copied: it reopens this model, these panels and this drawing.'),
+                  () => say(`The clipboard was refused; copy this link: ${url}`));
+    },
     stateChanged() {
       if (publishQueued) return;
       publishQueued = true;
@@ -183,6 +192,7 @@
     fatal: showFatal,
   };
 
+  const shareUrlFor = (query) => `${location.origin}${location.pathname}?${query}`;
   const readState = () => JSON.parse(module.ccall('digitlab_state_json', 'string', [], []));
   const publicState = (s) => ({
     ready: s.ready, loading: s.loading, model: s.model, empty: s.empty, prediction: s.prediction, label: s.label,
@@ -190,6 +200,7 @@
     error: s.error, messages: s.messages, models: s.models, panels: s.panels, available_panels: s.available_panels,
     embed: s.embed, strokes: s.strokes, up_to_date: s.up_to_date, predictions: s.predictions, latency_ms: s.latency_ms,
     latency_summary_ms: s.latency_summary_ms, frames: s.frames, panel_state: s.panel_state, build: appBuild,
+    copy_link_rect: s.copy_link_rect,
     timings: {...timings},
   });
 
@@ -237,6 +248,8 @@
     state() { needModule(); return publicState(readState()); },
     clear() { needModule(); module._digitlab_clear(); },
     undo() { needModule(); module._digitlab_undo(); },
+    // A link to what is shown: model, panels, theme, embed, pen width and the drawing (docs/embedding.md).
+    shareUrl() { needModule(); return shareUrlFor(module.ccall('digitlab_share_query', 'string', [], [])); },
     drawingRect() {
       needModule();
       const {x, y, width, height} = readState().drawing_rect;
@@ -311,7 +324,8 @@
   window.digitlab = api;
 
   // ---- postMessage: the same calls from a parent page (docs/embedding.md) --------------------------------
-  const methods = ['ready', 'state', 'clear', 'undo', 'drawingRect', 'modelInput', 'selectModel', 'showPanels', 'loadWeights'];
+  const methods = ['ready', 'state', 'clear', 'undo', 'shareUrl', 'drawingRect', 'modelInput', 'selectModel', 'showPanels',
+                   'loadWeights'];
   window.addEventListener('message', async (event) => {
     const message = event.data;
     if (!message || typeof message !== 'object' || message.digitlab !== 'call') return;

@@ -111,3 +111,23 @@ TEST_CASE("hostile values are cut short and control characters replaced in messa
   CHECK(text.find('\x01') == std::string::npos);
   CHECK(parsed.options.stroke_width == Approx(0.07f));
 }
+
+TEST_CASE("drawing= keeps a checked shared-link code; a damaged one gives a message and no drawing", "[app][url]") {
+  const ParsedOptions good = parse_url_options("?panels=draw&drawing=1.C-REggEggCAggE&theme=dark");
+  INFO(joined(good.problems));
+  CHECK(good.problems.empty());
+  CHECK(good.options.drawing == "1.C-REggEggCAggE");  // checked here, drawn by the App at start
+  CHECK(good.options.theme == Theme::dark);  // the other parameters still count
+
+  const ParsedOptions bad = parse_url_options("drawing=1.C-REgg%01EggCAggE&embed=1");
+  CHECK(bad.options.drawing.empty());
+  CHECK(bad.options.embed);
+  REQUIRE(bad.problems.size() == 1);
+  CHECK(bad.problems[0].find("URL parameter drawing was not drawn: character 9 ('?')") == 0);
+  CHECK(bad.problems[0].find('\x01') == std::string::npos);
+
+  const ParsedOptions huge = parse_url_options("drawing=1." + std::string(1000000, 'A'));
+  REQUIRE(huge.problems.size() == 1);
+  CHECK(huge.problems[0].size() < 300);
+  CHECK(huge.options.drawing.empty());
+}

@@ -10,6 +10,7 @@
 #include "digitlab/pytorch.hpp"
 #include "digitlab/text.hpp"
 #include "imgui.h"
+#include "common/drawing_code.hpp"
 #include "common/json_writer.hpp"
 #include "teaching/widgets.hpp"
 
@@ -53,6 +54,12 @@ void App::start(std::string_view url_query) {
   ParsedOptions parsed = parse_url_options(url_query);
   options_ = parsed.options;
   for (std::string& problem : parsed.problems) add_message(std::move(problem));
+  for (const Stroke& stroke : decode_drawing(options_.drawing, nullptr)) {  // a shared link's drawing
+    drawing_.begin_stroke(stroke.points[0], stroke.width);
+    for (const Point& point : stroke.points) drawing_.extend_stroke(point);
+    drawing_.end_stroke();
+  }
+  options_.drawing.clear();
   if (hand_over_to_teaching_build(options_.panels)) {
     // The page reloads with the build that has the panels; meanwhile show the demo's.
     options_.panels.clear();
@@ -173,24 +180,30 @@ void App::set_panels(const std::vector<PanelId>& panels) {
 
 bool App::hand_over_to_teaching_build(const std::vector<PanelId>& panels) {
   if (panel_factory_) return false;
-  std::string names;
   bool teaching = false;
-  for (PanelId id : panels) {
-    teaching = teaching || is_teaching_panel(id);
-    names += (names.empty() ? "" : ",") + std::string(panel_info(id).name);
-  }
+  for (PanelId id : panels) teaching = teaching || is_teaching_panel(id);
   if (!teaching) return false;
+  services_.open_teaching_build(query_for(panels));
+  return true;
+}
+
+std::string App::share_query() const { return query_for(options_.panels); }
+
+std::string App::query_for(const std::vector<PanelId>& panels) const {
+  std::string names;
+  for (PanelId id : panels) names += (names.empty() ? "" : ",") + std::string(panel_info(id).name);
   std::string query = "panels=" + names;
-  if (!options_.model.empty() || catalog_.has_model())
-    query += "&model=" + (catalog_.has_model() && !catalog_.active_entry()->user_file ? catalog_.active_entry()->name
-                                                                                      : options_.model);
+  const std::string& model = catalog_.has_model() && !catalog_.active_entry()->user_file
+                                 ? catalog_.active_entry()->name : options_.model;
+  if (!model.empty()) query += "&model=" + model;
   if (options_.embed) query += "&embed=1";
   if (options_.theme == Theme::dark) query += "&theme=dark";
   char stroke[32];
-  std::snprintf(stroke, sizeof stroke, "&stroke=%.0f", double(options_.stroke_width) * 100.0);
+  std::snprintf(stroke, sizeof stroke, "&stroke=%.3g", double(options_.stroke_width) * 100.0);
   query += stroke;
-  services_.open_teaching_build(query);
-  return true;
+  const std::string code = encode_drawing(drawing_.strokes());
+  if (!code.empty()) query += "&drawing=" + code;  // base64url and '.': nothing to escape
+  return query;
 }
 
 TeachingPanel* App::teaching_panel(PanelId id) {
@@ -436,6 +449,7 @@ void App::frame() {
 
 void App::draw_panels_menu() {
   menu_height_ = 0.f;
+  copy_link_rect_ = {};
   if (!ImGui::BeginMainMenuBar()) return;
   menu_height_ = ImGui::GetWindowSize().y;
   if (ImGui::BeginMenu("Panels")) {
@@ -478,6 +492,9 @@ void App::draw_panels_menu() {
       if (ImGui::MenuItem(lesson.title)) set_panels(lesson.panels);
     ImGui::EndMenu();
   }
+  if (ImGui::MenuItem("Copy link")) services_.copy_link(share_query());
+  const ImVec2 item_min = ImGui::GetItemRectMin(), item_max = ImGui::GetItemRectMax();
+  copy_link_rect_ = {item_min.x, item_min.y, item_max.x - item_min.x, item_max.y - item_min.y};
   ImGui::EndMainMenuBar();
 }
 
@@ -767,7 +784,8 @@ void App::draw_import_assumptions() {
   float mean = model.card.normalize_mean, std_dev = model.card.normalize_std;
   bool changed = false;
   for (const Normalization& n : normalizations)
-    if (ImGui::RadioButton(n.label, mean == n.mean && std_dev == n.std_dev) && !(mean == n.mean && std_dev == n.std_dev)) {
+    // Selectables rather than radio buttons: the demo links them already (its download budget).
+    if (ImGui::Selectable(n.label, mean == n.mean && std_dev == n.std_dev) && !(mean == n.mean && std_dev == n.std_dev)) {
       mean = n.mean, std_dev = n.std_dev;
       changed = true;
     }
@@ -776,7 +794,9 @@ void App::draw_import_assumptions() {
     ImGui::TextUnformatted("Between the linear layers:");
     for (std::size_t i = 0; i < sizeof activations / sizeof activations[0]; ++i) {
       if (i) ImGui::SameLine();
-      if (ImGui::RadioButton(activations[i].label, current == activations[i].kind) && current != activations[i].kind) {
+      const ImVec2 size(ImGui::CalcTextSize(activations[i].label).x, 0.f);
+      if (ImGui::Selectable(activations[i].label, current == activations[i].kind, 0, size) &&
+          current != activations[i].kind) {
         wanted = activations[i].kind;
         changed = true;
       }
@@ -893,6 +913,7 @@ std::string App::state_json() const {
   json.end_array();
   json.key("embed").boolean(options_.embed);
   json.key("drawing_rect").rect(drawing_rect_);
+  json.key("copy_link_rect").rect(copy_link_rect_);  // the menu's "Copy link" (none with embed=1)
   json.key("status").string(status_sentence());
   // What each shown teaching panel displays (its own JSON object; docs/embedding.md lists the fields).
   json.key("panel_state").begin_object();

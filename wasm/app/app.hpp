@@ -43,6 +43,9 @@ class AppServices {
   // The prediction, the model or the messages changed: the page updates its live region and parent.
   virtual void state_changed() {}
   virtual double now_seconds() const = 0;
+  // "Copy link" in the menu: url_query (App::share_query) reopens what is shown; the browser copies the
+  // page's URL with it, the desktop prints it.
+  virtual void copy_link(const std::string& url_query) { (void)url_query; }
 };
 
 // While a stroke is being drawn, predict at most this often (a finished stroke is predicted at once).
@@ -111,6 +114,9 @@ class App {
   // The 28x28 image the model was last given, before normalisation (values in [0, 1], row-major), as a
   // JSON array; "null" while nothing is drawn. The page's modelInput() (tests compare with PyTorch on it).
   std::string model_input_json() const;
+  // The URL query that reopens this view: model, panels, theme, embed, pen width and the drawing
+  // (docs/embedding.md); what "Copy link" and the page's shareUrl() hand out.
+  std::string share_query() const;
   const Drawing& drawing() const { return drawing_; }
 
  private:
@@ -126,6 +132,7 @@ class App {
   bool activations_wanted() const;
   // In a build without teaching panels, hands panels that include one to the page; true when it did.
   bool hand_over_to_teaching_build(const std::vector<PanelId>& panels);
+  std::string query_for(const std::vector<PanelId>& panels) const;
   void preload_model(int index);
   void draw_stroke(ImDrawList* draw_list, const Stroke& stroke, ImVec2 origin, float side);
   void draw_prediction_panel();
@@ -166,6 +173,7 @@ class App {
   float menu_height_ = 0.f;
   Rect drawing_rect_;
   Rect stroke_rect_;  // the drawing area when the current stroke began
+  Rect copy_link_rect_;  // the menu's "Copy link" item, last frame
   bool drawing_accepts_input_ = false;  // no popup covers the drawing area
   bool canvas_drawn_ = false;           // this frame already drew the drawing area
 

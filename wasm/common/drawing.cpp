@@ -12,9 +12,11 @@ namespace {
 
 bool is_finite(Point p) { return std::isfinite(p.x) && std::isfinite(p.y); }
 
+float snap(float value) { return std::round(value * float(kDrawingGrid)) / float(kDrawingGrid); }
+
 // Pointer positions far outside the area carry no ink; clamping keeps the arithmetic small.
 Point clamp_point(Point p) {
-  return {std::clamp(p.x, -1.f, 2.f), std::clamp(p.y, -1.f, 2.f)};
+  return {snap(std::clamp(p.x, -1.f, 2.f)), snap(std::clamp(p.y, -1.f, 2.f))};
 }
 
 // Moves shorter than this (fraction of the side) add no point: a resting pen must not grow the stroke.
@@ -34,7 +36,7 @@ void Drawing::begin_stroke(Point p, float width) {
   if (!is_finite(p)) return;
   if (!std::isfinite(width)) width = 0.07f;
   Stroke stroke;
-  stroke.width = std::clamp(width, 0.005f, 0.5f);
+  stroke.width = snap(std::clamp(width, 0.005f, 0.5f));
   stroke.points.push_back(clamp_point(p));
   strokes_.push_back(std::move(stroke));
   in_progress_ = true;

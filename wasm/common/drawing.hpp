@@ -9,6 +9,10 @@
 
 namespace digitlab::app {
 
+// Points and widths are kept on a grid of 1/kDrawingGrid of the side (0.07 raster pixels at 280), so a
+// drawing put in a link (drawing_code.hpp) comes back exactly, and so does its prediction.
+inline constexpr int kDrawingGrid = 4096;
+
 // A position in the square drawing area: (0,0) top-left, (1,1) bottom-right.
 struct Point {
   float x = 0, y = 0;

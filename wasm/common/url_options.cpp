@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "common/drawing_code.hpp"
+
 namespace digitlab::app {
 
 namespace {
@@ -148,6 +150,11 @@ ParsedOptions parse_url_options(std::string_view query) {
       } else {
         parsed.problems.push_back("URL parameter theme is light or dark, not " + quoted(value) + ".");
       }
+    } else if (name == "drawing") {
+      std::string problem;
+      decode_drawing(value, &problem);  // the App draws it at start
+      parsed.options.drawing = problem.empty() ? value : std::string();
+      if (!problem.empty()) parsed.problems.push_back(std::move(problem));
     } else {
       parsed.problems.push_back("Unknown URL parameter " + quoted(name) + " (ignored); the parameters are " +
                                 kKnownParameters + ", see docs/embedding.md.");

@@ -19,6 +19,7 @@ struct AppOptions {
   bool embed = false;            // hide the page's header and footer and the windows' title bars
   float stroke_width = 0.07f;    // pen diameter as a fraction of the drawing area (URL: percent)
   Theme theme = Theme::light;
+  std::string drawing;           // drawing=, checked (common/drawing_code.hpp); "" when absent or bad
 };
 
 struct ParsedOptions {
@@ -27,10 +28,11 @@ struct ParsedOptions {
 };
 
 // query: the URL's search part, with or without the leading '?'. Percent-escapes and '+' are decoded.
+// There is no language parameter yet: the app speaks English only.
 ParsedOptions parse_url_options(std::string_view query);
 
 // The documented names, for messages and tests.
-inline constexpr const char* kKnownParameters = "model, panels, embed, stroke, theme";
+inline constexpr const char* kKnownParameters = "model, panels, embed, stroke, theme, drawing";
 inline constexpr float kMinStrokePercent = 2.f, kMaxStrokePercent = 20.f;
 
 }  // namespace digitlab::app

@@ -218,6 +218,8 @@ class DesktopPlatform final : public Platform {
     return "Drop a weights file (.dlw) on the window to load it, or name it on the command line.";
   }
   double now_seconds() const override { return glfwGetTime(); }
+  // No clipboard worth the code here: the link's query goes to stdout, for index.html?<query>.
+  void copy_link(const std::string& query) override { std::printf("link: ?%s\n", query.c_str()); }
 
  private:
   void save_screenshot(GLFWwindow* window) {

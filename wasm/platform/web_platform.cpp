@@ -24,6 +24,7 @@ EM_JS(void, page_fetch_weights, (int index, const char* file, const char* sha256
 EM_JS(void, page_fetch_asset, (const char* path), { Module.digitlabPage.fetchAsset(UTF8ToString(path)); });
 EM_JS(void, page_open_teaching_build, (const char* query), { Module.digitlabPage.openTeachingBuild(UTF8ToString(query)); });
 EM_JS(void, page_open_file_picker, (), { Module.digitlabPage.openFilePicker(); });
+EM_JS(void, page_copy_link, (const char* query), { Module.digitlabPage.copyLink(UTF8ToString(query)); });
 EM_JS(void, page_state_changed, (), { Module.digitlabPage.stateChanged(); });
 EM_JS(void, page_fatal, (const char* message), { Module.digitlabPage.fatal(UTF8ToString(message)); });
 
@@ -123,6 +124,7 @@ class WebPlatform final : public Platform {
   }
   void state_changed() override { page_state_changed(); }
   double now_seconds() const override { return emscripten_get_now() / 1000.0; }
+  void copy_link(const std::string& query) override { page_copy_link(query.c_str()); }
 
  private:
   static EM_BOOL on_touch(int type, const EmscriptenTouchEvent* event, void* user) {
@@ -284,6 +286,12 @@ EMSCRIPTEN_KEEPALIVE const char* digitlab_select_model(const char* name) {
 EMSCRIPTEN_KEEPALIVE const char* digitlab_state_json() {
   static std::string result;
   return keep(result, the_app ? the_app->state_json() : std::string("{\"ready\":false}"));
+}
+
+// The query that reopens this view (App::share_query); the page's shareUrl() puts its own address in front.
+EMSCRIPTEN_KEEPALIVE const char* digitlab_share_query() {
+  static std::string result;
+  return keep(result, the_app ? the_app->share_query() : std::string());
 }
 
 // The largest weights file the app opens (kMaxWeightsBytes, the one statement of the limit): page.js asks
