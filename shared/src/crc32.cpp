@@ -1,5 +1,5 @@
 // CRC-32 as zlib computes it (reflected polynomial 0xEDB88320), slicing-by-8.
-// Read next: include/digitlab/crc32.hpp; its callers: weights_reader.cpp, weights_format.cpp, inflate.cpp.
+// Read next: digitlab/crc32.hpp; its callers: weights_reader.cpp, weights_format.cpp, inflate.cpp.
 #include "digitlab/crc32.hpp"
 
 #include <array>

@@ -1,6 +1,6 @@
 // The words for layers that `digitlab info` and the network panel share (describe.hpp). printf-style
 // numbers (format_text), not fmt or iostreams: this is compiled into the web app too.
-// Read next: include/digitlab/text.hpp (with_thousands, format_text).
+// Read next: digitlab/text.hpp (with_thousands, format_text).
 #include "digitlab/describe.hpp"
 
 #include "digitlab/text.hpp"

@@ -1,5 +1,5 @@
 // Reading digitlab weights files: any bytes give a runnable Model or an Error. Read next:
-// docs/weights-format.md (every byte and every check), weights_format.hpp (the one declaration),
+// docs/weights-format.md (every byte and every check), digitlab/weights_format.hpp (the one declaration),
 // weights_writer.cpp (the writer, which reads back through this loader).
 //
 // Sections of this file:

@@ -1,6 +1,6 @@
 // PyTorch files that must NOT load, built here byte by byte: broken ZIP containers, pickles that are
 // malformed or abusive, forbidden globals, bad views and dtypes, bad .safetensors. Each case has its own
-// error code and a phrase the message must contain. Read next: test_pytorch_reader.cpp, fuzz_pytorch.cpp.
+// error code and a phrase the message must contain. Read next: test_pytorch_reader.cpp, tests/fuzz/fuzz_pytorch.cpp.
 #include <catch2/catch.hpp>
 #include <functional>
 

@@ -1,5 +1,5 @@
 // libFuzzer target: load_weights() on arbitrary bytes must give a runnable model or a documented Error, never
-// crash, read out of bounds or allocate past its budget. Read next: shared/src/weights.cpp; runs: docs/fuzzing.md.
+// crash, read out of bounds or allocate past its budget. Read next: shared/src/weights_reader.cpp; runs: docs/fuzzing.md.
 //
 // Each input is tried twice: as it is (the checks in front of the CRCs: magic, version, sizes, CRCs), and with
 // its CRCs re-sealed, so that mutations reach every check behind the checksums (tables, card, shapes,

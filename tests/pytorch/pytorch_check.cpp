@@ -1,6 +1,6 @@
 // The core's side of the tests against PyTorch: `logits` loads a .pth through digitlab::pytorch::load_pytorch
 // and compares the core's logits with PyTorch's on the same inputs (files from torch_logits.py); `roundtrip`
-// imports a .pth and exports it again (for check_roundtrip.py). Read next: run_tests.sh, pytorch_export.cpp.
+// imports a .pth and exports it again (for check_roundtrip.py). Read next: run_tests.sh, shared/src/pytorch_export.cpp.
 #include <cmath>
 #include <cstdio>
 #include <cstring>

@@ -1,6 +1,7 @@
 // The drawn-digit evaluation set of issue 16: every style of tests/data/digit_styles.json drawn on a fixed
 // grid of pen widths, sizes, slants and positions, replayed through the web app's own Drawing. Read next:
-// digit_style_set.cpp, then tests/styles/test_digit_styles.cpp (the targets) and digit_styles_report.cpp.
+// digit_style_set.cpp, then tests/styles/test_digit_styles.cpp (the targets) and
+// tests/styles/digit_styles_report.cpp.
 #pragma once
 
 #include <cstdint>

@@ -335,6 +335,14 @@ void App::predict_if_needed() {
   services_.state_changed();
 }
 
+int App::runner_up() const {
+  int second = -1;
+  for (std::size_t i = 0; i < prediction_.probabilities.size(); ++i)
+    if (int(i) != prediction_.label && (second < 0 || prediction_.probabilities[i] > prediction_.probabilities[std::size_t(second)]))
+      second = int(i);
+  return second >= 0 && prediction_.probabilities[std::size_t(second)] >= kSecondShownFrom ? second : -1;
+}
+
 std::string App::class_name(int label) const {
   if (catalog_.has_model()) {
     const std::vector<std::string>& names = catalog_.active().model.card.class_names;
@@ -645,9 +653,14 @@ void App::draw_prediction_panel() {
   if (fits) ImGui::PopFont();
   ImGui::SameLine();
   ImGui::BeginGroup();
+  const int second = runner_up();
   if (unsure) {
     ImGui::TextColored(warning_color(options_.theme), "? unsure");
-    ImGui::TextWrapped("only %s for %s", percent_text(top).c_str(), name.c_str());
+    if (second >= 0)  // what the model hesitates between
+      ImGui::TextWrapped("%s %s or %s %s", name.c_str(), percent_text(top).c_str(), class_name(second).c_str(),
+                         percent_text(prediction_.probabilities[std::size_t(second)]).c_str());
+    else
+      ImGui::TextWrapped("only %s for %s", percent_text(top).c_str(), name.c_str());
   } else {
     ImGui::Text("%s sure", percent_text(top).c_str());
   }
@@ -855,7 +868,11 @@ std::string App::status_sentence() const {
   const int label = prediction_.label;
   const float top = label >= 0 && std::size_t(label) < prediction_.probabilities.size()
                         ? prediction_.probabilities[std::size_t(label)] : 0.f;
-  return "Prediction: " + class_name(label) + " (" + percent_text(top) + (top < kUnsureBelow ? ", unsure)" : ")");
+  const int second = runner_up();
+  const std::string or_second = second < 0 ? "" : " or " + class_name(second) + " (" +
+                                percent_text(prediction_.probabilities[std::size_t(second)]) + ")";
+  return "Prediction: " + class_name(label) + " (" + percent_text(top) + ")" + or_second +
+         (top < kUnsureBelow ? ", unsure" : "");
 }
 
 std::string App::state_json() const {

@@ -142,6 +142,8 @@ class App {
   // activation between linears), shown as assumed and changeable; a change reloads the model.
   void draw_import_assumptions();
   std::string class_name(int label) const;
+  // The second most probable class when it has at least kSecondShownFrom, else -1.
+  int runner_up() const;
 
   AppServices& services_;
   AppOptions options_;

@@ -1,7 +1,7 @@
 // PyTorch's files, read without PyTorch: a torch.save archive (ZIP + a pickle that is parsed, never
 // executed) or a .safetensors file becomes a list of named tensors (read_state_dict), and a list of named
 // tensors of a known architecture becomes a digitlab model (import_state_dict), and back (export_state_dict).
-// Same code natively and in WebAssembly. Read next: docs/pytorch.md, src/pytorch_read.cpp.
+// Same code natively and in WebAssembly. Read next: docs/pytorch.md, shared/src/pytorch_read.cpp.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // The ZIP container of torch.save files: a strict reader of stored (uncompressed) archives, and the small
-// writer that the export, the tests and the fuzzer use. Read next: src/zip_archive.cpp, pytorch.hpp.
+// writer that the export, the tests and the fuzzer use. Read next: shared/src/zip_archive.cpp, pytorch.hpp.
 #pragma once
 
 #include <cstdint>
