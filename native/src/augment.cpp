@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "digitlab/catmull_rom.hpp"
 #include "digitlab/preprocess.hpp"
 
 namespace digitlab::trainer {
@@ -99,27 +100,6 @@ Result<std::vector<std::vector<PenTemplate>>> load_pen_templates(const std::stri
                           error.what());
   }
   return by_digit;
-}
-
-PenStroke catmull_rom(const PenStroke& control, int samples_per_segment) {
-  if (control.size() < 3) return control;
-  PenStroke out;
-  auto at = [&](std::ptrdiff_t i) {
-    return control[std::size_t(std::clamp<std::ptrdiff_t>(i, 0, std::ptrdiff_t(control.size()) - 1))];
-  };
-  for (std::size_t i = 0; i + 1 < control.size(); ++i) {
-    const std::ptrdiff_t k = std::ptrdiff_t(i);
-    PenPoint p0 = at(k - 1), p1 = at(k), p2 = at(k + 1), p3 = at(k + 2);
-    for (int s = 0; s < samples_per_segment; ++s) {
-      float t = float(s) / float(samples_per_segment), t2 = t * t, t3 = t2 * t;
-      auto blend = [&](float a, float b, float c, float d) {
-        return 0.5f * (2 * b + (-a + c) * t + (2 * a - 5 * b + 4 * c - d) * t2 + (-a + 3 * b - 3 * c + d) * t3);
-      };
-      out.push_back({blend(p0.x, p1.x, p2.x, p3.x), blend(p0.y, p1.y, p2.y, p3.y)});
-    }
-  }
-  out.push_back(control.back());
-  return out;
 }
 
 // One capsule with a one-pixel anti-aliased edge, ink keeps the maximum: wasm/common/drawing.cpp's pen.

@@ -119,6 +119,21 @@ class Tensors {
   std::set<std::string> used_;
 };
 
+// A BatchNorm's four tensors (`norm`.weight, .bias, .running_mean, .running_var, each (channels)) as a layer;
+// its num_batches_tracked counter is taken too when present.
+Result<Layer> take_batch_norm(Tensors& tensors, const std::string& norm, std::int64_t channels,
+                              const std::string& why) {
+  Layer bn = make_batch_norm_layer(channels, 1e-5f);
+  bn.tensors.clear();
+  for (const char* param : {".weight", ".bias", ".running_mean", ".running_var"}) {
+    auto t = tensors.take(norm + param, {channels}, why);
+    if (!t) return t.error();
+    bn.tensors.push_back(std::move(t.value()));
+  }
+  tensors.take_optional(norm + ".num_batches_tracked");
+  return bn;
+}
+
 bool parse_index(const std::string& text, std::int64_t* out) {
   if (text.empty() || text.size() > 6) return false;
   for (char c : text)
@@ -297,16 +312,10 @@ Result<Model> import_cnn(const StateDict& state, const Assumptions& assumed, std
     layer.tensors = {std::move(w.value()), std::move(b.value())};
     model.layers.push_back(std::move(layer));
     if (tensors.has(norm + ".weight") || tensors.has(norm + ".running_mean")) {
-      Layer bn = make_batch_norm_layer(out, 1e-5f);
-      const std::string why = norm + " normalises the " + std::to_string(out) + " channels of " + conv;
-      bn.tensors.clear();
-      for (const char* param : {".weight", ".bias", ".running_mean", ".running_var"}) {
-        auto t = tensors.take(norm + param, {out}, why);
-        if (!t) return t.error();
-        bn.tensors.push_back(std::move(t.value()));
-      }
-      tensors.take_optional(norm + ".num_batches_tracked");
-      model.layers.push_back(std::move(bn));
+      auto bn = take_batch_norm(tensors, norm, out,
+                                norm + " normalises the " + std::to_string(out) + " channels of " + conv);
+      if (!bn) return bn.error();
+      model.layers.push_back(std::move(bn.value()));
     } else {
       tutorial_shape = false;
     }
@@ -356,15 +365,10 @@ Result<Model> import_cnn(const StateDict& state, const Assumptions& assumed, std
     fc_widths.push_back(std::to_string(out));
     if (last) break;
     if (tensors.has(norm + ".weight") || tensors.has(norm + ".running_mean")) {
-      Layer bn = make_batch_norm_layer(out, 1e-5f);
-      bn.tensors.clear();
-      for (const char* param : {".weight", ".bias", ".running_mean", ".running_var"}) {
-        auto t = tensors.take(norm + param, {out}, norm + " normalises the " + std::to_string(out) + " outputs of " + fc);
-        if (!t) return t.error();
-        bn.tensors.push_back(std::move(t.value()));
-      }
-      tensors.take_optional(norm + ".num_batches_tracked");
-      model.layers.push_back(std::move(bn));
+      auto bn = take_batch_norm(tensors, norm, out,
+                                norm + " normalises the " + std::to_string(out) + " outputs of " + fc);
+      if (!bn) return bn.error();
+      model.layers.push_back(std::move(bn.value()));
     } else {
       tutorial_shape = false;
     }

@@ -12,50 +12,14 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-class NeuralNetwork(nn.Module):  # the tutorial's MLP
-    def __init__(self):
-        super().__init__()
-        self.flatten = nn.Flatten()
-        self.linear_relu_stack = nn.Sequential(nn.Linear(28 * 28, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-                                               nn.Linear(512, 10))
+sys.path.insert(0, os.path.join(ROOT, "tests", "pytorch"))
+from tutorial_classes import ConvNeuralNetwork, NeuralNetwork  # noqa: E402  the tutorial's classes, one copy
 
-    def forward(self, x):
-        return self.linear_relu_stack(self.flatten(x))
-
-
-class CNN(nn.Module):  # the tutorial's CNN, with its names (registered in its order: convs, fcs, then norms)
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(32, 64, kernel_size=3, padding=1)
-        self.conv3 = nn.Conv2d(64, 128, kernel_size=3, padding=1)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.fc1 = nn.Linear(128 * 3 * 3, 512)
-        self.fc2 = nn.Linear(512, 512)
-        self.fc3 = nn.Linear(512, 10)
-        self.dropout = nn.Dropout(0.4)
-        self.batch_norm1 = nn.BatchNorm2d(32)
-        self.batch_norm2 = nn.BatchNorm2d(64)
-        self.batch_norm3 = nn.BatchNorm2d(128)
-        self.batch_norm_fc1 = nn.BatchNorm1d(512)
-        self.batch_norm_fc2 = nn.BatchNorm1d(512)
-
-    def forward(self, x):
-        x = self.pool(F.relu(self.batch_norm1(self.conv1(x))))
-        x = self.pool(F.relu(self.batch_norm2(self.conv2(x))))
-        x = self.pool(F.relu(self.batch_norm3(self.conv3(x))))
-        x = x.view(-1, 128 * 3 * 3)
-        x = self.dropout(F.relu(self.batch_norm_fc1(self.fc1(x))))
-        x = self.dropout(F.relu(self.batch_norm_fc2(self.fc2(x))))
-        return self.fc3(x)
-
-
-MODELS = {"mlp": NeuralNetwork, "cnn": CNN}
+MODELS = {"mlp": NeuralNetwork, "cnn": ConvNeuralNetwork}
 
 
 def mnist_train(count):

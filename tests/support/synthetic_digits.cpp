@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "digitlab/catmull_rom.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace digitlab::testing {
@@ -53,26 +55,6 @@ Placement random_placement(std::uint32_t seed, float canvas_width, float canvas_
   return p;
 }
 
-static Stroke catmull_rom(const Stroke& control, int samples_per_segment) {
-  if (control.size() < 3) return control;
-  Stroke out;
-  auto at = [&](std::ptrdiff_t i) {
-    return control[std::size_t(std::clamp<std::ptrdiff_t>(i, 0, std::ptrdiff_t(control.size()) - 1))];
-  };
-  for (std::size_t i = 0; i + 1 < control.size(); ++i) {
-    Point p0 = at(std::ptrdiff_t(i) - 1), p1 = at(std::ptrdiff_t(i)), p2 = at(std::ptrdiff_t(i) + 1),
-          p3 = at(std::ptrdiff_t(i) + 2);
-    for (int s = 0; s < samples_per_segment; ++s) {
-      float t = float(s) / float(samples_per_segment), t2 = t * t, t3 = t2 * t;
-      auto blend = [&](float a, float b, float c, float d) {
-        return 0.5f * (2 * b + (-a + c) * t + (2 * a - 5 * b + 4 * c - d) * t2 + (-a + 3 * b - 3 * c + d) * t3);
-      };
-      out.push_back({blend(p0.x, p1.x, p2.x, p3.x), blend(p0.y, p1.y, p2.y, p3.y)});
-    }
-  }
-  out.push_back(control.back());
-  return out;
-}
 
 std::vector<Stroke> place_strokes(const DigitTemplate& digit, const Placement& placement) {
   std::mt19937 rng(placement.seed * 2654435761u + 17u);
