@@ -187,6 +187,17 @@ Result<ActivationShape> layer_output_shape(const Layer& layer, std::size_t index
       for (std::size_t t = 0; t < 4; ++t) {
         if (Status s = check_tensor(layer, index, t, names[t], {layer.channels}); !s) return s.error();
       }
+      // y = (x - mean) * gamma / sqrt(running_var + eps): a sum <= 0 would give infinities or NaN.
+      const std::vector<float>& var = layer.tensors[3].values;
+      for (std::size_t c = 0; c < var.size(); ++c) {
+        if (!(var[c] + layer.eps > 0.f)) {
+          return layer_error(ErrorCode::bad_value, index, "running_var",
+                             "batch_norm running_var[" + std::to_string(c) + "] + eps is " +
+                                 std::to_string(var[c] + layer.eps) +
+                                 ", must be > 0 (a variance is never negative; was the file edited or its "
+                                 "statistics never computed?).");
+        }
+      }
       return in;
     }
     case LayerKind::max_pool2d: {
