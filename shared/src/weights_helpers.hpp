@@ -41,7 +41,8 @@ inline std::string float_text(float value) {
   return text;
 }
 
-// UTF-8 (no overlongs, no surrogates, <= U+10FFFF) without control characters: card strings are one-line
+// UTF-8 (no overlongs, no surrogates, <= U+10FFFF) without control characters (C0, DEL, C1) or line and
+// paragraph separators (U+2028, U+2029): card strings are one-line
 // labels that the page and the terminal print as they are.
 inline bool is_plain_text(const std::uint8_t* p, std::size_t n) {
   std::size_t i = 0;
@@ -70,6 +71,8 @@ inline bool is_plain_text(const std::uint8_t* p, std::size_t n) {
     if ((extra == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
         (extra == 3 && (code < 0x10000 || code > 0x10FFFF)))
       return false;
+    // C1 controls (NEL among them) and the Unicode line and paragraph separators break a line too.
+    if ((code >= 0x80 && code <= 0x9F) || code == 0x2028 || code == 0x2029) return false;
     i += extra + 1;
   }
   return true;

@@ -698,7 +698,7 @@ TEST_CASE("the doc's rules outside the table, as the loader applies them", "[wei
     swapped = with_tensor(swapped, norm_gamma, [=](wf::TensorRecord& r) { r.offset = bias; });
     loads(swapped);
   }
-  SECTION("Card strings: control characters are 00-1F and 7F; C1 controls, U+2028 and empty strings are text") {
+  SECTION("Card strings: control characters are 00-1F, 7F and C1; U+2028 and U+2029 are refused; empty strings are text") {
     const std::size_t arch = card_string_at(valid, 0) + 4;  // "tiny-test": 9 bytes, replaced by 9 others
     REQUIRE(load_u32_le(valid.data() + arch - 4) == 9);
     auto with_arch = [&](const char* nine) { return with_bytes(valid, arch, nine, 9); };
@@ -714,8 +714,13 @@ TEST_CASE("the doc's rules outside the table, as the loader applies them", "[wei
         FAIL_CHECK("byte " << b << (text_ok ? " refused" : " passed"));
     }
     CHECK(wrong == 0);
-    loads(with_arch("tin\xC2\x85test"));                 // U+0085 (NEL), a C1 control
-    loads(with_arch("ti\xE2\x80\xA8test"));              // U+2028 LINE SEPARATOR
+    CHECK(refused(with_arch("tin\xC2\x85test")));        // U+0085 (NEL), a C1 control
+    CHECK(refused(with_arch("tin\xC2\x80test")));        // U+0080, the first C1 control
+    CHECK(refused(with_arch("tin\xC2\x9Ftest")));        // U+009F, the last
+    loads(with_arch("tin\xC2\xA0test"));                 // U+00A0 (no-break space): text
+    CHECK(refused(with_arch("ti\xE2\x80\xA8test")));     // U+2028 LINE SEPARATOR
+    CHECK(refused(with_arch("ti\xE2\x80\xA9test")));     // U+2029 PARAGRAPH SEPARATOR
+    loads(with_arch("ti\xE2\x80\xA7test"));              // U+2027 (hyphenation point): text
     loads(with_arch("t\xF4\x8F\xBF\xBFtest"));           // U+10FFFF, the largest
     CHECK(refused(with_arch("ti\xE0\x9F\xBFtest")));     // U+07FF in 3 bytes: overlong
     CHECK(refused(with_arch("ti\xED\xA0\x80test")));     // U+D800: a surrogate
