@@ -192,10 +192,7 @@ Result<ActivationShape> layer_output_shape(const Layer& layer, std::size_t index
       for (std::size_t c = 0; c < var.size(); ++c) {
         if (!(var[c] + layer.eps > 0.f)) {
           return layer_error(ErrorCode::bad_value, index, "running_var",
-                             "batch_norm running_var[" + std::to_string(c) + "] + eps is " +
-                                 std::to_string(var[c] + layer.eps) +
-                                 ", must be > 0 (a variance is never negative; was the file edited or its "
-                                 "statistics never computed?).");
+                             "batch_norm running_var[" + std::to_string(c) + "] + eps must be > 0.");
         }
       }
       return in;

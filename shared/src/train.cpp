@@ -1,6 +1,6 @@
 // Backward passes for the dense layers and the batch loss (train.hpp). Each sample runs forward keeping
 // every layer's input, then backward; parameter gradients add up over the batch in sample order, so the
-// sums have one fixed order on every machine. Read next: train.hpp.
+// sums have one fixed order on every machine. Read next: shared/include/digitlab/train.hpp.
 #include "digitlab/train.hpp"
 
 #include <cmath>
