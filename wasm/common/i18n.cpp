@@ -1,0 +1,128 @@
+// The translation table behind tr(): parsed once in place, then looked up by the English text. No ImGui.
+// Read next: i18n.hpp, wasm/i18n/README.md.
+#include "i18n.hpp"
+
+#include <unordered_map>
+#include <vector>
+
+namespace digitlab::app {
+namespace {
+
+struct Table {
+  std::string text;  // the table's bytes, unescaped in place: every english and translation ends in '\0'
+  std::unordered_map<std::string_view, const char*> entries;  // english -> translation (both in `text`)
+  Language language = Language::english;
+};
+
+Table& table() {
+  static Table the_table;
+  return the_table;
+}
+
+// Unescapes one field in place (from `begin` up to `end`), writes its '\0' and returns its length.
+std::size_t unescape(std::string& text, std::size_t begin, std::size_t end, bool& ok) {
+  std::size_t out = begin;
+  for (std::size_t i = begin; i < end; ++i) {
+    char c = text[i];
+    if (c == '\\') {
+      if (i + 1 >= end) { ok = false; break; }
+      const char next = text[++i];
+      c = next == 'n' ? '\n' : next == 't' ? '\t' : next == '\\' ? '\\' : '\0';
+      if (c == '\0') { ok = false; break; }
+    }
+    text[out++] = c;
+  }
+  text[out] = '\0';
+  return out - begin;
+}
+
+}  // namespace
+
+const char* language_code(Language language) {
+  switch (language) {
+    case Language::traditional_chinese: return "zh-Hant";
+    case Language::simplified_chinese: return "zh-Hans";
+    case Language::english: break;
+  }
+  return "en";
+}
+
+const char* tr(const char* english) {
+  const Table& t = table();
+  if (t.entries.empty() || english == nullptr) return english;
+  const auto found = t.entries.find(std::string_view(english));
+  return found == t.entries.end() ? english : found->second;
+}
+
+const char* tr(const std::string& english) { return tr(english.c_str()); }
+
+bool set_translations(std::string text, std::string& error) {
+  constexpr std::string_view kMagic = "digitlab-translations 1 ";
+  const std::size_t first_end = text.find('\n');
+  if (text.compare(0, kMagic.size(), kMagic) != 0 || first_end == std::string::npos) {
+    error = "not a digitlab translation table (it must start with \"digitlab-translations 1 <language>\"); "
+            "rebuild the site with the wasm preset";
+    return false;
+  }
+  const std::string code = text.substr(kMagic.size(), first_end - kMagic.size());
+  Table next;
+  if (code == "zh-Hant") next.language = Language::traditional_chinese;
+  else if (code == "zh-Hans") next.language = Language::simplified_chinese;
+  else {
+    error = "the translation table is for \"" + code.substr(0, 20) + "\"; the app has zh-Hant and zh-Hans";
+    return false;
+  }
+  next.text = std::move(text);
+  std::string& t = next.text;
+  t.push_back('\n');  // every line, the last included, ends in '\n' (its '\0' goes there)
+  std::vector<std::pair<std::size_t, std::size_t>> fields;  // (start of english, start of translation)
+  int line_number = 1;
+  for (std::size_t start = first_end + 1; start < t.size(); ++line_number) {
+    const std::size_t end = t.find('\n', start);
+    if (end == start) { start = end + 1; continue; }  // blank lines are allowed
+    const std::size_t tab = t.find('\t', start);
+    if (tab == std::string::npos || tab > end || t.find('\t', tab + 1) < end) {
+      error = "line " + std::to_string(line_number + 1) + " of the translation table is not \"english<TAB>translation\"";
+      return false;
+    }
+    bool ok = true;
+    const std::size_t english_length = unescape(t, start, tab, ok);
+    const std::size_t translation_length = unescape(t, tab + 1, end, ok);
+    if (!ok || english_length == 0 || translation_length == 0) {
+      error = "line " + std::to_string(line_number + 1) + " of the translation table has an empty text or a bad "
+              "escape (only \\n, \\t and \\\\ are allowed)";
+      return false;
+    }
+    fields.emplace_back(start, tab + 1);
+    start = end + 1;
+  }
+  Table& live = table();
+  live = Table{};
+  live.language = next.language;
+  live.text = std::move(next.text);  // the fields are offsets, so they hold in the moved text too
+  live.entries.reserve(fields.size());
+  for (const auto& [english, translation] : fields)
+    live.entries.emplace(std::string_view(live.text.data() + english), live.text.data() + translation);
+  return true;
+}
+
+void clear_translations() { table() = Table{}; }
+
+Language current_language() { return table().language; }
+
+std::u32string translated_characters() {
+  std::u32string out;
+  for (const auto& [english, translation] : table().entries) {
+    for (const unsigned char* p = reinterpret_cast<const unsigned char*>(translation); *p;) {
+      char32_t c = *p;
+      int more = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+      if (more > 0) c &= 0x3Fu >> more;
+      ++p;
+      for (; more > 0 && (*p & 0xC0) == 0x80; --more, ++p) c = (c << 6) | (*p & 0x3Fu);
+      if (out.find(c) == std::u32string::npos) out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace digitlab::app
