@@ -10,7 +10,7 @@ digitlab_add_catch_test(NAME app
           app/test_assets.cpp app/test_activations_maths.cpp app/test_preprocess_steps.cpp
           app/test_training_record.cpp
           app/test_test_subset.cpp
-          app/test_json_reader.cpp app/test_json_writer.cpp
+          app/test_json_reader.cpp app/test_json_writer.cpp app/test_i18n.cpp
   LIBS digitlab_app_logic)
 
 # The ImGui-free folders stay ImGui-free (wasm/README.md): wasm/common/ and each teaching panel's own logic
@@ -43,5 +43,21 @@ if(NOT EMSCRIPTEN AND TARGET digitlab_app_ui)
                      $<TARGET_FILE:digitlab-app> --frames 12 --stroke "0.52,0.16 0.5,0.84" --expect 1
                      --screenshot "${CMAKE_CURRENT_BINARY_DIR}/output/app-desktop.png")
     set_tests_properties(${DIGITLAB_TEST_PREFIX}.app_desktop PROPERTIES TIMEOUT 120)
+  endif()
+  # The translations (wasm/i18n/README.md): complete, not stale, same conversions, every glyph in its font,
+  # within the download budget. The native build makes the same language files as the site.
+  if(DIGITLAB_LANGUAGES_BUILT AND NOT EMSCRIPTEN)
+    # The desktop program in Traditional Chinese (the font subset merged into ImGui's): still reads a 1.
+    if(DIGITLAB_XVFB_RUN AND TARGET digitlab-app)
+      add_test(NAME ${DIGITLAB_TEST_PREFIX}.app_desktop_zh_hant
+               COMMAND ${DIGITLAB_XVFB_RUN} -a -s "-screen 0 1280x800x24"
+                       $<TARGET_FILE:digitlab-app> --lang zh-Hant --frames 12 --stroke "0.52,0.16 0.5,0.84" --expect 1
+                       --options "panels=draw,prediction,network,activations"
+                       --screenshot "${CMAKE_CURRENT_BINARY_DIR}/output/app-desktop-zh-Hant.png")
+      set_tests_properties(${DIGITLAB_TEST_PREFIX}.app_desktop_zh_hant PROPERTIES TIMEOUT 120)
+    endif()
+    add_test(NAME ${DIGITLAB_TEST_PREFIX}.i18n_tables
+             COMMAND /usr/bin/python3 "${PROJECT_SOURCE_DIR}/wasm/i18n/check_translations.py" "${PROJECT_SOURCE_DIR}"
+                     "${DIGITLAB_LANGUAGE_DIR}")
   endif()
 endif()

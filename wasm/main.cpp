@@ -12,6 +12,7 @@
 #include <GLFW/glfw3.h>
 
 #include "app/app.hpp"
+#include "app/fonts.hpp"
 #include "imgui.h"
 #include "imgui_impl_glfw.h"
 #include "imgui_impl_opengl3.h"
@@ -131,7 +132,7 @@ int main(int argc, char** argv) {
     frames_owed = std::max(0, frames_owed - 1);
     glfwPollEvents();
     const float scale = platform->begin_frame(window);
-    if (scale != app.ui_scale()) {
+    if (scale != app.ui_scale() || digitlab::app::take_fonts_changed()) {  // a new pixel ratio, or language
       app.set_ui_scale(scale);
       ImGui_ImplOpenGL3_DestroyFontsTexture();
       ImGui_ImplOpenGL3_CreateFontsTexture();

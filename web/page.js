@@ -15,6 +15,47 @@
   const wantedPanels = (params.get('panels') || '').split(',').map((name) => name.trim()).filter(Boolean);
   const appBuild = wantedPanels.some((name) => !DEMO_PANELS.includes(name)) ? 'digitlab-lab' : 'digitlab-app';
 
+  // ---- the reader's language (wasm/i18n/README.md): ?lang= (same rule as wasm/common/url_options.cpp),
+  // else the first of the browser's languages the app has. English is the source: it fetches nothing.
+  const languageOfTag = (tag) => {
+    const t = String(tag).toLowerCase();
+    if (t === 'en' || t.startsWith('en-')) return 'en';
+    if (/^zh-(hant|tw|hk|mo)\b/.test(t)) return 'zh-Hant';
+    if (t === 'zh' || /^zh-(hans|cn|sg|my)\b/.test(t)) return 'zh-Hans';
+    return null;
+  };
+  const askedLanguage = ['en', 'zh-hant', 'zh-hans'].includes(String(params.get('lang')).toLowerCase())
+    ? languageOfTag(params.get('lang')) : null;  // a bad lang= is explained by the app
+  const language = askedLanguage ||
+    (navigator.languages || [navigator.language]).map(languageOfTag).find(Boolean) || 'en';
+  const translations = new Map();  // English -> the shown language's text, once its table arrived
+  // The shown language's text for an English one; each %s is replaced by the next argument.
+  const tr = (english, ...args) => {
+    let text = translations.get(english) || english;
+    for (const arg of args) text = text.replace('%s', () => String(arg));
+    return text;
+  };
+  // The page's own texts: elements marked data-tr (their text) and data-tr-label (their aria-label).
+  const translatePage = () => {
+    for (const element of document.querySelectorAll('[data-tr]')) {
+      element.dataset.en = element.dataset.en || element.textContent.split(/\s+/).join(' ').trim();
+      element.textContent = tr(element.dataset.en);
+    }
+    for (const element of document.querySelectorAll('[data-tr-label]')) {
+      element.dataset.enLabel = element.dataset.enLabel || element.getAttribute('aria-label');
+      element.setAttribute('aria-label', tr(element.dataset.enLabel));
+    }
+  };
+  const readTable = (bytes) => {
+    const lines = new TextDecoder().decode(bytes).split('\n');
+    if (!lines[0].startsWith('digitlab-translations 1 ')) throw new Error('not a digitlab translation table');
+    const unescape = (t) => t.replace(/\\([nt\\])/g, (_, c) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\'));
+    for (const line of lines.slice(1)) {
+      const tab = line.indexOf('\t');
+      if (tab > 0 && !line.startsWith('#')) translations.set(unescape(line.slice(0, tab)), unescape(line.slice(tab + 1)));
+    }
+  };
+
   const canvas = document.getElementById('canvas');
   const liveRegion = document.getElementById('prediction');
   const alertRegion = document.getElementById('alerts');
@@ -70,6 +111,17 @@
     }
   };
 
+  // The language's table and font subset, fetched while the wasm compiles; the app starts once they are in.
+  const languageRequest = language === 'en' ? null
+    : Promise.all([fetchBytes(sameOriginUrl(`lang/${language}.txt`)), fetchBytes(sameOriginUrl(`lang/${language}.otf`))]);
+  if (languageRequest) {
+    languageRequest.then(([table]) => {
+      readTable(table);
+      document.documentElement.lang = language;
+      translatePage();
+    }).catch(() => {});  // said in the app when it starts (startApp)
+  }
+
   // ---- the manifest: web/manifest.js has its rules (the same as wasm/common/manifest.cpp) -----------------------
   const manifestRules = window.digitlabManifest;
   const manifestRequest = manifestRules
@@ -111,8 +163,9 @@
     importer = importer || new Promise((resolve, reject) => {
       const script = document.createElement('script');
       script.src = 'digitlab-import.js';
-      script.onerror = () => reject(new Error('digitlab-import.js did not load: the site is incomplete. Build it ' +
-                                              'with the wasm preset (make demo).'));
+      const incomplete = tr('%s did not load: the site is incomplete. Build it with the wasm preset (make demo).',
+                            'digitlab-import.js');
+      script.onerror = () => reject(new Error(incomplete));
       script.onload = () => createDigitlabImporter({print: (t) => console.log(t), printErr: (t) => console.warn(t)})
         .then(resolve, reject);
       document.head.appendChild(script);
@@ -181,8 +234,8 @@
       const url = shareUrlFor(query);
       const say = (text) => module.ccall('digitlab_add_message', null, ['string'], [text]);
       const copied = navigator.clipboard ? navigator.clipboard.writeText(url) : Promise.reject(new Error('no clipboard'));
-      copied.then(() => say('Link copied: it reopens this model, these panels and this drawing.'),
-                  () => say(`The clipboard was refused; copy this link: ${url}`));
+      copied.then(() => say(tr('Link copied: it reopens this model, these panels and this drawing.')),
+                  () => say(tr('The clipboard was refused; copy this link: %s', url)));
     },
     stateChanged() {
       if (publishQueued) return;
@@ -198,7 +251,7 @@
     ready: s.ready, loading: s.loading, model: s.model, empty: s.empty, prediction: s.prediction, label: s.label,
     probabilities: s.probabilities, top_probability: s.top_probability, unsure: s.unsure, status: s.status,
     error: s.error, messages: s.messages, models: s.models, panels: s.panels, available_panels: s.available_panels,
-    embed: s.embed, strokes: s.strokes, up_to_date: s.up_to_date, predictions: s.predictions, latency_ms: s.latency_ms,
+    embed: s.embed, language: s.language, strokes: s.strokes, up_to_date: s.up_to_date, predictions: s.predictions, latency_ms: s.latency_ms,
     latency_summary_ms: s.latency_summary_ms, frames: s.frames, panel_state: s.panel_state, build: appBuild,
     copy_link_rect: s.copy_link_rect,
     timings: {...timings},
@@ -301,8 +354,8 @@
       // Refused before it is copied into the app's memory; the limit is the app's own (kMaxWeightsBytes).
       const maxBytes = module._digitlab_max_weights_bytes();
       if (bytes.byteLength > maxBytes) {
-        const message = `${label} was not loaded: it has ${(bytes.byteLength / 1048576).toFixed(1)} MB; the app opens ` +
-                        `weights files up to ${maxBytes / 1048576} MB.`;
+        const message = tr('%s was not loaded: it has %s MB; the app opens weights files up to %s MB.',
+                           label, (bytes.byteLength / 1048576).toFixed(1), maxBytes / 1048576);
         module.ccall('digitlab_add_message', null, ['string'], [message]);
         throw new Error(message);
       }
@@ -378,11 +431,11 @@
   // ---- start ---------------------------------------------------------------------------------------------------
   const appScript = document.createElement('script');
   appScript.src = `${appBuild}.js`;
-  appScript.onerror = () => showFatal(`${appBuild}.js did not load: the site is incomplete. Build it with the wasm ` +
-                                      'preset (make demo).');
+  appScript.onerror = () => showFatal(tr('%s did not load: the site is incomplete. Build it with the wasm preset (make demo).',
+                                         `${appBuild}.js`));
   appScript.onload = () => {
     if (typeof createDigitlabModule !== 'function') {
-      showFatal(`${appBuild}.js is not the digitlab app: rebuild the site with the wasm preset (make demo).`);
+      showFatal(tr('%s is not the digitlab app: rebuild the site with the wasm preset (make demo).', `${appBuild}.js`));
       return;
     }
     startApp();
@@ -418,7 +471,7 @@
           for (const problem of problems) module.ccall('digitlab_add_message', null, ['string'], [problem]);
         } catch (e) {
           const reason = String(e.message || e).replace(/^\/?[^:]*manifest\.json: /, '');
-          module.ccall('digitlab_add_message', null, ['string'], [`Could not read weights/manifest.json (${reason}).`]);
+          module.ccall('digitlab_add_message', null, ['string'], [tr('Could not read weights/manifest.json (%s).', reason)]);
         }
         for (const m of rows) {
           module.ccall('digitlab_add_model', null,
@@ -429,6 +482,21 @@
         for (const w of sweepRows) {
           module.ccall('digitlab_add_sweep', null, ['string', 'string', 'string'], [w.name, w.file, w.about]);
         }
+        if (languageRequest) {
+          try {
+            const [table, font] = await languageRequest;
+            const why = withBytes(table, (tablePointer, tableSize) => withBytes(font, (fontPointer, fontSize) =>
+              module.ccall('digitlab_set_language', 'string', ['number', 'number', 'number', 'number'],
+                           [tablePointer, tableSize, fontPointer, fontSize])));
+            if (why) throw new Error(why);
+          } catch (e) {
+            translations.clear();
+            document.documentElement.lang = 'en';
+            translatePage();
+            module.ccall('digitlab_add_message', null, ['string'],
+                         [`The ${language} texts could not be loaded (${(e && e.message) || e}); the app is in English.`]);
+          }
+        }
         started = true;
         module.ccall('digitlab_start', null, ['string'], [location.search]);
         startedWaiters.splice(0).forEach((resolve) => resolve());
@@ -436,6 +504,6 @@
         publish();
         waitUntilReady();
       })
-      .catch((e) => showFatal(`The app could not start: ${(e && e.message) || e}`));
+      .catch((e) => showFatal(tr('The app could not start: %s', (e && e.message) || e)));
   }
 })();

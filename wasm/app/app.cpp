@@ -10,7 +10,9 @@
 #include "digitlab/pytorch.hpp"
 #include "digitlab/text.hpp"
 #include "imgui.h"
+#include "app/fonts.hpp"
 #include "common/drawing_code.hpp"
+#include "common/i18n.hpp"
 #include "common/json_writer.hpp"
 #include "teaching/widgets.hpp"
 
@@ -198,6 +200,7 @@ std::string App::query_for(const std::vector<PanelId>& panels) const {
   if (!model.empty()) query += "&model=" + model;
   if (options_.embed) query += "&embed=1";
   if (options_.theme == Theme::dark) query += "&theme=dark";
+  if (current_language() != Language::english) query += std::string("&lang=") + language_code(current_language());
   char stroke[32];
   std::snprintf(stroke, sizeof stroke, "&stroke=%.3g", double(options_.stroke_width) * 100.0);
   query += stroke;
@@ -356,17 +359,8 @@ std::string App::class_name(int label) const {
 
 void App::set_ui_scale(float scale) {
   ui_scale_ = std::clamp(scale, 0.5f, 4.f);
-  ImGuiIO& io = ImGui::GetIO();
-  io.Fonts->Clear();
-  // ImGui's built-in font (ProggyClean, a pixel font): crisp at whole multiples of its 13 px.
-  ImFontConfig regular;
-  regular.SizePixels = std::round(13.f * ui_scale_);
-  regular.OversampleH = regular.OversampleV = 1;
-  regular.PixelSnapH = true;
-  io.Fonts->AddFontDefault(&regular);
-  ImFontConfig big = regular;
-  big.SizePixels = std::round(13.f * ui_scale_) * 5.f;  // the predicted label
-  font_big_ = io.Fonts->AddFontDefault(&big);
+  const AppFonts fonts = build_fonts(ui_scale_);  // app/fonts.hpp: with the shown language's glyphs
+  font_big_ = fonts.big;
   apply_theme();
 }
 
@@ -929,6 +923,7 @@ std::string App::state_json() const {
   for (const PanelInfo& info : panel_list()) json.string(info.name);
   json.end_array();
   json.key("embed").boolean(options_.embed);
+  json.key("language").string(language_code(current_language()));
   json.key("drawing_rect").rect(drawing_rect_);
   json.key("copy_link_rect").rect(copy_link_rect_);  // the menu's "Copy link" (none with embed=1)
   json.key("status").string(status_sentence());

@@ -2,6 +2,8 @@
 // Read next: i18n.hpp, wasm/i18n/README.md.
 #include "i18n.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <unordered_map>
 #include <vector>
 
@@ -11,6 +13,7 @@ namespace {
 struct Table {
   std::string text;  // the table's bytes, unescaped in place: every english and translation ends in '\0'
   std::unordered_map<std::string_view, const char*> entries;  // english -> translation (both in `text`)
+  std::vector<const char*> data_translations;                  // those of the "#@ data" part
   Language language = Language::english;
 };
 
@@ -47,6 +50,20 @@ const char* language_code(Language language) {
   return "en";
 }
 
+bool language_from_code(std::string_view code, Language& language) {
+  for (const Language candidate : {Language::english, Language::traditional_chinese, Language::simplified_chinese}) {
+    const std::string_view name = language_code(candidate);
+    bool same = name.size() == code.size();
+    for (std::size_t i = 0; same && i < name.size(); ++i)
+      same = std::tolower(static_cast<unsigned char>(code[i])) == std::tolower(static_cast<unsigned char>(name[i]));
+    if (same) {
+      language = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
 const char* tr(const char* english) {
   const Table& t = table();
   if (t.entries.empty() || english == nullptr) return english;
@@ -75,11 +92,17 @@ bool set_translations(std::string text, std::string& error) {
   next.text = std::move(text);
   std::string& t = next.text;
   t.push_back('\n');  // every line, the last included, ends in '\n' (its '\0' goes there)
-  std::vector<std::pair<std::size_t, std::size_t>> fields;  // (start of english, start of translation)
+  struct Field { std::size_t english, translation; bool data; };  // offsets into t
+  std::vector<Field> fields;
+  bool data_part = false;
   int line_number = 1;
   for (std::size_t start = first_end + 1; start < t.size(); ++line_number) {
     const std::size_t end = t.find('\n', start);
-    if (end == start) { start = end + 1; continue; }  // blank lines are allowed
+    if (end == start || t[start] == '#') {  // blank lines and comments
+      if (t.compare(start, end - start, "#@ data") == 0) data_part = true;
+      start = end + 1;
+      continue;
+    }
     const std::size_t tab = t.find('\t', start);
     if (tab == std::string::npos || tab > end || t.find('\t', tab + 1) < end) {
       error = "line " + std::to_string(line_number + 1) + " of the translation table is not \"english<TAB>translation\"";
@@ -93,7 +116,7 @@ bool set_translations(std::string text, std::string& error) {
               "escape (only \\n, \\t and \\\\ are allowed)";
       return false;
     }
-    fields.emplace_back(start, tab + 1);
+    fields.push_back({start, tab + 1, data_part});
     start = end + 1;
   }
   Table& live = table();
@@ -101,8 +124,11 @@ bool set_translations(std::string text, std::string& error) {
   live.language = next.language;
   live.text = std::move(next.text);  // the fields are offsets, so they hold in the moved text too
   live.entries.reserve(fields.size());
-  for (const auto& [english, translation] : fields)
-    live.entries.emplace(std::string_view(live.text.data() + english), live.text.data() + translation);
+  for (const Field& field : fields) {
+    const char* translation = live.text.data() + field.translation;
+    live.entries.emplace(std::string_view(live.text.data() + field.english), translation);
+    if (field.data) live.data_translations.push_back(translation);
+  }
   return true;
 }
 
@@ -110,18 +136,23 @@ void clear_translations() { table() = Table{}; }
 
 Language current_language() { return table().language; }
 
-std::u32string translated_characters() {
+std::u32string translated_characters(bool data_only) {
+  std::vector<const char*> texts = table().data_translations;
+  if (!data_only)
+    for (const auto& entry : table().entries) texts.push_back(entry.second);
   std::u32string out;
-  for (const auto& [english, translation] : table().entries) {
+  for (const char* translation : texts) {
     for (const unsigned char* p = reinterpret_cast<const unsigned char*>(translation); *p;) {
       char32_t c = *p;
       int more = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
       if (more > 0) c &= 0x3Fu >> more;
       ++p;
       for (; more > 0 && (*p & 0xC0) == 0x80; --more, ++p) c = (c << 6) | (*p & 0x3Fu);
-      if (out.find(c) == std::u32string::npos) out.push_back(c);
+      out.push_back(c);
     }
   }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

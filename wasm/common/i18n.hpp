@@ -14,6 +14,9 @@ enum class Language { english, traditional_chinese, simplified_chinese };
 // "en", "zh-Hant", "zh-Hans": the `?lang=` values, the <html lang> and the table's file name.
 const char* language_code(Language language);
 
+// The language a code names (en, zh-Hant, zh-Hans, in any letter case: the `lang=` values); false if none.
+bool language_from_code(std::string_view code, Language& language);
+
 // The shown language's text for `english` (a format string keeps its % conversions in the same order), or
 // `english` itself when English is shown or the table has no entry for it. Never fails, never allocates:
 // the returned pointer lives until the next set_translations() (so: use it at once, like a literal).
@@ -21,13 +24,16 @@ const char* tr(const char* english);
 const char* tr(const std::string& english);
 
 // Replaces the table with `table`'s text (the format wasm/i18n/README.md gives: a first line
-// "digitlab-translations 1 <code>", then "english<TAB>translation" lines with \n, \t and \\ escaped).
+// "digitlab-translations 1 <code>", then "english<TAB>translation" lines with \n, \t and \\ escaped; the
+// entries after a line "#@ data" are texts that come from data; other lines starting with '#' are skipped).
 // A table that does not parse is refused whole (the app keeps English) with `error` saying why.
 bool set_translations(std::string table, std::string& error);
 void clear_translations();  // back to English
 Language current_language();
 
-// Every character a table's translations draw (the page's font subset must have them all).
-std::u32string translated_characters();
+// Every character the table's translations draw, each once (the font subset has them all); with
+// `data_only`, those of the texts that come from data (the table's "#@ data" part: class names), which the
+// predicted label's big font needs.
+std::u32string translated_characters(bool data_only);
 
 }  // namespace digitlab::app

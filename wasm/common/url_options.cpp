@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "common/drawing_code.hpp"
+#include "common/i18n.hpp"
 
 namespace digitlab::app {
 
@@ -149,6 +150,15 @@ ParsedOptions parse_url_options(std::string_view query) {
         parsed.options.theme = Theme::dark;
       } else {
         parsed.problems.push_back("URL parameter theme is light or dark, not " + quoted(value) + ".");
+      }
+    } else if (name == "lang") {
+      // web/page.js picks the language (this parameter, else the browser's) and loads it before the app
+      // starts; here a value it could not use is explained.
+      Language language;
+      if (!language_from_code(value, language)) {
+        std::string text = tr("URL parameter lang is en, zh-Hant or zh-Hans, not %s; the browser's language is used.");
+        if (const std::size_t at = text.find("%s"); at != std::string::npos) text.replace(at, 2, quoted(value));
+        parsed.problems.push_back(std::move(text));
       }
     } else if (name == "drawing") {
       std::string problem;

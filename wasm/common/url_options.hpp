@@ -28,11 +28,12 @@ struct ParsedOptions {
 };
 
 // query: the URL's search part, with or without the leading '?'. Percent-escapes and '+' are decoded.
-// There is no language parameter yet: the app speaks English only.
+// lang= is checked here (common/i18n.hpp, language_from_code) but chosen and loaded by web/page.js before
+// the app starts.
 ParsedOptions parse_url_options(std::string_view query);
 
 // The documented names, for messages and tests.
-inline constexpr const char* kKnownParameters = "model, panels, embed, stroke, theme, drawing";
+inline constexpr const char* kKnownParameters = "model, panels, embed, stroke, theme, lang, drawing";
 inline constexpr float kMinStrokePercent = 2.f, kMaxStrokePercent = 20.f;
 
 }  // namespace digitlab::app

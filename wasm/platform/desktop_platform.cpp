@@ -15,6 +15,8 @@
 #include <stb/stb_image_write.h>
 
 #include "digitlab/bytes.hpp"
+#include "app/fonts.hpp"
+#include "common/i18n.hpp"
 #include "common/json_reader.hpp"
 #include "common/manifest.hpp"
 #include "platform/platform.hpp"
@@ -78,7 +80,7 @@ class DesktopPlatform final : public Platform {
  public:
   bool start(App& app, GLFWwindow* window, int argc, char** argv) override {
     the_app = &app;
-    std::string options, open_file, size;
+    std::string options, open_file, size, language;
     std::vector<std::string> strokes;
     CLI::App cli{"digitlab-app: the digitlab web app on the desktop (GLFW + OpenGL 3), with every teaching panel."};
     cli.name("digitlab-app");
@@ -89,6 +91,11 @@ class DesktopPlatform final : public Platform {
         ->type_name("DIR")->capture_default_str();
     cli.add_option("--options", options, "the web page's URL parameters, e.g. 'model=mnist-cnn&panels=draw,prediction'")
         ->type_name("QUERY");
+    cli.add_option("--lang", language, "zh-Hant, zh-Hans or en: the language (the site's lang/ files in the data folder)")
+        ->type_name("CODE")->check(CLI::Validator([](const std::string& text) {
+          Language parsed;
+          return language_from_code(text, parsed) ? std::string() : "expected zh-Hant, zh-Hans or en";
+        }, ""));
     cli.add_option("--size", size, "window size in pixels (default 1100x720)")->type_name("WxH")
         ->check(CLI::Validator([](const std::string& text) {
           int width = 0, height = 0;
@@ -145,12 +152,30 @@ class DesktopPlatform final : public Platform {
       for (ModelEntry& entry : parsed.models) app.catalog().add(std::move(entry));
       for (SweepEntry& sweep : parsed.sweeps) app.catalog().add_sweep(std::move(sweep));
     }
+    Language shown = Language::english;
+    if (language_from_code(language, shown) && shown != Language::english) load_language(app, language_code(shown));
     app.start(options);
     if (!open_file.empty()) {
       const char* paths[] = {open_file.c_str()};
       on_drop(window, 1, paths);
     }
     return true;
+  }
+
+  // The same files the page fetches (wasm/i18n/README.md), from <data>/lang/; if missing, English and a message.
+  void load_language(App& app, const std::string& code) {
+    const std::string base = data_dir_ + "/lang/" + code;
+    Result<std::vector<std::uint8_t>> table = read_file(base + ".txt", 1 << 20);
+    Result<std::vector<std::uint8_t>> font = read_file(base + ".otf", 8 << 20);
+    std::string error;
+    if (table && font &&
+        set_translations(std::string(table.value().begin(), table.value().end()), error)) {
+      set_language_font(std::move(font.value()));
+      return;
+    }
+    app.add_message("The " + code + " texts could not be loaded (" +
+                    (!table ? table.error().to_string() : !font ? font.error().to_string() : error) +
+                    "); the app is in English. Build the languages (make demo builds them), or pass --data DIR.");
   }
 
   float begin_frame(GLFWwindow* window) override {

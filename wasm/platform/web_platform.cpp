@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "app/fonts.hpp"
+#include "common/i18n.hpp"
 #include "imgui.h"
 #include "platform/platform.hpp"
 
@@ -314,6 +316,21 @@ EMSCRIPTEN_KEEPALIVE void digitlab_wake() { digitlab::app::request_frames(); }
 // The page says whether the canvas can be seen (tab visibility, an iframe scrolled out of view): while it
 // cannot, no frames are drawn, busy or not.
 EMSCRIPTEN_KEEPALIVE void digitlab_set_visible(int visible) { digitlab::app::set_visible(visible != 0); }
+
+// The shown language's table (lang/<code>.txt) and font subset (lang/<code>.otf), fetched by the page before
+// it starts the app (wasm/i18n/README.md); "" when both are taken, else why not (the app stays English).
+EMSCRIPTEN_KEEPALIVE const char* digitlab_set_language(const std::uint8_t* table, int table_size,
+                                                      const std::uint8_t* font, int font_size) {
+  digitlab::app::request_frames();
+  static std::string result;
+  std::string error;
+  if (table_size <= 0 || font_size <= 0) return keep(result, "the language's table or font is empty");
+  if (!digitlab::app::set_translations(std::string(reinterpret_cast<const char*>(table), std::size_t(table_size)), error))
+    return keep(result, error);
+  digitlab::app::set_language_font(std::vector<std::uint8_t>(font, font + font_size));
+  digitlab::app::page_state_changed();
+  return keep(result, "");
+}
 
 EMSCRIPTEN_KEEPALIVE void digitlab_add_message(const char* text) {
   digitlab::app::request_frames();
