@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <unordered_map>
 #include <vector>
 
 namespace digitlab::app {
@@ -12,7 +11,9 @@ namespace {
 
 struct Table {
   std::string text;  // the table's bytes, unescaped in place: every english and translation ends in '\0'
-  std::unordered_map<std::string_view, const char*> entries;  // english -> translation (both in `text`)
+  // (english, translation), both in `text`, sorted by english: a sorted vector is a few hundred bytes of wasm
+  // where a hash map is kilobytes, and a lookup is ~10 comparisons.
+  std::vector<std::pair<std::string_view, const char*>> entries;
   std::vector<const char*> data_translations;                  // those of the "#@ data" part
   Language language = Language::english;
 };
@@ -67,8 +68,10 @@ bool language_from_code(std::string_view code, Language& language) {
 const char* tr(const char* english) {
   const Table& t = table();
   if (t.entries.empty() || english == nullptr) return english;
-  const auto found = t.entries.find(std::string_view(english));
-  return found == t.entries.end() ? english : found->second;
+  const std::string_view key(english);
+  const auto found = std::lower_bound(t.entries.begin(), t.entries.end(), key,
+                                      [](const auto& entry, std::string_view k) { return entry.first < k; });
+  return found != t.entries.end() && found->first == key ? found->second : english;
 }
 
 const char* tr(const std::string& english) { return tr(english.c_str()); }
@@ -126,9 +129,10 @@ bool set_translations(std::string text, std::string& error) {
   live.entries.reserve(fields.size());
   for (const Field& field : fields) {
     const char* translation = live.text.data() + field.translation;
-    live.entries.emplace(std::string_view(live.text.data() + field.english), translation);
+    live.entries.emplace_back(std::string_view(live.text.data() + field.english), translation);
     if (field.data) live.data_translations.push_back(translation);
   }
+  std::sort(live.entries.begin(), live.entries.end());
   return true;
 }
 
