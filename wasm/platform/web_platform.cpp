@@ -127,18 +127,26 @@ class WebPlatform final : public Platform {
   void copy_link(const std::string& query) override { page_copy_link(query.c_str()); }
 
  private:
+  // A finger that lands on the drawing area draws: its events are taken (preventDefault), so the page
+  // neither scrolls nor zooms under the pen, and no emulated mouse events follow. A finger that lands
+  // anywhere else is left to the browser (the canvas's touch-action lets it pan): a swipe over the other
+  // panels scrolls the page around (a lesson page with the app embedded), and a tap becomes the browser's
+  // emulated mouse events, which ImGui gets through GLFW like a click -- once, since the touch itself is
+  // not passed on.
   static EM_BOOL on_touch(int type, const EmscriptenTouchEvent* event, void* user) {
-    request_frames();
     auto* self = static_cast<WebPlatform*>(user);
     TouchState& touch = self->touch_;
+    bool taken = touch.id >= 0;  // while a finger draws, the others neither scroll nor zoom
     for (int i = 0; i < event->numTouches; ++i) {
       const EmscriptenTouchPoint& point = event->touches[i];
       if (!point.isChanged) continue;
       const float x = float(point.targetX) * self->css_to_display_;
       const float y = float(point.targetY) * self->css_to_display_;
       if (type == EMSCRIPTEN_EVENT_TOUCHSTART && touch.id < 0) {
+        if (!the_app || !the_app->drawing_rect().contains(x, y)) continue;
         touch = {int(point.identifier), x, y, true, false};
-        if (the_app) the_app->pointer_down(x, y);
+        taken = true;
+        the_app->pointer_down(x, y);
       } else if (int(point.identifier) == touch.id) {
         touch.x = x;
         touch.y = y;
@@ -151,7 +159,8 @@ class WebPlatform final : public Platform {
         }
       }
     }
-    return EM_TRUE;  // no scrolling or zooming while drawing, and no emulated mouse events after it
+    if (taken) request_frames();
+    return taken ? EM_TRUE : EM_FALSE;
   }
 
   TouchState touch_;
