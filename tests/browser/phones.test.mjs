@@ -4,7 +4,7 @@
 // and inside the canvas), a 1 drawn with a finger is read as 1 and scrolls nothing, a tap on Undo undoes one
 // stroke (the tap reaches ImGui once); in lesson.html at 360x640 a swipe on the text and a swipe on an
 // embedded panel outside its drawing area both scroll the lesson, a swipe on the drawing area draws and does
-// not. No page or console errors, embedded or not, phone or desktop. Screenshots of each case in --out.
+// not, and a tap on the embedded Undo (an emulated click there) undoes one stroke. No page or console errors, embedded or not, phone or desktop. Screenshots of each case in --out.
 // Usage: node phones.test.mjs --root build/wasm/web --out <folder>. Read next: harness.mjs,
 // wasm/platform/web_platform.cpp (which touches the app takes), wasm/common/layout.cpp (how panels stack).
 import {checker, options, run, screenshot, start} from './harness.mjs';
@@ -190,6 +190,23 @@ await run(site, {check, finish}, 'phones', async () => {
         'lesson 360x640: a swipe on the drawing area draws (a 1) and does not scroll',
         `scrollY ${y0} -> ${y1}, strokes ${strokes1} -> ${drawn.strokes}, prediction ${drawn.prediction}`);
   await shoot(page, 'phones-lesson-360x640-drawing');
+
+  // 4. A tap on the embedded app's Undo: in an iframe it reaches ImGui as the browser's emulated click,
+  // once (the touch itself is left to the browser); a second stroke first, so that Undo and Clear differ.
+  ({box, draw} = await placeFrame());
+  await swipe(cdp, line(inRect(draw, 0.3, 0.5), inRect(draw, 0.7, 0.5)));
+  const two = (await settled(frame)).strokes;
+  const rowY = draw.y - 12;
+  let left = two, tapX = null;
+  for (let x = box.x + 6; x < box.x + box.width - 6 && left === two; x += 8) {
+    await swipe(cdp, [[x, rowY]]);
+    await sleep(150);
+    left = (await settled(frame)).strokes;
+    tapX = x;
+  }
+  check(two === strokes1 + 2 && left === two - 1 && (await scrolled(page)).y === y1,
+        'lesson 360x640: a tap on the embedded Undo undoes one stroke, and scrolls nothing',
+        `${two} strokes, after the tap at ${tapX?.toFixed(0)},${rowY.toFixed(0)}: ${left}`);
   check(errors.length === 0, 'lesson 360x640: no page or console errors', errors.slice(0, 3).join(' | '));
   await cdp.detach();
   await context.close();

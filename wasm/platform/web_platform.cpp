@@ -59,6 +59,9 @@ EM_JS(void, resize_canvas, (int width, int height), {
   win.height = height;
 });
 
+// Whether the app runs in an iframe (a lesson page around it that a finger may want to scroll).
+EM_JS(int, page_is_framed, (), { return window.parent !== window ? 1 : 0; });
+
 namespace {
 
 App* the_app = nullptr;  // the page's calls below reach the app through this
@@ -75,6 +78,7 @@ class WebPlatform final : public Platform {
   bool start(App& app, GLFWwindow*, int, char**) override {
     the_app = &app;
     remove_glfw_touch_listeners();
+    framed_ = page_is_framed() != 0;
     emscripten_set_touchstart_callback("#canvas", this, true, on_touch);
     emscripten_set_touchmove_callback("#canvas", this, true, on_touch);
     emscripten_set_touchend_callback("#canvas", this, true, on_touch);
@@ -128,11 +132,12 @@ class WebPlatform final : public Platform {
 
  private:
   // A finger that lands on the drawing area draws: its events are taken (preventDefault), so the page
-  // neither scrolls nor zooms under the pen, and no emulated mouse events follow. A finger that lands
-  // anywhere else is left to the browser (the canvas's touch-action lets it pan): a swipe over the other
-  // panels scrolls the page around (a lesson page with the app embedded), and a tap becomes the browser's
-  // emulated mouse events, which ImGui gets through GLFW like a click -- once, since the touch itself is
-  // not passed on.
+  // neither scrolls nor zooms under the pen, and no emulated mouse events follow. In an iframe, a finger
+  // that lands anywhere else is left to the browser (the canvas's touch-action lets it pan): a swipe over
+  // the other panels scrolls the lesson page around the app, and a tap becomes the browser's emulated mouse
+  // events, which ImGui gets through GLFW like a click -- once, since the touch itself is not passed on.
+  // On its own page (which fits the window: nothing to scroll) the app takes every touch, so that a finger
+  // also drags the Pen slider and the panels' scrollbars.
   static EM_BOOL on_touch(int type, const EmscriptenTouchEvent* event, void* user) {
     auto* self = static_cast<WebPlatform*>(user);
     TouchState& touch = self->touch_;
@@ -143,7 +148,7 @@ class WebPlatform final : public Platform {
       const float x = float(point.targetX) * self->css_to_display_;
       const float y = float(point.targetY) * self->css_to_display_;
       if (type == EMSCRIPTEN_EVENT_TOUCHSTART && touch.id < 0) {
-        if (!the_app || !the_app->drawing_rect().contains(x, y)) continue;
+        if (!the_app || (self->framed_ && !the_app->drawing_rect().contains(x, y))) continue;
         touch = {int(point.identifier), x, y, true, false};
         taken = true;
         the_app->pointer_down(x, y);
@@ -164,6 +169,7 @@ class WebPlatform final : public Platform {
   }
 
   TouchState touch_;
+  bool framed_ = false;  // in an iframe: touches outside the drawing area are left to the browser
   float css_to_display_ = 1.f;
 };
 
