@@ -18,11 +18,14 @@ if(DIGITLAB_NODE)
   # (native.browser_teaching_drawing_panels, ...), and the others listed; they share harness.mjs.
   file(GLOB _panel_tests CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/browser/teaching_*.test.mjs")
   # And the page's own behaviour: frames on demand (idle, out of view, never fullscreen), PyTorch files,
-  # shared links (drawing=), languages (lang=).
+  # shared links (drawing=), languages (lang=), the lesson pages (all panels loaded, idle under 5 % of a core),
+  # phones and tablets (touch, fitting the window, swipes scrolling a lesson).
   list(APPEND _panel_tests "${CMAKE_CURRENT_SOURCE_DIR}/browser/frames_on_demand.test.mjs"
                            "${CMAKE_CURRENT_SOURCE_DIR}/browser/pytorch_import.test.mjs"
                            "${CMAKE_CURRENT_SOURCE_DIR}/browser/share_url.test.mjs"
-                           "${CMAKE_CURRENT_SOURCE_DIR}/browser/languages.test.mjs")
+                           "${CMAKE_CURRENT_SOURCE_DIR}/browser/languages.test.mjs"
+                           "${CMAKE_CURRENT_SOURCE_DIR}/browser/lesson.test.mjs"
+                           "${CMAKE_CURRENT_SOURCE_DIR}/browser/phones.test.mjs")
   foreach(_test IN LISTS _panel_tests)
     get_filename_component(_name "${_test}" NAME_WE)
     add_test(NAME ${DIGITLAB_TEST_PREFIX}.browser_${_name}

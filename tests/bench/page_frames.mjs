@@ -7,7 +7,7 @@
 //   node tests/bench/page_frames.mjs --site NAME=build/wasm/web [--site NAME2=DIR2] [--rounds 3] [--query '?...']
 // Read next: tests/browser/harness.mjs, wasm/main.cpp (frames on demand), docs/benchmarks.md.
 import path from 'node:path';
-import {openApp, options, start, state} from '../browser/harness.mjs';
+import {busyShare, openApp, options, start} from '../browser/harness.mjs';
 
 const argv = process.argv.slice(2);
 const sites = [];
@@ -47,19 +47,10 @@ async function measure(site) {
     const tick = () => { window.__rafCount += 1; requestAnimationFrame(tick); };
     requestAnimationFrame(tick);
   });
-  const cdp = await site.context.newCDPSession(page);
-  await cdp.send('Performance.enable');
-  const metric = async () => {
-    const {metrics} = await cdp.send('Performance.getMetrics');
-    const get = (name) => metrics.find((m) => m.name === name).value;
-    return {task: get('TaskDuration'), time: get('Timestamp')};
-  };
   await new Promise((r) => setTimeout(r, 1000));  // start-up settles
   // ---- idle: nobody touches the page ----
-  const frames0 = await frameCount(page), m0 = await metric();
-  await new Promise((r) => setTimeout(r, idleSeconds * 1000));
-  const frames1 = await frameCount(page), m1 = await metric();
-  const idle = {busy: (m1.task - m0.task) / (m1.time - m0.time), fps: (frames1 - frames0) / (m1.time - m0.time)};
+  const still = await busyShare(site.context, page, idleSeconds, () => frameCount(page));
+  const idle = {busy: still.busy, fps: (still.after - still.before) / still.seconds};
 
   // ---- drawing: each pointer move, then the time until the page's prediction includes it ----
   const rect = await page.evaluate(() => window.digitlab.drawingRect());

@@ -1,7 +1,8 @@
 // What every real-browser test shares: options (--root, --out, --server, --chromium), PASS/FAIL lines,
 // the site served on a free port, headless Chromium (playwright-core, /usr/bin/chromium), drawing strokes
-// with the mouse, and the summary at the end. Used by demo.test.mjs and teaching_*.test.mjs (one per group of
-// teaching panels). Read next: teaching_drawing_panels.test.mjs.
+// with the mouse, the renderer main thread's busy share, and the summary at the end. Used by demo.test.mjs,
+// teaching_*.test.mjs (one per group of teaching panels), lesson.test.mjs, phones.test.mjs and
+// tests/bench/page_frames.mjs. Read next: teaching_drawing_panels.test.mjs.
 import {spawn} from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -154,6 +155,28 @@ export async function displayToPage(page, x, y) {
     const k = box.width / canvas.width;
     return [box.left + px * k, box.top + py * k];
   }, [x, y]);
+}
+
+// The share of one core the renderer main thread of `page` was busy over `seconds` (CDP Performance metrics:
+// TaskDuration over Timestamp). Same-origin iframes run on that thread too, so a lesson page's embedded panels
+// are counted with it. sample() (optional) is read just before and after, e.g. the frames drawn; returns
+// {busy (0..1), seconds (measured), before, after}.
+export async function busyShare(context, page, seconds, sample = async () => null) {
+  const cdp = await context.newCDPSession(page);
+  try {
+    await cdp.send('Performance.enable');
+    const metric = async () => {
+      const {metrics} = await cdp.send('Performance.getMetrics');
+      const get = (name) => metrics.find((m) => m.name === name).value;
+      return {task: get('TaskDuration'), time: get('Timestamp')};
+    };
+    const before = await sample(), m0 = await metric();
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const after = await sample(), m1 = await metric();
+    return {busy: (m1.task - m0.task) / (m1.time - m0.time), seconds: m1.time - m0.time, before, after};
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
 }
 
 // Runs a test's body, then checks that the pages raised no errors, closes the browser and the server, and

@@ -61,6 +61,9 @@ EM_JS(void, resize_canvas, (int width, int height), {
   win.height = height;
 });
 
+// Whether the app runs in an iframe (a lesson page around it that a finger may want to scroll).
+EM_JS(int, page_is_framed, (), { return window.parent !== window ? 1 : 0; });
+
 namespace {
 
 App* the_app = nullptr;  // the page's calls below reach the app through this
@@ -77,6 +80,7 @@ class WebPlatform final : public Platform {
   bool start(App& app, GLFWwindow*, int, char**) override {
     the_app = &app;
     remove_glfw_touch_listeners();
+    framed_ = page_is_framed() != 0;
     emscripten_set_touchstart_callback("#canvas", this, true, on_touch);
     emscripten_set_touchmove_callback("#canvas", this, true, on_touch);
     emscripten_set_touchend_callback("#canvas", this, true, on_touch);
@@ -129,18 +133,27 @@ class WebPlatform final : public Platform {
   void copy_link(const std::string& query) override { page_copy_link(query.c_str()); }
 
  private:
+  // A finger that lands on the drawing area draws: its events are taken (preventDefault), so the page
+  // neither scrolls nor zooms under the pen, and no emulated mouse events follow. In an iframe, a finger
+  // that lands anywhere else is left to the browser (the canvas's touch-action lets it pan): a swipe over
+  // the other panels scrolls the lesson page around the app, and a tap becomes the browser's emulated mouse
+  // events, which ImGui gets through GLFW like a click -- once, since the touch itself is not passed on.
+  // On its own page (which fits the window: nothing to scroll) the app takes every touch, so that a finger
+  // also drags the Pen slider and the panels' scrollbars.
   static EM_BOOL on_touch(int type, const EmscriptenTouchEvent* event, void* user) {
-    request_frames();
     auto* self = static_cast<WebPlatform*>(user);
     TouchState& touch = self->touch_;
+    bool taken = touch.id >= 0;  // while a finger draws, the others neither scroll nor zoom
     for (int i = 0; i < event->numTouches; ++i) {
       const EmscriptenTouchPoint& point = event->touches[i];
       if (!point.isChanged) continue;
       const float x = float(point.targetX) * self->css_to_display_;
       const float y = float(point.targetY) * self->css_to_display_;
       if (type == EMSCRIPTEN_EVENT_TOUCHSTART && touch.id < 0) {
+        if (!the_app || (self->framed_ && !the_app->drawing_rect().contains(x, y))) continue;
         touch = {int(point.identifier), x, y, true, false};
-        if (the_app) the_app->pointer_down(x, y);
+        taken = true;
+        the_app->pointer_down(x, y);
       } else if (int(point.identifier) == touch.id) {
         touch.x = x;
         touch.y = y;
@@ -153,10 +166,12 @@ class WebPlatform final : public Platform {
         }
       }
     }
-    return EM_TRUE;  // no scrolling or zooming while drawing, and no emulated mouse events after it
+    if (taken) request_frames();
+    return taken ? EM_TRUE : EM_FALSE;
   }
 
   TouchState touch_;
+  bool framed_ = false;  // in an iframe: touches outside the drawing area are left to the browser
   float css_to_display_ = 1.f;
 };
 
