@@ -28,12 +28,11 @@ ImVec4 warning_color(Theme theme) {
 }
 using widgets::error_color;
 
-// Joins two sentences; the first may come from the loader without a final full stop (a Chinese one ends in
-// a full-width one, so a non-ASCII last byte needs none).
+// Joins two sentences; the first may come from the loader without a final full stop. A Chinese one ends in
+// a full-width one (a non-ASCII last byte), and Chinese puts no space between sentences.
 std::string then(std::string first, const std::string& second) {
-  if (!first.empty() && first.back() != '.' && first.back() != '!' && first.back() != '?' &&
-      static_cast<unsigned char>(first.back()) < 0x80)
-    first += '.';
+  if (!first.empty() && static_cast<unsigned char>(first.back()) >= 0x80) return first + second;
+  if (!first.empty() && first.back() != '.' && first.back() != '!' && first.back() != '?') first += '.';
   return first + " " + second;
 }
 
@@ -64,7 +63,7 @@ std::string explained(ErrorCode code, const std::string& detail) {
     case ErrorCode::bad_argument: return detail;
     default: advice = tr("The file is damaged or incomplete: save or download it again."); break;
   }
-  return std::string(advice) + " (" + detail + ")";
+  return format_text(tr("%s (%s)"), advice, detail.c_str());
 }
 
 std::string percent_text(float fraction) {
