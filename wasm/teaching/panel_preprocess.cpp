@@ -87,7 +87,7 @@ class Panel final : public TeachingPanel {
 
  private:
   std::string class_of(int label) const {
-    if (label >= 0 && std::size_t(label) < class_names_.size()) return tr(class_names_[std::size_t(label)]);
+    if (label >= 0 && std::size_t(label) < class_names_.size()) return class_names_[std::size_t(label)];  // the state's: English
     return label >= 0 ? std::to_string(label) : "?";
   }
 
@@ -184,7 +184,7 @@ class Panel final : public TeachingPanel {
       ImGui::Dummy(ImVec2(column_w, 1.f));
       if (const PreprocessStep* step = predicted[c]) {
         const bool agrees = step->label == steps_.final_step().label;
-        ImGui::Text(tr("Model: %s (%.0f %%)"), class_of(step->label).c_str(), 100.0 * step->probability);
+        ImGui::Text(tr("Model: %s (%.0f %%)"), tr(class_of(step->label)), 100.0 * step->probability);
         const ImVec2 q = ImGui::GetCursorScreenPos();
         const float bar = column_w * 0.9f;
         draw->AddRectFilled(q, ImVec2(q.x + bar, q.y + 6.f), ImGui::GetColorU32(ImGuiCol_FrameBg));
@@ -209,7 +209,7 @@ class Panel final : public TeachingPanel {
       ImGui::TextWrapped("%s", tr("Centring moved nothing: this drawing's centre of mass was already in the middle pixel."));
     else
       ImGui::TextWrapped(tr("Without centring the model reads %s (%.0f %%); centred, %s (%.0f %%). The networks learnt from centred digits, so an off-centre input can change their answer."),
-                         class_of(placed.label).c_str(), 100.0 * placed.probability, class_of(centred.label).c_str(),
+                         tr(class_of(placed.label)), 100.0 * placed.probability, tr(class_of(centred.label)),
                          100.0 * centred.probability);
     ImGui::PopTextWrapPos();
   }
