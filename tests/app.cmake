@@ -32,7 +32,7 @@ endif()
 if(NOT EMSCRIPTEN AND TARGET digitlab_app_ui)
   # The teaching panels' own tests: tests/app/test_panel_*.cpp, headless like test_app.cpp.
   file(GLOB _panel_test_sources CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/app/test_panel_*.cpp")
-  digitlab_add_catch_test(NAME app_ui SOURCES app/test_app.cpp app/test_app_share_url.cpp app/test_manifest.cpp ${_panel_test_sources}
+  digitlab_add_catch_test(NAME app_ui SOURCES app/test_app.cpp app/test_app_share_url.cpp app/test_app_i18n.cpp app/test_manifest.cpp ${_panel_test_sources}
                           LIBS digitlab_app_ui)
 
   # The desktop program draws a 1 with the shipped default model and must read it as 1.

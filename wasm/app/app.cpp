@@ -29,10 +29,42 @@ ImVec4 warning_color(Theme theme) {
 }
 using widgets::error_color;
 
-// Joins two sentences; the first may come from the loader without a final full stop.
+// Joins two sentences; the first may come from the loader without a final full stop. A Chinese one ends in
+// a full-width one (a non-ASCII last byte), and Chinese puts no space between sentences.
 std::string then(std::string first, const std::string& second) {
+  if (!first.empty() && static_cast<unsigned char>(first.back()) >= 0x80) return first + second;
   if (!first.empty() && first.back() != '.' && first.back() != '!' && first.back() != '?') first += '.';
   return first + " " + second;
+}
+
+// The core's error detail is English: a reader of another language gets, before it, what the error code
+// means and what to do. English readers get the detail as it is (tests and bug reports quote it).
+std::string explained(ErrorCode code, const std::string& detail) {
+  if (current_language() == Language::english) return detail;
+  const char* advice = nullptr;
+  switch (code) {
+    case ErrorCode::io: advice = tr("The file could not be read: try again."); break;
+    case ErrorCode::bad_magic:
+    case ErrorCode::wrong_file_kind:
+      advice = tr("This is not a weights file: open a .dlw file from the trainer or a PyTorch .pth file."); break;
+    case ErrorCode::bad_version:
+    case ErrorCode::bad_dtype:
+      advice = tr("The file uses a format this app does not read: export it again with this version's trainer."); break;
+    case ErrorCode::over_budget: advice = tr("The file is too large for the app: use a smaller model."); break;
+    case ErrorCode::self_test_failed:
+      advice = tr("The file's self-test gives other results, so the file is damaged: export it again."); break;
+    case ErrorCode::bad_layer:
+    case ErrorCode::shape_mismatch:
+    case ErrorCode::unknown_architecture:
+      advice = tr("The app does not know this network's layers: use one of the tutorial's MLP or CNN models."); break;
+    case ErrorCode::forbidden_global:
+      advice = tr("The PyTorch file holds code, which the app never runs: save only the state_dict."); break;
+    case ErrorCode::ok:
+    case ErrorCode::empty_input:
+    case ErrorCode::bad_argument: return detail;
+    default: advice = tr("The file is damaged or incomplete: save or download it again."); break;
+  }
+  return format_text(tr("%s (%s)"), advice, detail.c_str());
 }
 
 std::string percent_text(float fraction) {
@@ -78,16 +110,17 @@ void App::start(std::string_view url_query) {
     } else {
       std::string names;
       for (const ModelEntry& entry : catalog_.entries()) names += (names.empty() ? "" : ", ") + entry.name;
-      add_message("URL parameter model: there is no model named '" + options_.model.substr(0, 40) +
-                  "' in weights/manifest.json (models: " + (names.empty() ? "none" : names) + ")" +
-                  (index >= 0 ? "; showing the default, " + catalog_.entries()[std::size_t(index)].name + "."
-                              : "."));
+      if (names.empty()) names = tr("none");
+      const std::string wanted = options_.model.substr(0, 40);
+      add_message(index >= 0 ? format_text(tr("URL parameter model: there is no model named '%s' in weights/manifest.json (models: %s); showing the default, %s."),
+                                           wanted.c_str(), names.c_str(), catalog_.entries()[std::size_t(index)].name.c_str())
+                             : format_text(tr("URL parameter model: there is no model named '%s' in weights/manifest.json (models: %s)."),
+                                           wanted.c_str(), names.c_str()));
     }
   }
   started_ = true;
   if (index < 0) {
-    add_message("weights/manifest.json lists no models, so there is nothing to predict with. Build the site "
-                "with the wasm preset (it copies weights/), or open a weights file.");
+    add_message(tr("weights/manifest.json lists no models, so there is nothing to predict with. Build the site with the wasm preset (it copies weights/), or open a weights file."));
     services_.state_changed();
     return;
   }
@@ -121,25 +154,27 @@ void App::weights_arrived(int index, ByteSpan bytes) {
       catalog_.activate(previous);  // an answer to an older request: keep it cached, keep what is shown
     }
   } else {
-    weights_failed(index, status.error().to_string());
+    weights_failed(index, status.error().to_string(), status.error().code);
     return;
   }
   services_.state_changed();
 }
 
-void App::weights_failed(int index, const std::string& why) {
+void App::weights_failed(int index, const std::string& why, ErrorCode code) {
   if (index < 0 || std::size_t(index) >= catalog_.entries().size()) return;
   preloading_.erase(index);
   const ModelEntry& entry = catalog_.entries()[std::size_t(index)];
   last_error_ = why;
-  std::string message = "Could not load model " + entry.name + " (weights/" + entry.file + "): " + why;
+  std::string message = format_text(tr("Could not load model %s (weights/%s): %s"), entry.name.c_str(), entry.file.c_str(),
+                                    explained(code, why).c_str());
   const int fallback = catalog_.default_index();
   if (index == pending_model_) {
     pending_model_ = -1;
     if (catalog_.has_model()) {
-      message = then(message, "Still using " + catalog_.active_entry()->name + ".");
+      message = then(message, format_text(tr("Still using %s."), catalog_.active_entry()->name.c_str()));
     } else if (fallback >= 0 && fallback != index) {
-      message = then(message, "Loading the default model, " + catalog_.entries()[std::size_t(fallback)].name + ", instead.");
+      message = then(message, format_text(tr("Loading the default model, %s, instead."),
+                                          catalog_.entries()[std::size_t(fallback)].name.c_str()));
       add_message(message);
       request_model(fallback);
       return;
@@ -233,15 +268,16 @@ Status App::open_user_file(const std::string& file_name, ByteSpan bytes) {
     ++model_generation_;
     services_.state_changed();
   } else {
-    user_file_failed(file_name, status.error().to_string());
+    user_file_failed(file_name, status.error().to_string(), status.error().code);
   }
   return status;
 }
 
-void App::user_file_failed(const std::string& file_name, const std::string& error_text) {
+void App::user_file_failed(const std::string& file_name, const std::string& error_text, ErrorCode code) {
   last_error_ = error_text;
-  std::string message = file_name + " was not loaded: " + last_error_;
-  if (catalog_.has_model()) message = then(message, "The model in use is still " + catalog_.active_entry()->name + ".");
+  std::string message = format_text(tr("%s was not loaded: %s"), file_name.c_str(), explained(code, error_text).c_str());
+  if (catalog_.has_model())
+    message = then(message, format_text(tr("The model in use is still %s."), catalog_.active_entry()->name.c_str()));
   add_message(message);
   services_.state_changed();
 }
@@ -249,7 +285,7 @@ void App::user_file_failed(const std::string& file_name, const std::string& erro
 bool App::select_model(const std::string& name, std::string* why) {
   const int index = catalog_.find(name);
   if (index < 0) {
-    if (why) *why = "there is no model named '" + name.substr(0, 40) + "'";
+    if (why) *why = format_text(tr("there is no model named '%s'"), name.substr(0, 40).c_str());
     return false;
   }
   request_model(index);
@@ -315,7 +351,7 @@ void App::predict_if_needed() {
     prediction_ = Prediction{};
     preprocessed_.image28.assign(28 * 28, 0.f);
     if (preprocessed.error().code != ErrorCode::empty_input)
-      add_message("The drawing could not be prepared for the model: " + preprocessed.error().to_string());
+      add_message(format_text(tr("The drawing could not be prepared for the model: %s"), preprocessed.error().to_string().c_str()));
     services_.state_changed();
     return;
   }
@@ -324,8 +360,8 @@ void App::predict_if_needed() {
   if (!prediction) {
     empty_ = true;
     prediction_ = Prediction{};
-    add_message("Model " + catalog_.active_entry()->name + " cannot run on a 28x28 drawing: " +
-                prediction.error().to_string());
+    add_message(format_text(tr("Model %s cannot run on a 28x28 drawing: %s"), catalog_.active_entry()->name.c_str(),
+                            prediction.error().to_string().c_str()));
     services_.state_changed();
     return;
   }
@@ -434,7 +470,9 @@ void App::frame() {
     const bool fixed = panel.id == PanelId::draw || panel.id == PanelId::input;
     const ImGuiWindowFlags panel_flags =
         flags | (fixed ? ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse : 0);
-    if (ImGui::Begin(panel.title, nullptr, panel_flags)) draw_panel(panel.id);
+    // The title is translated, the window's ID is the panel's URL name (the same in every language).
+    const std::string title = std::string(tr(panel.title)) + "###" + panel.name;
+    if (ImGui::Begin(title.c_str(), nullptr, panel_flags)) draw_panel(panel.id);
     ImGui::End();
     drawing_shown = drawing_shown || panel.id == PanelId::draw;
   }
@@ -454,8 +492,8 @@ void App::draw_panels_menu() {
   copy_link_rect_ = {};
   if (!ImGui::BeginMainMenuBar()) return;
   menu_height_ = ImGui::GetWindowSize().y;
-  if (ImGui::BeginMenu("Panels")) {
-    if (ImGui::MenuItem("The demo (draw, prediction, input, model)")) {
+  if (ImGui::BeginMenu((std::string(tr("Panels")) + "###panels").c_str())) {
+    if (ImGui::MenuItem(tr("The demo (draw, prediction, input, model)"))) {
       std::vector<PanelId> demo;
       for (const PanelInfo& panel : panel_list())
         if (panel.in_default) demo.push_back(panel.id);
@@ -465,36 +503,36 @@ void App::draw_panels_menu() {
     for (const PanelInfo& panel : panel_list()) {
       bool shown = false;
       for (PanelId id : options_.panels) shown = shown || id == panel.id;
-      if (ImGui::MenuItem(panel.title, nullptr, shown)) {
+      if (ImGui::MenuItem(tr(panel.title), nullptr, shown)) {
         std::vector<PanelId> next;
         for (PanelId id : options_.panels)
           if (id != panel.id) next.push_back(id);
         if (!shown) next.push_back(panel.id);
         set_panels(next);  // the last one cannot be hidden (an empty list is ignored)
       }
-      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s  (URL: panels=%s)", panel.summary, panel.name);
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip(tr("%s  (URL: panels=%s)"), tr(panel.summary), panel.name);
     }
     ImGui::EndMenu();
   }
-  if (ImGui::BeginMenu("Lessons")) {
+  if (ImGui::BeginMenu((std::string(tr("Lessons")) + "###lessons").c_str())) {
     struct Lesson {
-      const char* title;
+      const char* title;  // tr() when shown (so a literal here is read in the shown language)
       std::vector<PanelId> panels;
     };
-    static const Lesson lessons[] = {
-        {"Inside the network", {PanelId::draw, PanelId::network, PanelId::prediction}},
-        {"Why preprocessing matters", {PanelId::draw, PanelId::preprocess}},
-        {"Activation functions", {PanelId::activations}},
-        {"Where the model goes wrong", {PanelId::explorer, PanelId::confusion}},
-        {"How it was trained", {PanelId::training, PanelId::model}},
-        {"Models side by side", {PanelId::draw, PanelId::compare}},
-        {"Write a whole number", {PanelId::draw, PanelId::number}},
+    const Lesson lessons[] = {
+        {tr("Inside the network"), {PanelId::draw, PanelId::network, PanelId::prediction}},
+        {tr("Why preprocessing matters"), {PanelId::draw, PanelId::preprocess}},
+        {tr("Activation functions"), {PanelId::activations}},
+        {tr("Where the model goes wrong"), {PanelId::explorer, PanelId::confusion}},
+        {tr("How it was trained"), {PanelId::training, PanelId::model}},
+        {tr("Models side by side"), {PanelId::draw, PanelId::compare}},
+        {tr("Write a whole number"), {PanelId::draw, PanelId::number}},
     };
     for (const Lesson& lesson : lessons)
       if (ImGui::MenuItem(lesson.title)) set_panels(lesson.panels);
     ImGui::EndMenu();
   }
-  if (ImGui::MenuItem("Copy link")) services_.copy_link(share_query());
+  if (ImGui::MenuItem((std::string(tr("Copy link")) + "###copy_link").c_str())) services_.copy_link(share_query());
   const ImVec2 item_min = ImGui::GetItemRectMin(), item_max = ImGui::GetItemRectMax();
   copy_link_rect_ = {item_min.x, item_min.y, item_max.x - item_min.x, item_max.y - item_min.y};
   ImGui::EndMainMenuBar();
@@ -508,14 +546,15 @@ void App::draw_messages(float width, float top) {
                                  ImGuiWindowFlags_NoFocusOnAppearing;
   if (ImGui::Begin("Messages", nullptr, flags)) {
     const ImGuiStyle& style = ImGui::GetStyle();
-    const float button_width = ImGui::CalcTextSize("Dismiss").x + style.FramePadding.x * 2.f;
+    const std::string dismiss = std::string(tr("Dismiss")) + "###dismiss";
+    const float button_width = ImGui::CalcTextSize(dismiss.c_str(), nullptr, true).x + style.FramePadding.x * 2.f;
     ImGui::PushTextWrapPos(width - button_width - style.WindowPadding.x * 2.f - style.ItemSpacing.x);
     ImGui::PushStyleColor(ImGuiCol_Text, warning_color(options_.theme));
     for (const std::string& message : messages_) ImGui::TextWrapped("%s", message.c_str());
     ImGui::PopStyleColor();
     ImGui::PopTextWrapPos();
     ImGui::SetCursorPos(ImVec2(width - button_width - style.WindowPadding.x, style.WindowPadding.y));
-    if (ImGui::Button("Dismiss")) messages_.clear();
+    if (ImGui::Button(dismiss.c_str())) messages_.clear();
     banner_height_ = ImGui::GetWindowSize().y;
   }
   ImGui::End();
@@ -557,12 +596,12 @@ void App::draw_panel(PanelId id) {
 void App::draw_drawing_panel() {
   float percent = options_.stroke_width * 100.f;
   ImGui::SetNextItemWidth(std::round(110.f * ui_scale_));
-  if (ImGui::SliderFloat("Pen", &percent, kMinStrokePercent, kMaxStrokePercent, "%.0f %%"))
+  if (ImGui::SliderFloat((std::string(tr("Pen")) + "###pen").c_str(), &percent, kMinStrokePercent, kMaxStrokePercent, "%.0f %%"))
     options_.stroke_width = percent / 100.f;
   ImGui::SameLine();
-  if (ImGui::Button("Undo")) undo();
+  if (ImGui::Button((std::string(tr("Undo")) + "###undo").c_str())) undo();
   ImGui::SameLine();
-  if (ImGui::Button("Clear")) clear();
+  if (ImGui::Button((std::string(tr("Clear")) + "###clear").c_str())) clear();
 
   const ImVec2 available = ImGui::GetContentRegionAvail();
   const float side = std::max(16.f, std::floor(std::min(available.x, available.y)));
@@ -583,7 +622,7 @@ void App::draw_canvas(float side) {
   draw_list->PushClipRect(p0, p1, true);
   draw_list->AddRectFilled(p0, p1, paper_color());
   if (drawing_.empty()) {
-    const char* hint = "Draw a digit here";
+    const char* hint = tr("Draw a digit here");
     const ImVec2 size = ImGui::CalcTextSize(hint);
     draw_list->AddText(ImVec2(p0.x + (side - size.x) * 0.5f, p0.y + (side - size.y) * 0.5f),
                        IM_COL32(150, 150, 150, 255), hint);
@@ -623,20 +662,20 @@ void App::draw_stroke(ImDrawList* draw_list, const Stroke& stroke, ImVec2 origin
 void App::draw_prediction_panel() {
   if (!catalog_.has_model()) {
     if (pending_model_ >= 0)
-      ImGui::TextWrapped("Loading model %s ...", catalog_.entries()[std::size_t(pending_model_)].name.c_str());
+      ImGui::TextWrapped(tr("Loading model %s ..."), catalog_.entries()[std::size_t(pending_model_)].name.c_str());
     else
-      ImGui::TextWrapped("No model is loaded, so nothing can be predicted. %s", services_.open_files_hint());
+      ImGui::TextWrapped(tr("No model is loaded, so nothing can be predicted. %s"), services_.open_files_hint());
     return;
   }
   if (empty_) {
-    ImGui::TextWrapped("Draw a digit (0 to 9): the prediction appears here while you draw.");
+    ImGui::TextWrapped("%s", tr("Draw a digit (0 to 9): the prediction appears here while you draw."));
     return;
   }
   const int label = prediction_.label;
   const float top = label >= 0 && std::size_t(label) < prediction_.probabilities.size()
                         ? prediction_.probabilities[std::size_t(label)] : 0.f;
   const bool unsure = top < kUnsureBelow;
-  const std::string name = class_name(label);
+  const std::string name = tr(class_name(label));
 
   ImGui::PushFont(font_big_);
   const bool fits = ImGui::CalcTextSize(name.c_str()).x < ImGui::GetContentRegionAvail().x * 0.7f;
@@ -649,14 +688,14 @@ void App::draw_prediction_panel() {
   ImGui::BeginGroup();
   const int second = runner_up();
   if (unsure) {
-    ImGui::TextColored(warning_color(options_.theme), "? unsure");
+    ImGui::TextColored(warning_color(options_.theme), "%s", tr("? unsure"));
     if (second >= 0)  // what the model hesitates between
-      ImGui::TextWrapped("%s %s or %s %s", name.c_str(), percent_text(top).c_str(), class_name(second).c_str(),
+      ImGui::TextWrapped(tr("%s %s or %s %s"), name.c_str(), percent_text(top).c_str(), tr(class_name(second)),
                          percent_text(prediction_.probabilities[std::size_t(second)]).c_str());
     else
-      ImGui::TextWrapped("only %s for %s", percent_text(top).c_str(), name.c_str());
+      ImGui::TextWrapped(tr("only %s for %s"), percent_text(top).c_str(), name.c_str());
   } else {
-    ImGui::Text("%s sure", percent_text(top).c_str());
+    ImGui::Text(tr("%s sure"), percent_text(top).c_str());
   }
   ImGui::TextDisabled("%.2f ms", latency_ms_);
   ImGui::EndGroup();
@@ -664,7 +703,7 @@ void App::draw_prediction_panel() {
   // Ten bars, one row each, drawn directly so that they fit the panel's height.
   float label_width = 0.f;
   for (std::size_t i = 0; i < prediction_.probabilities.size(); ++i)
-    label_width = std::max(label_width, ImGui::CalcTextSize(class_name(int(i)).c_str()).x);
+    label_width = std::max(label_width, ImGui::CalcTextSize(tr(class_name(int(i)))).x);
   const ImGuiStyle& style = ImGui::GetStyle();
   const std::size_t count = prediction_.probabilities.size();
   const ImVec2 available = ImGui::GetContentRegionAvail();
@@ -686,7 +725,7 @@ void App::draw_prediction_panel() {
     const float y = origin.y + row * float(i);
     const float bar_height = row - std::max(2.f, row * 0.2f);
     const float bar_y = y + (row - bar_height) * 0.5f;
-    const std::string name_i = class_name(int(i));
+    const std::string name_i = tr(class_name(int(i)));
     draw_list->AddText(ImVec2(origin.x + label_width - ImGui::CalcTextSize(name_i.c_str()).x,
                               y + (row - text_height) * 0.5f), text_color, name_i.c_str());
     draw_list->AddRectFilled(ImVec2(bar_x, bar_y), ImVec2(bar_x + bar_width, bar_y + bar_height), track_color);
@@ -699,7 +738,7 @@ void App::draw_prediction_panel() {
 }
 
 void App::draw_input_panel() {
-  ImGui::TextDisabled("28 x 28, as the model sees it");
+  ImGui::TextDisabled("%s", tr("28 x 28, as the model sees it"));
   const ImVec2 available = ImGui::GetContentRegionAvail();
   const float side = std::max(28.f, std::floor(std::min(available.x, available.y) / 28.f) * 28.f);
   const float cell = side / 28.f;
@@ -719,7 +758,7 @@ void App::draw_input_panel() {
       }
     }
   } else {
-    const char* text = "empty";
+    const char* text = tr("empty");
     const ImVec2 size = ImGui::CalcTextSize(text);
     draw_list->AddText(ImVec2(p0.x + (side - size.x) * 0.5f, p0.y + (side - size.y) * 0.5f),
                        IM_COL32(120, 120, 120, 255), text);
@@ -728,13 +767,13 @@ void App::draw_input_panel() {
 
 void App::draw_model_panel() {
   const std::vector<ModelEntry>& entries = catalog_.entries();
-  if (entries.empty()) ImGui::TextWrapped("weights/manifest.json lists no models.");
+  if (entries.empty()) ImGui::TextWrapped("%s", tr("weights/manifest.json lists no models."));
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const ModelEntry& entry = entries[i];
     std::string label = entry.name;
-    if (entry.is_default) label += "  (default)";
-    if (entry.user_file) label += "  (your file)";
-    if (int(i) == pending_model_) label += "  loading...";
+    if (entry.is_default) label += tr("  (default)");
+    if (entry.user_file) label += tr("  (your file)");
+    if (int(i) == pending_model_) label += tr("  loading...");
     label += "##model" + std::to_string(i);
     if (ImGui::Selectable(label.c_str(), int(i) == catalog_.active_index()) && int(i) != catalog_.active_index())
       request_model(int(i));
@@ -742,22 +781,23 @@ void App::draw_model_panel() {
   ImGui::Separator();
   if (const ModelEntry* entry = catalog_.active_entry()) {
     const LoadedWeights& loaded = catalog_.active();
-    ImGui::Text("Architecture: %s", entry->architecture.c_str());
-    ImGui::Text("Dataset: %s", entry->dataset.c_str());
-    ImGui::Text("Test accuracy: %s", format_accuracy(entry->test_accuracy).c_str());
-    ImGui::Text("Size: %s, %s", format_bytes(entry->bytes).c_str(), entry->dtype.c_str());
-    ImGui::Text("Parameters: %lld", static_cast<long long>(parameter_count(loaded.model)));
-    if (!loaded.model.card.recipe.empty()) ImGui::TextWrapped("Trained: %s", loaded.model.card.recipe.c_str());
+    ImGui::Text(tr("Architecture: %s"), entry->architecture.c_str());
+    ImGui::Text(tr("Dataset: %s"), entry->dataset.c_str());
+    ImGui::Text(tr("Test accuracy: %s"), format_accuracy(entry->test_accuracy).c_str());
+    ImGui::Text(tr("Size: %s, %s"), format_bytes(entry->bytes).c_str(), entry->dtype.c_str());
+    ImGui::Text(tr("Parameters: %lld"), static_cast<long long>(parameter_count(loaded.model)));
+    if (!loaded.model.card.recipe.empty()) ImGui::TextWrapped(tr("Trained: %s"), loaded.model.card.recipe.c_str());
     if (loaded.has_self_test)
-      ImGui::Text("Self-test: passed (largest difference %.2g)", double(loaded.self_test_max_abs_diff));
+      ImGui::Text(tr("Self-test: passed (largest difference %.2g)"), double(loaded.self_test_max_abs_diff));
     if (entry->user_file && pytorch::is_imported(loaded.model.card)) draw_import_assumptions();
   }
   ImGui::Spacing();
-  if (services_.can_open_files() && ImGui::Button("Open weights file...")) services_.open_file_picker();
+  if (services_.can_open_files() && ImGui::Button((std::string(tr("Open weights file...")) + "###open_file").c_str()))
+    services_.open_file_picker();
   ImGui::TextWrapped("%s", services_.open_files_hint());
   if (!last_error_.empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, error_color(options_.theme));
-    ImGui::TextWrapped("Last file rejected: %s", last_error_.c_str());
+    ImGui::TextWrapped(tr("Last file rejected: %s"), last_error_.c_str());
     ImGui::PopStyleColor();
   }
 }
@@ -772,9 +812,9 @@ void App::draw_import_assumptions() {
   const Model& model = catalog_.active().model;
   // The normalisations people use: the tutorial's, PyTorch's MNIST example's, and none.
   struct Normalization { float mean, std_dev; const char* label; };
-  static const Normalization normalizations[] = {{0.5f, 0.5f, "Normalize(0.5, 0.5): the tutorial's"},
-                                                 {0.1307f, 0.3081f, "Normalize(0.1307, 0.3081): PyTorch's MNIST example"},
-                                                 {0.f, 1.f, "none: pixels in [0, 1]"}};
+  const Normalization normalizations[] = {{0.5f, 0.5f, tr("Normalize(0.5, 0.5): the tutorial's")},
+                                          {0.1307f, 0.3081f, tr("Normalize(0.1307, 0.3081): PyTorch's MNIST example")},
+                                          {0.f, 1.f, tr("none: pixels in [0, 1]")}};
   struct Activation { LayerKind kind; const char* label; };
   static const Activation activations[] = {{LayerKind::relu, "ReLU"}, {LayerKind::sigmoid, "sigmoid"},
                                            {LayerKind::tanh, "tanh"}, {LayerKind::leaky_relu, "leaky ReLU"}};
@@ -786,8 +826,8 @@ void App::draw_import_assumptions() {
       has_linear_activation = true;
     }
   ImGui::Spacing();
-  ImGui::TextWrapped("Not in the PyTorch file, so assumed (change them if your model used others):");
-  ImGui::TextUnformatted("Input normalisation:");
+  ImGui::TextWrapped("%s", tr("Not in the PyTorch file, so assumed (change them if your model used others):"));
+  ImGui::TextUnformatted(tr("Input normalisation:"));
   float mean = model.card.normalize_mean, std_dev = model.card.normalize_std;
   bool changed = false;
   for (const Normalization& n : normalizations)
@@ -798,7 +838,7 @@ void App::draw_import_assumptions() {
     }
   LayerKind wanted = current;
   if (has_linear_activation) {
-    ImGui::TextUnformatted("Between the linear layers:");
+    ImGui::TextUnformatted(tr("Between the linear layers:"));
     for (std::size_t i = 0; i < sizeof activations / sizeof activations[0]; ++i) {
       if (i) ImGui::SameLine();
       const ImVec2 size(ImGui::CalcTextSize(activations[i].label).x, 0.f);
@@ -831,7 +871,7 @@ Status App::set_import_assumptions(float mean, float std_dev, LayerKind activati
       edited.layers[i].kind = activation;
   Status replaced = catalog_.replace_active_model(std::move(edited));
   if (!replaced) {
-    user_file_failed(catalog_.active_entry()->name, replaced.error().to_string());
+    user_file_failed(catalog_.active_entry()->name, replaced.error().to_string(), replaced.error().code);
     return replaced;
   }
   ++model_generation_;  // the drawing is read again, panels recompute
@@ -851,8 +891,8 @@ std::string App::model_input_json() const {
 }
 
 std::string App::status_sentence() const {
-  if (!catalog_.has_model()) return pending_model_ >= 0 ? "Loading the model." : "No model is loaded.";
-  if (empty_ || drawing_.empty()) return "The drawing is empty: draw a digit.";
+  if (!catalog_.has_model()) return pending_model_ >= 0 ? tr("Loading the model.") : tr("No model is loaded.");
+  if (empty_ || drawing_.empty()) return tr("The drawing is empty: draw a digit.");
   for (PanelId id : options_.panels) {
     const std::size_t slot = std::size_t(id);
     if (slot >= teaching_.size() || !teaching_[slot]) continue;
@@ -863,10 +903,12 @@ std::string App::status_sentence() const {
   const float top = label >= 0 && std::size_t(label) < prediction_.probabilities.size()
                         ? prediction_.probabilities[std::size_t(label)] : 0.f;
   const int second = runner_up();
-  const std::string or_second = second < 0 ? "" : " or " + class_name(second) + " (" +
-                                percent_text(prediction_.probabilities[std::size_t(second)]) + ")";
-  return "Prediction: " + class_name(label) + " (" + percent_text(top) + ")" + or_second +
-         (top < kUnsureBelow ? ", unsure" : "");
+  const std::string shown = format_text(tr("Prediction: %s (%s)"), tr(class_name(label)), percent_text(top).c_str());
+  const std::string or_second =
+      second < 0 ? shown
+                 : format_text(tr("%s or %s (%s)"), shown.c_str(), tr(class_name(second)),
+                               percent_text(prediction_.probabilities[std::size_t(second)]).c_str());
+  return top < kUnsureBelow ? format_text(tr("%s, unsure"), or_second.c_str()) : or_second;
 }
 
 std::string App::state_json() const {

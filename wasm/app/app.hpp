@@ -62,7 +62,8 @@ class App {
 
   // Answers to AppServices::fetch_weights.
   void weights_arrived(int index, ByteSpan bytes);
-  void weights_failed(int index, const std::string& why);
+  // `code`, where known, adds (in Chinese) what the error means before the English `why`.
+  void weights_failed(int index, const std::string& why, ErrorCode code = ErrorCode::ok);
 
   // Answers to AppServices::fetch_asset.
   void asset_arrived(const std::string& path, ByteSpan bytes);
@@ -77,7 +78,7 @@ class App {
   Status open_user_file(const std::string& file_name, ByteSpan bytes);
   // A file that never reached the loader (the page's PyTorch importer refused it): shown like a rejected
   // weights file, with error_text as the reason; the previous model stays.
-  void user_file_failed(const std::string& file_name, const std::string& error_text);
+  void user_file_failed(const std::string& file_name, const std::string& error_text, ErrorCode code = ErrorCode::ok);
   // For a model imported from PyTorch (pytorch::is_imported): what its state_dict could not say, changed.
   // The input normalisation, and the activation after every linear layer; the model is replaced in its
   // catalog entry and the drawing read again. bad_argument for another model or a std <= 0. The model

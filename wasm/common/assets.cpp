@@ -1,6 +1,9 @@
 // AssetStore (assets.hpp). Read next: teaching/teaching_panel.hpp.
 #include "common/assets.hpp"
 
+#include "common/i18n.hpp"
+#include "digitlab/text.hpp"
+
 namespace digitlab::app {
 
 std::string test_subset_images_path(const std::string& dataset) {
@@ -26,8 +29,8 @@ const Asset* AssetStore::find(const std::string& path) const {
 void AssetStore::arrived(const std::string& path, std::vector<std::uint8_t> bytes) {
   Asset& asset = assets_[path];
   if (bytes.size() > kMaxAssetBytes) {
-    failed(path, path + " is " + std::to_string(bytes.size()) + " bytes, more than the " +
-                     std::to_string(kMaxAssetBytes >> 20) + " MiB a panel may load");
+    failed(path, format_text(tr("%s is %zu bytes, more than the %zu MiB a panel may load"), path.c_str(), bytes.size(),
+                             std::size_t(kMaxAssetBytes >> 20)));
     return;
   }
   asset.state = Asset::State::ready;

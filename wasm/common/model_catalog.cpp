@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "common/i18n.hpp"
+#include "digitlab/text.hpp"
 #include "digitlab/weights_format.hpp"  // dtype_name
 
 namespace digitlab::app {
@@ -51,11 +53,11 @@ int ModelCatalog::default_index() const {
 
 Status ModelCatalog::load(int index, ByteSpan bytes) {
   if (index < 0 || std::size_t(index) >= entries_.size())
-    return make_error(ErrorCode::bad_argument, "model index", 0, "no model number " + std::to_string(index));
+    return make_error(ErrorCode::bad_argument, "model index", 0, format_text(tr("no model number %d"), index));
   if (bytes.size > kMaxWeightsBytes)
     return make_error(ErrorCode::over_budget, "file size", 0,
-                      "the file has " + format_bytes(bytes.size) + "; the app opens weights files up to " +
-                          format_bytes(kMaxWeightsBytes));
+                      format_text(tr("the file has %s; the app opens weights files up to %s"), format_bytes(bytes.size).c_str(),
+                                  format_bytes(kMaxWeightsBytes).c_str()));
   Result<LoadedWeights> loaded = load_weights(bytes, app_load_options());
   if (!loaded) return loaded.error();
   auto model = std::make_unique<LoadedWeights>(std::move(loaded).value());
@@ -72,7 +74,7 @@ Status ModelCatalog::load(int index, ByteSpan bytes) {
 }
 
 Status ModelCatalog::replace_active_model(Model model) {
-  if (active_ < 0) return make_error(ErrorCode::bad_argument, "model", 0, "no model is loaded");
+  if (active_ < 0) return make_error(ErrorCode::bad_argument, "model", 0, tr("no model is loaded"));
   model.prepared.reset();
   if (Status prepared = prepare(model); !prepared) return prepared;
   // A new object, so that caches keyed on the loaded model (the test-subset evaluations) start afresh.
@@ -113,7 +115,7 @@ Status ModelCatalog::load_user_file(const std::string& file_name, ByteSpan bytes
 }
 
 std::string format_accuracy(float fraction) {
-  if (!(fraction >= 0.f) || fraction > 1.f) return "unknown";
+  if (!(fraction >= 0.f) || fraction > 1.f) return tr("unknown");
   char text[32];
   std::snprintf(text, sizeof text, "%.2f %%", double(fraction) * 100.0);
   return text;
@@ -126,7 +128,7 @@ std::string format_bytes(std::uint64_t bytes) {
   else if (bytes >= 1024)
     std::snprintf(text, sizeof text, "%.0f KB", double(bytes) / 1024.0);
   else
-    std::snprintf(text, sizeof text, "%llu bytes", static_cast<unsigned long long>(bytes));
+    std::snprintf(text, sizeof text, tr("%llu bytes"), static_cast<unsigned long long>(bytes));
   return text;
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/drawing_code.hpp"
 #include "common/i18n.hpp"
+#include "digitlab/text.hpp"
 
 namespace digitlab::app {
 
@@ -71,8 +72,8 @@ void parse_panels(const std::string& value, ParsedOptions& parsed) {
     if (name.empty()) continue;
     const PanelInfo* panel = find_panel(name);
     if (!panel) {
-      parsed.problems.push_back("URL parameter panels: there is no panel " + quoted(name) +
-                                "; the panels are " + known_panel_names() + ".");
+      parsed.problems.push_back(format_text(tr("URL parameter panels: there is no panel %s; the panels are %s."),
+                                            quoted(name).c_str(), known_panel_names().c_str()));
       continue;
     }
     bool seen = false;
@@ -80,8 +81,8 @@ void parse_panels(const std::string& value, ParsedOptions& parsed) {
     if (!seen) panels.push_back(panel->id);
   }
   if (panels.empty()) {
-    parsed.problems.push_back("URL parameter panels names no known panel, so the demo's panels are shown; "
-                              "write for example panels=draw,prediction (panels: " + known_panel_names() + ").");
+    parsed.problems.push_back(format_text(tr("URL parameter panels names no known panel, so the demo's panels are shown; write for example panels=draw,prediction (panels: %s)."),
+                                          known_panel_names().c_str()));
     return;
   }
   parsed.options.panels = std::move(panels);
@@ -96,7 +97,7 @@ bool parse_flag(const std::string& name, const std::string& value, bool* out, Pa
     *out = false;
     return true;
   }
-  parsed.problems.push_back("URL parameter " + name + " takes 1 or 0, not " + quoted(value) + ".");
+  parsed.problems.push_back(format_text(tr("URL parameter %s takes 1 or 0, not %s."), name.c_str(), quoted(value).c_str()));
   return false;
 }
 
@@ -122,12 +123,12 @@ ParsedOptions parse_url_options(std::string_view query) {
 
     for (const std::string& earlier : seen)
       if (earlier == name)
-        parsed.problems.push_back("URL parameter " + name + " is given more than once; the last one counts.");
+        parsed.problems.push_back(format_text(tr("URL parameter %s is given more than once; the last one counts."), name.c_str()));
     seen.push_back(name);
 
     if (name == "model") {
       if (value.empty())
-        parsed.problems.push_back("URL parameter model is empty; the default model is used.");
+        parsed.problems.push_back(tr("URL parameter model is empty; the default model is used."));
       parsed.options.model = value;
     } else if (name == "panels") {
       parse_panels(value, parsed);
@@ -138,8 +139,8 @@ ParsedOptions parse_url_options(std::string_view query) {
       const double percent = value.empty() ? 0.0 : std::strtod(value.c_str(), &end);
       if (value.empty() || end != value.c_str() + value.size() || !(percent >= kMinStrokePercent) ||
           !(percent <= kMaxStrokePercent)) {
-        parsed.problems.push_back("URL parameter stroke is the pen width in percent of the drawing area, a "
-                                  "number from 2 to 20; " + quoted(value) + " is not, so the default 7 is used.");
+        parsed.problems.push_back(format_text(tr("URL parameter stroke is the pen width in percent of the drawing area, a number from 2 to 20; %s is not, so the default 7 is used."),
+                                              quoted(value).c_str()));
       } else {
         parsed.options.stroke_width = float(percent / 100.0);
       }
@@ -149,7 +150,7 @@ ParsedOptions parse_url_options(std::string_view query) {
       } else if (value == "dark") {
         parsed.options.theme = Theme::dark;
       } else {
-        parsed.problems.push_back("URL parameter theme is light or dark, not " + quoted(value) + ".");
+        parsed.problems.push_back(format_text(tr("URL parameter theme is light or dark, not %s."), quoted(value).c_str()));
       }
     } else if (name == "lang") {
       // web/page.js picks the language (this parameter, else the browser's) and loads it before the app
@@ -166,8 +167,8 @@ ParsedOptions parse_url_options(std::string_view query) {
       parsed.options.drawing = problem.empty() ? value : std::string();
       if (!problem.empty()) parsed.problems.push_back(std::move(problem));
     } else {
-      parsed.problems.push_back("Unknown URL parameter " + quoted(name) + " (ignored); the parameters are " +
-                                kKnownParameters + ", see docs/embedding.md.");
+      parsed.problems.push_back(format_text(tr("Unknown URL parameter %s (ignored); the parameters are %s, see docs/embedding.md."),
+                                            quoted(name).c_str(), kKnownParameters));
     }
   }
   return parsed;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/i18n.hpp"
 #include "imgui.h"
 #include "teaching/activations.hpp"
 #include "teaching/teaching_panel.hpp"
@@ -151,7 +152,7 @@ class Panel final : public TeachingPanel {
     ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(kCurveColor), "%s", info.formula);
     ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(kDerivativeColor), "%s", info.derivative);
     ImGui::EndGroup();
-    ImGui::TextWrapped("%s", info.note);
+    ImGui::TextWrapped("%s", tr(info.note));  // the notes are in the tables' data section
     if (selected_ == Activation::softmax) draw_softmax(context);
     else draw_scalar(context);
   }
@@ -201,12 +202,12 @@ class Panel final : public TeachingPanel {
     const float scale = context.ui_scale;
     if (selected_ == Activation::leaky_relu) {
       ImGui::SetNextItemWidth(220.f * scale);
-      ImGui::SliderFloat("alpha (slope for x < 0)", &alpha_, 0.f, 1.f, "%.2f");
+      ImGui::SliderFloat(widgets::labelled(tr("alpha (slope for x < 0)"), "alpha").c_str(), &alpha_, 0.f, 1.f, "%.2f");
       set_control("alpha", item_rect());
     } else {
       set_control("alpha", Rect{});
     }
-    ImGui::Checkbox("Show the other functions faintly", &ghosts_);
+    ImGui::Checkbox(widgets::labelled(tr("Show the other functions faintly"), "ghosts").c_str(), &ghosts_);
 
     const ImVec2 available = ImGui::GetContentRegionAvail();
     const float line = ImGui::GetTextLineHeightWithSpacing();
@@ -225,7 +226,7 @@ class Panel final : public TeachingPanel {
     const Plot f_plot = begin_plot("f plot", "f(x)", size, f_lo, f_hi, &hover);
     set_control("f_plot", Rect{f_plot.p0.x, f_plot.p0.y, f_plot.p1.x - f_plot.p0.x, f_plot.p1.y - f_plot.p0.y});
     if (side_by_side) ImGui::SameLine();
-    const Plot d_plot = begin_plot("derivative plot", "f'(x), the slope", size, d_lo, d_hi, &hover);
+    const Plot d_plot = begin_plot("derivative plot", tr("f'(x), the slope"), size, d_lo, d_hi, &hover);
     if (ghosts_) {
       for (const ActivationInfo& other : activation_list()) {
         if (other.id == id || other.id == Activation::softmax) continue;
@@ -241,26 +242,30 @@ class Panel final : public TeachingPanel {
       plot_marker(f_plot, readout_x_, activation_value(id, readout_x_, alpha), kCurveColor);
       plot_marker(d_plot, readout_x_, activation_derivative(id, readout_x_, alpha), kDerivativeColor);
       ImGui::Text("x = %.3f    f(x) = %.4f    f'(x) = %.4f%s", readout_x_, activation_value(id, readout_x_, alpha),
-                  activation_derivative(id, readout_x_, alpha), std::isfinite(hover) ? "" : "   (last point hovered)");
+                  activation_derivative(id, readout_x_, alpha), std::isfinite(hover) ? "" : tr("   (last point hovered)"));
     } else {
-      ImGui::TextDisabled("Move the mouse over a plot to read x, f(x) and f'(x).");
+      ImGui::TextDisabled("%s", tr("Move the mouse over a plot to read x, f(x) and f'(x)."));
     }
   }
 
   void draw_softmax(PanelContext& context) {
     const float scale = context.ui_scale;
     ImGui::SetNextItemWidth(220.f * scale);
-    ImGui::SliderFloat("temperature T", &temperature_, 0.1f, 10.f, "%.2f", ImGuiSliderFlags_Logarithmic);
+    ImGui::SliderFloat(widgets::labelled(tr("temperature T"), "temperature").c_str(), &temperature_, 0.1f, 10.f, "%.2f",
+                       ImGuiSliderFlags_Logarithmic);
     set_control("temperature", item_rect());
-    same_line_if_fits(90.f * scale + ImGui::CalcTextSize(" values").x + 8.f);
+    const std::string values = widgets::labelled(tr("values"), "values");
+    same_line_if_fits(90.f * scale + ImGui::CalcTextSize(values.c_str(), nullptr, true).x + ImGui::CalcTextSize(" ").x + 8.f);
     ImGui::SetNextItemWidth(90.f * scale);
     float count = float(count_);  // a float slider: SliderInt would add its own template to the wasm
-    if (ImGui::SliderFloat("values", &count, 2.f, float(kMaxInputs), "%.0f")) count_ = std::clamp(int(count + 0.5f), 2, kMaxInputs);
-    same_line_if_fits(ImGui::CalcTextSize("Reset").x + 8.f);
-    if (ImGui::Button("Reset")) reset_inputs();
+    if (ImGui::SliderFloat(values.c_str(), &count, 2.f, float(kMaxInputs), "%.0f")) count_ = std::clamp(int(count + 0.5f), 2, kMaxInputs);
+    const std::string reset = widgets::labelled(tr("Reset"), "reset");
+    same_line_if_fits(ImGui::CalcTextSize(reset.c_str(), nullptr, true).x + 8.f);
+    if (ImGui::Button(reset.c_str())) reset_inputs();
     if (context_has_logits_) {
-      same_line_if_fits(ImGui::CalcTextSize("Use the drawing's logits").x + 8.f);
-      if (ImGui::Button("Use the drawing's logits")) {
+      const std::string use_logits = widgets::labelled(tr("Use the drawing's logits"), "use_logits");
+      same_line_if_fits(ImGui::CalcTextSize(use_logits.c_str(), nullptr, true).x + 8.f);
+      if (ImGui::Button(use_logits.c_str())) {
         const std::vector<float>& logits = context.prediction.logits;
         count_ = std::min<int>(kMaxInputs, int(logits.size()));
         for (int i = 0; i < count_; ++i) inputs_[i] = std::clamp(logits[std::size_t(i)], -kInputLimit, kInputLimit);
@@ -281,7 +286,7 @@ class Panel final : public TeachingPanel {
     // Inputs: one vertical slider per z_i (drag to edit).
     const float column = std::floor(std::min(52.f * scale, ((wide ? available.x * 0.3f : available.x * 0.5f) / float(count_)) - spacing));
     ImGui::BeginGroup();
-    ImGui::TextUnformatted("Inputs z (drag)");
+    ImGui::TextUnformatted(tr("Inputs z (drag)"));
     for (int i = 0; i < count_; ++i) {
       if (i) ImGui::SameLine();
       ImGui::PushID(i);
@@ -305,7 +310,7 @@ class Panel final : public TeachingPanel {
     ImGui::BeginGroup();
     double sum = 0;
     for (double v : p) sum += v;
-    ImGui::Text("Probabilities p (sum %.4f)", sum);
+    ImGui::Text(tr("Probabilities p (sum %.4f)"), sum);
     {
       ImDrawList* draw = ImGui::GetWindowDrawList();
       const ImVec2 origin = ImGui::GetCursorScreenPos();
@@ -335,7 +340,7 @@ class Panel final : public TeachingPanel {
 
     // The Jacobian: dp_i/dz_j as a grid coloured by sign and size, the diagonal p_i (1 - p_i) / T.
     ImGui::BeginGroup();
-    ImGui::TextUnformatted("Jacobian dp_i/dz_j (row i, column j)");
+    ImGui::TextUnformatted(tr("Jacobian dp_i/dz_j (row i, column j)"));
     {
       double largest = 1e-12;
       for (double v : jacobian) largest = std::max(largest, std::abs(v));
@@ -363,8 +368,7 @@ class Panel final : public TeachingPanel {
           }
         }
       }
-      ImGui::TextWrapped("Diagonal p_i (1 - p_i) / T > 0 (teal): raising z_i raises p_i. Off-diagonal -p_i p_j / T < 0 "
-                         "(red): it lowers every other p_j.");
+      ImGui::TextWrapped("%s", tr("Diagonal p_i (1 - p_i) / T > 0 (teal): raising z_i raises p_i. Off-diagonal -p_i p_j / T < 0 (red): it lowers every other p_j."));
     }
     ImGui::EndGroup();
   }

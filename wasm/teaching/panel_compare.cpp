@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/i18n.hpp"
+#include "digitlab/text.hpp"
 #include "imgui.h"
 #include "teaching/teaching_panel.hpp"
 #include "teaching/widgets.hpp"
@@ -160,18 +162,19 @@ void ComparePanel::mark_agreement() {
     const bool has_majority = 2 * majority_count > int(group.size());
     for (Row* row : group) row->agrees = has_majority && row->label == majority->label;
     std::string line;
-    const std::string name = short_dataset(dataset), count = std::to_string(group.size());
+    const char* name = short_dataset(dataset);
+    const int count = int(group.size());
+    const char* answer = tr(majority->class_name);
     if (group.size() == 1) {
-      line = "The one " + name + " model says " + majority->class_name + ".";
-    } else if (majority_count == int(group.size())) {
-      line = "All " + count + " " + name + " models agree: " + majority->class_name + ".";
+      line = format_text(tr("The one %s model says %s."), name, answer);
+    } else if (majority_count == count) {
+      line = format_text(tr("All %d %s models agree: %s."), count, name, answer);
     } else if (has_majority) {
-      line = "The " + name + " models disagree: " + std::to_string(majority_count) + " of " + count + " say " +
-             majority->class_name + ".";
+      line = format_text(tr("The %s models disagree: %d of %d say %s."), name, majority_count, count, answer);
     } else {
-      line = "The " + count + " " + name + " models disagree:";
-      for (std::size_t i = 0; i < group.size(); ++i) line += (i ? ", " : " ") + group[i]->class_name;
-      line += ".";
+      std::string answers;
+      for (std::size_t i = 0; i < group.size(); ++i) answers += (i ? ", " : "") + std::string(tr(group[i]->class_name));
+      line = format_text(tr("The %d %s models disagree: %s."), count, name, answers.c_str());
     }
     summary_.push_back(line);
   }
@@ -191,10 +194,11 @@ void ComparePanel::draw_loading(PanelContext& context) {
     if (!is_loaded) bytes_to_load_ += entries[i].bytes, loading_ += requested_;
   }
   load_button_.width = 0.f;
-  ImGui::Text("%d of %d models loaded.", loaded, int(entries.size()));
+  ImGui::Text(tr("%d of %d models loaded."), loaded, int(entries.size()));
   if (bytes_to_load_ == 0 && loading_ == 0) return;
   ImGui::SameLine();
-  const std::string label = (requested_ ? "Loading... (" : "Load all models (") + format_bytes(bytes_to_load_) + ")";
+  const std::string label = format_text(requested_ ? tr("Loading... (%s)") : tr("Load all models (%s)"),
+                                        format_bytes(bytes_to_load_).c_str());
   const ImVec2 at = ImGui::GetCursorScreenPos();
   if (ImGui::Button(label.c_str())) {
     requested_ = true;  // pressing again retries models whose download failed
@@ -205,20 +209,19 @@ void ComparePanel::draw_loading(PanelContext& context) {
   const ImVec2 size = ImGui::GetItemRectSize();
   load_button_ = {at.x, at.y, size.x, size.y};
   if (!requested_)
-    ImGui::TextDisabled("Models load on request: all of them together are a large download for a phone.");
+    ImGui::TextDisabled("%s", tr("Models load on request: all of them together are a large download for a phone."));
 }
 
 void ComparePanel::draw_summary(PanelContext& context) {
   if (empty_) {
-    ImGui::TextWrapped("Draw a digit to see how every model reads it.");
+    ImGui::TextWrapped("%s", tr("Draw a digit to see how every model reads it."));
     return;
   }
   for (const std::string& line : summary_) ImGui::TextWrapped("%s", line.c_str());
   bool fashion = false;
   for (const Row& row : rows_) fashion = fashion || row.dataset == "fashion-mnist";
   if (fashion)
-    ImGui::TextWrapped("Fashion-MNIST models only know ten kinds of clothes, so they read any digit as a garment: "
-                       "a model can only answer with the classes it was trained on.");
+    ImGui::TextWrapped("%s", tr("Fashion-MNIST models only know ten kinds of clothes, so they read any digit as a garment: a model can only answer with the classes it was trained on."));
   (void)context;
 }
 
@@ -227,14 +230,14 @@ void ComparePanel::draw_table(PanelContext& context) {
                                 ImGuiTableFlags_PadOuterX;
   const float scale = context.ui_scale;
   if (!ImGui::BeginTable("models", 8, flags)) return;
-  ImGui::TableSetupColumn("Model");
-  ImGui::TableSetupColumn("Data");
-  ImGui::TableSetupColumn("Type");
-  ImGui::TableSetupColumn("Answer");
+  ImGui::TableSetupColumn(tr("Model"));
+  ImGui::TableSetupColumn(tr("Data"));
+  ImGui::TableSetupColumn(tr("Type"));
+  ImGui::TableSetupColumn(tr("Answer"));
   ImGui::TableSetupColumn("p");
   ImGui::TableSetupColumn("0 .. 9");
   ImGui::TableSetupColumn("ms");
-  ImGui::TableSetupColumn("Agrees");
+  ImGui::TableSetupColumn(tr("Agrees"));
   ImGui::TableHeadersRow();
   const float bar_width = std::floor(4.f * scale), bar_gap = std::max(1.f, std::floor(scale));
   const ImU32 bar_color = ImGui::GetColorU32(ImGuiCol_PlotHistogram, 0.55f);
@@ -247,19 +250,19 @@ void ComparePanel::draw_table(PanelContext& context) {
     const bool active = row.index == context.catalog.active_index();
     const std::string name = row.name + (active ? " *" : "");
     if (ImGui::Selectable(name.c_str(), active) && !active) context.select_model(row.index);
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Use %s in the other panels", row.name.c_str());
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip(tr("Use %s in the other panels"), row.name.c_str());
     ImGui::TableNextColumn();
     ImGui::TextUnformatted(short_dataset(row.dataset));
     ImGui::TableNextColumn();
     ImGui::TextUnformatted(short_dtype(row.dtype));
     ImGui::TableNextColumn();
     if (!row.error.empty()) {
-      ImGui::TextUnformatted("cannot run");
+      ImGui::TextUnformatted(tr("cannot run"));
       if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", row.error.c_str());
     } else if (empty_ || !row.done) {
       ImGui::TextDisabled(empty_ ? "-" : "...");
     } else {
-      ImGui::TextUnformatted(row.class_name.c_str());
+      ImGui::TextUnformatted(tr(row.class_name));
     }
     const bool has_answer = row.done && row.label >= 0 && row.error.empty() && !empty_;
     ImGui::TableNextColumn();
@@ -288,7 +291,7 @@ void ComparePanel::draw_table(PanelContext& context) {
           for (std::size_t c = 0; c < row.probabilities.size(); ++c) {
             char line[64];
             std::snprintf(line, sizeof line, "%s%s %.1f %%", c ? "\n" : "",
-                          c < names.size() ? names[c].c_str() : std::to_string(c).c_str(),
+                          c < names.size() ? tr(names[c]) : std::to_string(c).c_str(),
                           double(row.probabilities[c]) * 100.0);
             tip += line;
           }
@@ -300,8 +303,8 @@ void ComparePanel::draw_table(PanelContext& context) {
     if (has_answer) ImGui::Text("%.1f", row.ms);
     ImGui::TableNextColumn();
     if (has_answer) {
-      if (row.agrees) ImGui::TextUnformatted("yes");
-      else ImGui::TextColored(ImGui::GetStyleColorVec4(ImGuiCol_PlotLinesHovered), "no");
+      if (row.agrees) ImGui::TextUnformatted(tr("yes"));
+      else ImGui::TextColored(ImGui::GetStyleColorVec4(ImGuiCol_PlotLinesHovered), "%s", tr("no"));
     }
     ImGui::PopID();
   }
@@ -323,7 +326,7 @@ void ComparePanel::draw(PanelContext& context) {
     ImGui::BeginGroup();
   }
   ImGui::PushTextWrapPos(0.f);
-  ImGui::TextWrapped("Your drawing, read by every loaded model. * marks the model in use; click a name to use it.");
+  ImGui::TextWrapped("%s", tr("Your drawing, read by every loaded model. * marks the model in use; click a name to use it."));
   draw_loading(context);
   draw_summary(context);
   ImGui::PopTextWrapPos();
@@ -331,8 +334,7 @@ void ComparePanel::draw(PanelContext& context) {
   ImGui::Spacing();
   draw_table(context);
   ImGui::PushTextWrapPos(0.f);
-  ImGui::TextDisabled("Agrees: gives the answer most models of its dataset give. ms: preprocessing + forward pass "
-                      "on this device. Hover the bars for all ten probabilities.");
+  ImGui::TextDisabled("%s", tr("Agrees: gives the answer most models of its dataset give. ms: preprocessing + forward pass on this device. Hover the bars for all ten probabilities."));
   ImGui::PopTextWrapPos();
 }
 

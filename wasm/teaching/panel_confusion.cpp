@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/i18n.hpp"
 #include "imgui.h"
 #include "teaching/teaching_panel.hpp"
 #include "teaching/widgets.hpp"
@@ -20,10 +21,12 @@ namespace {
 
 using widgets::error_color;
 
-const char* class_label(const ModelCard* card, int c) {
+// As the model card spells it (the state's identifiers), and as shown (translated).
+const char* class_name_of(const ModelCard* card, int c) {
   if (card && c >= 0 && std::size_t(c) < card->class_names.size()) return card->class_names[std::size_t(c)].c_str();
   return "?";
 }
+const char* class_label(const ModelCard* card, int c) { return tr(class_name_of(card, c)); }
 
 // Text read bottom to top, its first letter at `bottom_left`: laid out horizontally at the clip rectangle's
 // corner (where ImGui does not cull it), then its vertices turned a quarter turn and moved into place
@@ -47,13 +50,13 @@ bool SubsetHeader::draw(PanelContext& context, SubsetEvaluator& evaluator, const
   ImGui::PushID(id);
   const float scale = context.ui_scale;
   ImGui::SetNextItemWidth(130.f * scale);
-  if (ImGui::BeginCombo("Dataset", view.dataset.empty() ? "none" : view.dataset.c_str())) {
+  if (ImGui::BeginCombo(widgets::labelled(tr("Dataset"), "dataset").c_str(), view.dataset.empty() ? tr("none") : view.dataset.c_str())) {
     for (const char* name : kSubsetDatasets) {
       if (ImGui::Selectable(name, view.dataset == name) && view.dataset != name) {
         const int best = best_model_for_dataset(context.catalog, name);
         no_model.clear();
         if (best < 0) {
-          no_model = format_text("weights/manifest.json lists no %s model: add one (docs/embedding.md) to see %s here.",
+          no_model = format_text(tr("weights/manifest.json lists no %s model: add one (docs/embedding.md) to see %s here."),
                                  name, name);
         } else {
           requested = best;
@@ -64,19 +67,20 @@ bool SubsetHeader::draw(PanelContext& context, SubsetEvaluator& evaluator, const
     ImGui::EndCombo();
   }
   picker_rect = widgets::item_rect();
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Switches to that dataset's most accurate shipped model.");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("Switches to that dataset's most accurate shipped model."));
   if (!view.model_name.empty()) {
     ImGui::SameLine(0.f, 3.f * ImGui::GetStyle().ItemSpacing.x);
-    ImGui::Text("Model: %s", view.model_name.c_str());
+    ImGui::Text(tr("Model: %s"), view.model_name.c_str());
   }
   const SubsetEvaluation* evaluation = view.evaluation;
   if (evaluation && evaluation->done > 0) {
-    ImGui::Text("Accuracy on %s %s test images: %.1f %% (%s wrong)", evaluation->complete() ? "the" : "the first",
+    ImGui::Text(evaluation->complete() ? tr("Accuracy on the %s test images: %.1f %% (%s wrong)")
+                                       : tr("Accuracy on the first %s test images: %.1f %% (%s wrong)"),
                 with_thousands(evaluation->done).c_str(), double(evaluation->accuracy()) * 100.0,
                 with_thousands(evaluation->misclassified()).c_str());
   }
   if (requested >= 0 && context.catalog.active_index() != requested && !context.catalog.is_loaded(requested)) {
-    ImGui::TextDisabled("Loading %s ...", context.catalog.entries()[std::size_t(requested)].name.c_str());
+    ImGui::TextDisabled(tr("Loading %s ..."), context.catalog.entries()[std::size_t(requested)].name.c_str());
   } else {
     requested = -1;
   }
@@ -88,13 +92,14 @@ bool SubsetHeader::draw(PanelContext& context, SubsetEvaluator& evaluator, const
       ImGui::TextWrapped("%s", view.problem.c_str());
     }
     ImGui::PopStyleColor();
-    if (!view.problem.empty() && !view.loading && !view.subset && !view.dataset.empty() && ImGui::Button("Try again"))
+    if (!view.problem.empty() && !view.loading && !view.subset && !view.dataset.empty() &&
+        ImGui::Button(widgets::labelled(tr("Try again"), "retry").c_str()))
       evaluator.retry(context.assets, view.dataset);
   }
   ImGui::PopID();
   if (!evaluation || evaluation->done == 0) return false;
   if (!evaluation->finished()) {
-    const std::string overlay = format_text("classifying the test images: %s / %s", with_thousands(evaluation->done).c_str(),
+    const std::string overlay = format_text(tr("classifying the test images: %s / %s"), with_thousands(evaluation->done).c_str(),
                                             with_thousands(evaluation->total).c_str());
     ImGui::ProgressBar(float(evaluation->done) / float(std::max<std::uint32_t>(evaluation->total, 1)),
                        ImVec2(-1.f, 0.f), overlay.c_str());
@@ -186,7 +191,7 @@ class ConfusionPanel final : public TeachingPanel {
     const SubsetEvaluation* e = view.evaluation;
     class_names_.clear();
     if (view.card && e)
-      for (int c = 0; c < e->num_classes; ++c) class_names_.push_back(class_label(view.card, c));
+      for (int c = 0; c < e->num_classes; ++c) class_names_.push_back(class_name_of(view.card, c));
     confusion_ = e ? e->confusion : std::vector<std::uint32_t>();
     if (!e) matrix_rect_.width = matrix_rect_.height = 0.f;
     cell_images_ = 0;
@@ -202,7 +207,7 @@ class ConfusionPanel final : public TeachingPanel {
     const float text_top = ImGui::GetCursorPosY();
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-    ImGui::TextWrapped("Rows: the true class. Columns: what the model said. Each row adds up to 1.");
+    ImGui::TextWrapped("%s", tr("Rows: the true class. Columns: what the model said. Each row adds up to 1."));
     ImGui::PopStyleColor();
     ImGui::PopTextWrapPos();
     height -= ImGui::GetCursorPosY() - text_top;
@@ -275,11 +280,11 @@ class ConfusionPanel final : public TeachingPanel {
     }
     if (hovered_true >= 0) {
       const char* truth = class_label(view.card, hovered_true);
-      ImGui::SetTooltip("true %s, predicted %s: %u images (%.1f %% of all true %s)\nclick to see them", truth,
+      ImGui::SetTooltip(tr("true %s, predicted %s: %u images (%.1f %% of all true %s)\nclick to see them"), truth,
                         class_label(view.card, hovered_predicted), evaluation.count(hovered_true, hovered_predicted),
                         double(evaluation.normalized(hovered_true, hovered_predicted)) * 100.0, truth);
     }
-    if (cell < 34.f) ImGui::TextDisabled("numbers are percent of the row");
+    if (cell < 34.f) ImGui::TextDisabled("%s", tr("numbers are percent of the row"));
   }
 
   // ---- the selected cell's images --------------------------------------------------------------------------
@@ -287,8 +292,7 @@ class ConfusionPanel final : public TeachingPanel {
   void draw_cell_images(PanelContext& context, const SubsetView& view, const SubsetEvaluation& evaluation) {
     ImGui::BeginGroup();
     if (selected_true_ < 0) {
-      ImGui::TextWrapped("Click a cell to see its images: the diagonal holds the right answers, every other "
-                         "cell one kind of mistake.");
+      ImGui::TextWrapped("%s", tr("Click a cell to see its images: the diagonal holds the right answers, every other cell one kind of mistake."));
       ImGui::EndGroup();
       return;
     }
@@ -299,8 +303,8 @@ class ConfusionPanel final : public TeachingPanel {
         cell_indices_.push_back(i);
     cell_images_ = cell_indices_.size();
     const char* said = class_label(view.card, selected_predicted_);
-    ImGui::TextWrapped("True %s, predicted %s: %s image%s", class_label(view.card, selected_true_), said,
-                       with_thousands(cell_images_).c_str(), cell_images_ == 1 ? "" : "s");
+    ImGui::TextWrapped(cell_images_ == 1 ? tr("True %s, predicted %s: %s image") : tr("True %s, predicted %s: %s images"),
+                       class_label(view.card, selected_true_), said, with_thousands(cell_images_).c_str());
     const float pixel = 2.f * context.ui_scale;
     const float tile = 28.f * pixel;
     if (ImGui::BeginChild("##cell_images", ImVec2(0.f, 0.f), false)) {
@@ -320,7 +324,7 @@ class ConfusionPanel final : public TeachingPanel {
             widgets::gray_image_u8("##image", subset.images.image(i), int(subset.images.cols), int(subset.images.rows),
                                    pixel);
             if (ImGui::IsItemHovered())
-              ImGui::SetTooltip("test image #%u: %.0f %% sure it is %s", i, double(evaluation.confidence(i)) * 100.0,
+              ImGui::SetTooltip(tr("test image #%u: %.0f %% sure it is %s"), i, double(evaluation.confidence(i)) * 100.0,
                                 said);
             ImGui::PopID();
           }

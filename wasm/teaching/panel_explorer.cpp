@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/i18n.hpp"
 #include "imgui.h"
 #include "teaching/teaching_panel.hpp"
 #include "teaching/widgets.hpp"
@@ -22,8 +23,9 @@ namespace {
 using widgets::error_color;
 using widgets::item_rect;
 
+// A class as shown (translated: the card spells it in English).
 const char* class_label(const ModelCard* card, int c) {
-  if (card && c >= 0 && std::size_t(c) < card->class_names.size()) return card->class_names[std::size_t(c)].c_str();
+  if (card && c >= 0 && std::size_t(c) < card->class_names.size()) return tr(card->class_names[std::size_t(c)]);
   return "?";
 }
 
@@ -59,7 +61,7 @@ class ExplorerPanel final : public TeachingPanel {
     for (int c = 0; c < evaluation.num_classes; ++c)
       name_width = std::max(name_width, ImGui::CalcTextSize(class_label(view.card, c)).x);
     const float detail_width = std::max(230.f * context.ui_scale, 84.f * context.ui_scale + name_width +
-                                                                      ImGui::CalcTextSize("Predicted: ").x + 24.f);
+                                                                      ImGui::CalcTextSize(tr("Predicted: ")).x + 24.f);
     const bool detail_alongside = available.x >= 600.f * context.ui_scale;
     const float line = ImGui::GetTextLineHeightWithSpacing();
     const float detail_height = selected_ >= 0 && !detail_alongside ? line * 12.f : 0.f;
@@ -116,12 +118,12 @@ class ExplorerPanel final : public TeachingPanel {
   // ---- controls: the filter, the order, the count -------------------------------------------------------
 
   void draw_controls(const SubsetEvaluation& evaluation) {
-    if (ImGui::Checkbox("Only misclassified", &only_misclassified_)) page_ = 0;
+    if (ImGui::Checkbox(widgets::labelled(tr("Only misclassified"), "only_misclassified").c_str(), &only_misclassified_)) page_ = 0;
     filter_rect_ = item_rect();
     ImGui::SameLine();
-    if (ImGui::Checkbox("Least sure first", &least_sure_first_)) page_ = 0;
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Orders the images by the model's top probability, lowest first.");
-    count_text_ = format_text("%s of %s misclassified", with_thousands(evaluation.misclassified()).c_str(),
+    if (ImGui::Checkbox(widgets::labelled(tr("Least sure first"), "least_sure_first").c_str(), &least_sure_first_)) page_ = 0;
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("Orders the images by the model's top probability, lowest first."));
+    count_text_ = format_text(tr("%s of %s misclassified"), with_thousands(evaluation.misclassified()).c_str(),
                               with_thousands(evaluation.done).c_str());
     const float gap = 3.f * ImGui::GetStyle().ItemSpacing.x;
     if (ImGui::GetContentRegionAvail().x - ImGui::GetItemRectMax().x + ImGui::GetCursorScreenPos().x >
@@ -163,7 +165,7 @@ class ExplorerPanel final : public TeachingPanel {
     float text_width = 0.f;
     char said[64], truth[64];
     for (int c = 0; c < evaluation.num_classes; ++c) {
-      std::snprintf(said, sizeof said, "Predicted: %s", class_label(view.card, c));
+      std::snprintf(said, sizeof said, tr("Predicted: %s"), class_label(view.card, c));
       text_width = std::max(text_width, ImGui::CalcTextSize(said).x);
     }
     const float pixel = std::floor(std::clamp(std::min(size.x / 6.f, size.y / 3.f) / 40.f, 2.f, 3.f) *
@@ -182,8 +184,8 @@ class ExplorerPanel final : public TeachingPanel {
     first_on_page_ = on_page_ ? std::int64_t(shown_[first]) : -1;
 
     if (shown_.empty()) {
-      ImGui::TextWrapped(only_misclassified_ ? "No mistakes among the images classified so far."
-                                             : "No images classified yet.");
+      ImGui::TextWrapped("%s", only_misclassified_ ? tr("No mistakes among the images classified so far.")
+                                                   : tr("No images classified yet."));
       first_tile_rect_ = Rect{};
     }
     ImDrawList* draw_list = ImGui::GetWindowDrawList();
@@ -201,7 +203,7 @@ class ExplorerPanel final : public TeachingPanel {
       if (ImGui::InvisibleButton("##tile", tile)) selected_ = std::int64_t(i) == selected_ ? -1 : std::int64_t(i);
       if (k == 0) first_tile_rect_ = item_rect();
       if (ImGui::IsItemHovered())
-        ImGui::SetTooltip("test image #%u: %.0f %% sure\nclick for its ten probabilities", i,
+        ImGui::SetTooltip(tr("test image #%u: %.0f %% sure\nclick for its ten probabilities"), i,
                           double(evaluation.confidence(i)) * 100.0);
       ImGui::PopID();
       const ImVec2 b(a.x + tile.x, a.y + tile.y);
@@ -217,8 +219,8 @@ class ExplorerPanel final : public TeachingPanel {
       ImGui::SetCursorScreenPos(ImVec2(a.x + (tile.x - image_side) * 0.5f, a.y + pad));
       widgets::gray_image_u8("##image", subset.images.image(i), int(subset.images.cols), int(subset.images.rows),
                              pixel);
-      std::snprintf(said, sizeof said, "Predicted: %s", class_label(view.card, predicted));
-      std::snprintf(truth, sizeof truth, "(Label: %s)", class_label(view.card, label));
+      std::snprintf(said, sizeof said, tr("Predicted: %s"), class_label(view.card, predicted));
+      std::snprintf(truth, sizeof truth, tr("(Label: %s)"), class_label(view.card, label));
       const float text_y = a.y + 2.f * pad + image_side;
       draw_list->AddText(ImVec2(a.x + (tile.x - ImGui::CalcTextSize(said).x) * 0.5f, text_y),
                          wrong ? wrong_color : text_color, said);
@@ -238,10 +240,10 @@ class ExplorerPanel final : public TeachingPanel {
     ImGui::EndDisabled();
     ImGui::SameLine();
     if (on_page_ > 0)
-      ImGui::Text("page %d of %d: images %s-%s of %s shown", page_ + 1, pages_, with_thousands(first + 1).c_str(),
+      ImGui::Text(tr("page %d of %d: images %s-%s of %s shown"), page_ + 1, pages_, with_thousands(first + 1).c_str(),
                   with_thousands(first + std::size_t(on_page_)).c_str(), with_thousands(shown_.size()).c_str());
     else
-      ImGui::TextDisabled("page 0 of 0");
+      ImGui::TextDisabled("%s", tr("page 0 of 0"));
   }
 
   // ---- the selected image: its ten probabilities -------------------------------------------------------------
@@ -249,7 +251,7 @@ class ExplorerPanel final : public TeachingPanel {
   void draw_selected(PanelContext& context, const SubsetView& view, const SubsetEvaluation& evaluation) {
     ImGui::BeginGroup();
     if (selected_ < 0) {
-      ImGui::TextWrapped("Click an image to see all ten probabilities the model gave it.");
+      ImGui::TextWrapped("%s", tr("Click an image to see all ten probabilities the model gave it."));
       ImGui::EndGroup();
       return;
     }
@@ -257,18 +259,18 @@ class ExplorerPanel final : public TeachingPanel {
     const std::uint32_t i = std::uint32_t(selected_);
     selected_label_ = subset.labels.labels[i];
     selected_predicted_ = evaluation.predicted[i];
-    ImGui::Text("Test image #%u", i);
+    ImGui::Text(tr("Test image #%u"), i);
     widgets::gray_image_u8("##selected", subset.images.image(i), int(subset.images.cols), int(subset.images.rows),
                            3.f * context.ui_scale);
     ImGui::SameLine();
     ImGui::BeginGroup();
     const char* said = class_label(view.card, selected_predicted_);
     if (selected_label_ != selected_predicted_)
-      ImGui::TextColored(error_color(context.options.theme), "Predicted: %s", said);
+      ImGui::TextColored(error_color(context.options.theme), tr("Predicted: %s"), said);
     else
-      ImGui::Text("Predicted: %s", said);
-    ImGui::Text("Label: %s", class_label(view.card, selected_label_));
-    ImGui::Text("%.1f %% sure", double(evaluation.confidence(i)) * 100.0);
+      ImGui::Text(tr("Predicted: %s"), said);
+    ImGui::Text(tr("Label: %s"), class_label(view.card, selected_label_));
+    ImGui::Text(tr("%.1f %% sure"), double(evaluation.confidence(i)) * 100.0);
     ImGui::EndGroup();
 
     // Ten bars, like the prediction panel's.

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/i18n.hpp"
 #include "imgui.h"
 #include "teaching/network_layers.hpp"
 #include "teaching/teaching_panel.hpp"
@@ -77,8 +78,7 @@ class Panel final : public TeachingPanel {
   void draw(PanelContext& context) override {
     if (!context.catalog.has_model()) {
       has_model_ = false;
-      ImGui::TextWrapped("No model is loaded yet: pick one in the Model panel (or wait for the default to load) "
-                         "to see its layers.");
+      ImGui::TextWrapped("%s", tr("No model is loaded yet: pick one in the Model panel (or wait for the default to load) to see its layers."));
       return;
     }
     has_model_ = true;
@@ -95,7 +95,7 @@ class Panel final : public TeachingPanel {
       model_name_ = context.catalog.active_entry()->name;
     }
     if (!shapes_error_.empty()) {
-      ImGui::TextWrapped("This model's layers do not fit together, so they cannot be shown: %s", shapes_error_.c_str());
+      ImGui::TextWrapped(tr("This model's layers do not fit together, so they cannot be shown: %s"), shapes_error_.c_str());
       return;
     }
     activations_ = context.has_prediction && context.prediction.activations.size() == model.layers.size()
@@ -116,7 +116,7 @@ class Panel final : public TeachingPanel {
       context.draw_canvas(side);
       ImGui::SameLine();
       ImGui::BeginGroup();
-      ImGui::TextWrapped("Draw a digit here: each layer's output for it appears on the right.");
+      ImGui::TextWrapped("%s", tr("Draw a digit here: each layer's output for it appears on the right."));
       ImGui::EndGroup();
     }
     draw_table(model);
@@ -167,14 +167,16 @@ class Panel final : public TeachingPanel {
   void draw_table(const Model& model) {
     layers_.resize(model.layers.size());
     parameters_ = parameter_count(model);
-    ImGui::Text("%s: %s on %s", model_name_.c_str(), model.card.architecture.c_str(), model.card.dataset.c_str());
-    ImGui::Text("input (%lld, %lld, %lld)   %s parameters", (long long)model.card.input_channels,
+    ImGui::Text(tr("%s: %s on %s"), model_name_.c_str(), model.card.architecture.c_str(), model.card.dataset.c_str());
+    ImGui::Text(tr("input (%lld, %lld, %lld)   %s parameters"), (long long)model.card.input_channels,
                 (long long)model.card.input_height, (long long)model.card.input_width,
                 with_thousands(parameters_).c_str());
     // The table by hand (Selectable rows, columns by SameLine offsets): ImGui's tables would add about 12 KB
     // of wasm. Columns: index, layer, output shape, parameters (right-aligned).
     const float spacing = ImGui::GetStyle().ItemSpacing.x;
-    float shape_w = ImGui::CalcTextSize("output").x, params_w = ImGui::CalcTextSize("params").x;
+    const char* output_word = tr("output");
+    const char* params_word = tr("params");
+    float shape_w = ImGui::CalcTextSize(output_word).x, params_w = ImGui::CalcTextSize(params_word).x;
     std::vector<std::string> shapes(model.layers.size()), counts(model.layers.size());
     for (std::size_t i = 0; i < model.layers.size(); ++i) {
       const LayerDescription described = describe_layer(model.layers[i], &shapes_[i]);  // as `digitlab info` says it
@@ -188,9 +190,9 @@ class Panel final : public TeachingPanel {
     const float x_shape = x_params - spacing - shape_w;
     ImGui::Separator();
     ImGui::TextDisabled("#");
-    ImGui::SameLine(x_layer), ImGui::TextDisabled("layer");
-    ImGui::SameLine(x_shape), ImGui::TextDisabled("output");
-    ImGui::SameLine(x_params), ImGui::TextDisabled("params");
+    ImGui::SameLine(x_layer), ImGui::TextDisabled("%s", tr("layer"));
+    ImGui::SameLine(x_shape), ImGui::TextDisabled("%s", output_word);
+    ImGui::SameLine(x_params), ImGui::TextDisabled("%s", params_word);
     ImGui::Separator();
     ImGui::BeginChild("layer rows", ImVec2(0.f, 0.f));
     for (std::size_t i = 0; i < model.layers.size(); ++i) {
@@ -226,24 +228,23 @@ class Panel final : public TeachingPanel {
     view_ = "none";
     shown_layer_ = hovered_layer_ >= 0 ? hovered_layer_ : selected_layer_;
     if (shown_layer_ < 0 || std::size_t(shown_layer_) >= model.layers.size()) {
-      ImGui::TextWrapped("Click a layer on the left to see its output.");
+      ImGui::TextWrapped("%s", tr("Click a layer on the left to see its output."));
       return;
     }
     const std::size_t index = std::size_t(shown_layer_);
-    ImGui::Text("Layer %d: %s", shown_layer_, layer_words(model.layers[index]).c_str());
-    ImGui::TextDisabled("output %s%s", shape_text(shapes_[index].dims).c_str(),
-                        hovered_layer_ >= 0 && hovered_layer_ != selected_layer_ ? "   (preview: click to keep)" : "");
+    ImGui::Text(tr("Layer %d: %s"), shown_layer_, layer_words(model.layers[index]).c_str());
+    ImGui::TextDisabled(tr("output %s%s"), shape_text(shapes_[index].dims).c_str(),
+                        hovered_layer_ >= 0 && hovered_layer_ != selected_layer_ ? tr("   (preview: click to keep)") : "");
     if (!activations_) {
       ImGui::Spacing();
-      ImGui::TextWrapped(context.has_prediction ? "Computing every layer's output for the drawing..."
-                                                : "Draw a digit to see what each layer computes from it: the feature "
-                                                  "maps of the convolutions, the activations of the linear layers.");
+      ImGui::TextWrapped("%s", context.has_prediction ? tr("Computing every layer's output for the drawing...")
+                                                      : tr("Draw a digit to see what each layer computes from it: the feature maps of the convolutions, the activations of the linear layers."));
       return;
     }
     const std::vector<float>& values = (*activations_)[index];
     const ActivationView view = activation_view(shapes_[index]);
     if (std::int64_t(values.size()) != view.size || view.size == 0) {
-      ImGui::TextWrapped("This layer's output has %zu values but its shape says %lld; pick another layer.", values.size(),
+      ImGui::TextWrapped(tr("This layer's output has %zu values but its shape says %lld; pick another layer."), values.size(),
                          (long long)view.size);
       return;
     }
@@ -296,13 +297,13 @@ class Panel final : public TeachingPanel {
       if (c == selected_channel_ || hovered)
         draw->AddRect(ImVec2(p0.x - 1.f, p0.y - 1.f), ImVec2(p0.x + map_w + 1.f, p0.y + map_h + 1.f),
                       ImGui::GetColorU32(c == selected_channel_ ? ImGuiCol_PlotHistogram : ImGuiCol_Text), 0.f, 0, 2.f);
-      if (hovered) ImGui::SetTooltip("channel %d (click to %s)", c, c == selected_channel_ ? "close" : "enlarge");
+      if (hovered) ImGui::SetTooltip(c == selected_channel_ ? tr("channel %d (click to close)") : tr("channel %d (click to enlarge)"), c);
       ++maps_drawn_;
     }
     const int rows = (shown + best_columns - 1) / best_columns;
     ImGui::SetCursorScreenPos(ImVec2(origin.x, origin.y + float(rows) * (map_h + gap)));
-    if (shown < channels) ImGui::TextDisabled("showing %d of %d channels", shown, channels);
-    else ImGui::TextDisabled("%d channels of %lldx%lld; click one to enlarge it", channels, (long long)view.height,
+    if (shown < channels) ImGui::TextDisabled(tr("showing %d of %d channels"), shown, channels);
+    else ImGui::TextDisabled(tr("%d channels of %lldx%lld; click one to enlarge it"), channels, (long long)view.height,
                              (long long)view.width);
     if (selected_channel_ >= 0) {
       const float big_cell = enlarged / float(std::max(view.width, view.height));
@@ -311,7 +312,7 @@ class Panel final : public TeachingPanel {
       draw->AddRect(p0, ImVec2(p0.x + big_cell * float(view.width), p0.y + big_cell * float(view.height)),
                     ImGui::GetColorU32(ImGuiCol_Border));
       char caption[48];
-      std::snprintf(caption, sizeof caption, "channel %d", selected_channel_);
+      std::snprintf(caption, sizeof caption, tr("channel %d"), selected_channel_);
       draw->AddText(ImVec2(p0.x, p0.y + big_cell * float(view.height) + 4.f), ImGui::GetColorU32(ImGuiCol_Text), caption);
     }
   }
@@ -335,12 +336,15 @@ class Panel final : public TeachingPanel {
         char text[32];
         std::snprintf(text, sizeof text, "%.2f", values[i]);
         draw->AddText(ImVec2(a.x, a.y + cell + 2.f), ImGui::GetColorU32(ImGuiCol_Text), text);
-        const std::string name = i < names.size() ? names[i].substr(0, 6) : std::to_string(i);
+        std::string name = i < names.size() ? tr(names[i]) : std::to_string(i);
+        std::size_t cut = std::min<std::size_t>(name.size(), 6);  // 6 bytes: 6 letters or 2 Chinese characters
+        while (cut < name.size() && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+        name.resize(cut);
         draw->AddText(ImVec2(a.x, a.y + cell + line + 4.f), ImGui::GetColorU32(ImGuiCol_TextDisabled), name.c_str());
       }
       maps_drawn_ = 1;
       if (std::size_t(shown_layer_) + 1 == model.layers.size())
-        ImGui::TextWrapped("These are the logits: softmax turns them into the probabilities (see the activations panel).");
+        ImGui::TextWrapped("%s", tr("These are the logits: softmax turns them into the probabilities (see the activations panel)."));
       return;
     }
     // Rows of cells, as many per row as makes the cells largest in the room there is (at most 28 px).
@@ -373,13 +377,13 @@ class Panel final : public TeachingPanel {
     if (ImGui::IsItemHovered()) {
       const ImVec2 mouse = ImGui::GetIO().MousePos;
       const std::size_t unit = std::size_t((mouse.y - origin.y) / cell) * std::size_t(columns) + std::size_t((mouse.x - origin.x) / cell);
-      if (unit < shown) ImGui::SetTooltip("unit %zu: %.4g", unit, values[unit]);
+      if (unit < shown) ImGui::SetTooltip(tr("unit %zu: %.4g"), unit, values[unit]);
     }
     maps_drawn_ = 1;
     std::size_t zeros = 0;
     for (float v : values) zeros += v == 0.f;
-    ImGui::TextDisabled("%zu values in rows of %d%s; %zu are exactly 0", n, columns,
-                        shown < n ? " (the first 4096 shown)" : "", zeros);
+    ImGui::TextDisabled(tr("%zu values in rows of %d%s; %zu are exactly 0"), n, columns,
+                        shown < n ? tr(" (the first 4096 shown)") : "", zeros);
   }
 
   bool has_model_ = false, has_drawing_ = false, has_activations_ = false;

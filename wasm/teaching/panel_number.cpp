@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/i18n.hpp"
 #include "digitlab/segment.hpp"
+#include "digitlab/text.hpp"
 #include "imgui.h"
 #include "teaching/teaching_panel.hpp"
 #include "teaching/widgets.hpp"
@@ -36,8 +38,8 @@ class NumberPanel final : public TeachingPanel {
   void write_state(JsonWriter& json) const override;
   std::string status_sentence() const override {
     if (status_ != Status::read || reading_.text.empty()) return "";
-    return "Number: " + reading_.text + " (" + std::to_string(percent(reading_.confidence)) + " %" +
-           (reading_.confidence < kUnsureBelow ? ", unsure)" : ")");
+    return format_text(reading_.confidence < kUnsureBelow ? tr("Number: %s (%d %%, unsure)") : tr("Number: %s (%d %%)"),
+                       reading_.text.c_str(), percent(reading_.confidence));
   }
 
  private:
@@ -144,40 +146,40 @@ void NumberPanel::draw_thumbnail(float side) {
 void NumberPanel::draw_reading(PanelContext& context) {
   switch (status_) {
     case Status::no_model:
-      ImGui::TextWrapped("No model is loaded yet: wait for it, or pick one in the Model panel.");
+      ImGui::TextWrapped("%s", tr("No model is loaded yet: wait for it, or pick one in the Model panel."));
       return;
     case Status::not_digits: {
-      ImGui::TextWrapped("%s reads clothes (Fashion-MNIST), not digits: switch to an MNIST model to read a number.",
+      ImGui::TextWrapped(tr("%s reads clothes (Fashion-MNIST), not digits: switch to an MNIST model to read a number."),
                          model_name_.c_str());
       if (digit_model_ >= 0) {
-        const std::string label = "Use " + context.catalog.entries()[std::size_t(digit_model_)].name;
+        const std::string label = format_text(tr("Use %s"), context.catalog.entries()[std::size_t(digit_model_)].name.c_str());
         if (ImGui::Button(label.c_str())) context.select_model(digit_model_);
       }
       return;
     }
     case Status::empty:
-      ImGui::TextWrapped("Draw a number of two or more digits, side by side.");
+      ImGui::TextWrapped("%s", tr("Draw a number of two or more digits, side by side."));
       return;
     case Status::error:
-      ImGui::TextWrapped("The drawing could not be split into digits: %s", error_.c_str());
+      ImGui::TextWrapped(tr("The drawing could not be split into digits: %s"), error_.c_str());
       return;
     case Status::read: break;
   }
 
-  ImGui::TextUnformatted("The number is");
+  ImGui::TextUnformatted(tr("The number is"));
   if (context.big_font) ImGui::PushFont(context.big_font);
   ImGui::TextUnformatted(reading_.text.c_str());
   if (context.big_font) ImGui::PopFont();
-  ImGui::Text("Confidence %d %%", percent(reading_.confidence));
-  ImGui::TextDisabled("(every digit's probability multiplied)");
-  if (reading_.confidence < 0.6f) ImGui::TextWrapped("Unsure: redraw the digit with the lowest confidence.");
+  ImGui::Text(tr("Confidence %d %%"), percent(reading_.confidence));
+  ImGui::TextDisabled("%s", tr("(every digit's probability multiplied)"));
+  if (reading_.confidence < 0.6f) ImGui::TextWrapped("%s", tr("Unsure: redraw the digit with the lowest confidence."));
 }
 
 // Each digit as the model saw it (its 28x28 input), with its label and confidence; wraps at the edge.
 void NumberPanel::draw_digits(PanelContext& context) {
   const ImGuiStyle& style = ImGui::GetStyle();
   ImGui::Spacing();
-  ImGui::TextUnformatted("Each digit as the model sees it:");
+  ImGui::TextUnformatted(tr("Each digit as the model sees it:"));
   const float cell = std::floor(2.f * context.ui_scale);
   const float item_width = std::max(28.f * cell, ImGui::CalcTextSize("9  100 %").x);
   const float right = ImGui::GetCursorScreenPos().x + ImGui::GetContentRegionAvail().x;
@@ -224,8 +226,7 @@ void NumberPanel::draw(PanelContext& context) {
   ImGui::EndGroup();
   ImGui::Spacing();
   ImGui::PushTextWrapPos(0.f);
-  ImGui::TextDisabled("Leave a clear gap between digits: touching digits are read as one. Write them small and "
-                      "side by side; strokes that stand above one another count as one digit.");
+  ImGui::TextDisabled("%s", tr("Leave a clear gap between digits: touching digits are read as one. Write them small and side by side; strokes that stand above one another count as one digit."));
   ImGui::PopTextWrapPos();
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/i18n.hpp"
 #include "imgui.h"
 #include "teaching/preprocess_steps.hpp"
 #include "teaching/teaching_panel.hpp"
@@ -28,9 +29,10 @@ void cross(ImDrawList* draw, ImVec2 at, float size, ImU32 color) {
 class Panel final : public TeachingPanel {
  public:
   void draw(PanelContext& context) override {
-    if (ImGui::Checkbox("Skip centring (no centre-of-mass shift)", &skip_centring_)) key_valid_ = false;
+    if (ImGui::Checkbox(widgets::labelled(tr("Skip centring (no centre-of-mass shift)"), "skip_centring").c_str(), &skip_centring_))
+      key_valid_ = false;
     toggle_box_ = widgets::item_rect();
-    const char* why = "(MNIST digits were centred this way; see what the model says without it)";
+    const char* why = tr("(MNIST digits were centred this way; see what the model says without it)");
     if (ImGui::GetItemRectMax().x + ImGui::CalcTextSize(why).x + 16.f <=
         ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) {
       ImGui::SameLine();
@@ -42,7 +44,7 @@ class Panel final : public TeachingPanel {
     if (!context.draw_panel_shown) {
       const float side = std::floor(std::min(150.f * scale, ImGui::GetContentRegionAvail().x * 0.2f));
       ImGui::BeginGroup();
-      ImGui::TextUnformatted("Draw here");
+      ImGui::TextUnformatted(tr("Draw here"));
       context.draw_canvas(side);
       ImGui::EndGroup();
       ImGui::SameLine(0.f, 2.f * spacing);
@@ -85,7 +87,7 @@ class Panel final : public TeachingPanel {
 
  private:
   std::string class_of(int label) const {
-    if (label >= 0 && std::size_t(label) < class_names_.size()) return class_names_[std::size_t(label)];
+    if (label >= 0 && std::size_t(label) < class_names_.size()) return class_names_[std::size_t(label)];  // the state's: English
     return label >= 0 ? std::to_string(label) : "?";
   }
 
@@ -114,17 +116,15 @@ class Panel final : public TeachingPanel {
   void draw_steps(PanelContext& context) {
     update(context);
     if (!context.catalog.has_model()) {
-      ImGui::TextWrapped("No model is loaded yet: pick one in the Model panel (or wait for the default) to see its "
-                         "answer after each step.");
+      ImGui::TextWrapped("%s", tr("No model is loaded yet: pick one in the Model panel (or wait for the default) to see its answer after each step."));
       return;
     }
     if (!error_.empty()) {
-      ImGui::TextWrapped("This model cannot take a drawing (it needs a 1x28x28 input): %s", error_.c_str());
+      ImGui::TextWrapped(tr("This model cannot take a drawing (it needs a 1x28x28 input): %s"), error_.c_str());
       return;
     }
     if (!has_steps_) {
-      ImGui::TextWrapped("Draw a digit: this panel shows how it becomes the 28x28 image the model reads, step by "
-                         "step, and what the model would answer after each step. Try one small and in a corner.");
+      ImGui::TextWrapped("%s", tr("Draw a digit: this panel shows how it becomes the 28x28 image the model reads, step by step, and what the model would answer after each step. Try one small and in a corner."));
       return;
     }
     const float scale = context.ui_scale;
@@ -142,20 +142,20 @@ class Panel final : public TeachingPanel {
     ImDrawList* draw = ImGui::GetWindowDrawList();
     // The five columns' words (captions with numbers made first), then one plain loop draws them: a generic
     // lambda per column would be a template instantiated five times in the wasm.
-    char fit_caption[96], mass_caption[128], final_caption[128];
-    std::snprintf(fit_caption, sizeof fit_caption, "box %lldx%lld scaled so its longer side is 20, aspect kept",
+    char fit_caption[192], mass_caption[256], final_caption[256];  // room for Chinese (3 bytes a character)
+    std::snprintf(fit_caption, sizeof fit_caption, tr("box %lldx%lld scaled so its longer side is 20, aspect kept"),
                   (long long)p.box_w, (long long)p.box_h);
     std::snprintf(mass_caption, sizeof mass_caption,
-                  "placed by its box; centre of mass (blue) at (%.1f, %.1f), the middle (+) is (14.5, 14.5)", p.center_x,
+                  tr("placed by its box; centre of mass (blue) at (%.1f, %.1f), the middle (+) is (14.5, 14.5)"), p.center_x,
                   p.center_y);
-    if (skip_centring_) std::snprintf(final_caption, sizeof final_caption, "centring skipped: the image of step 4 as is");
-    else std::snprintf(final_caption, sizeof final_caption, "shifted by (%lld, %lld) pixels: what the model reads",
+    if (skip_centring_) std::snprintf(final_caption, sizeof final_caption, "%s", tr("centring skipped: the image of step 4 as is"));
+    else std::snprintf(final_caption, sizeof final_caption, tr("shifted by (%lld, %lld) pixels: what the model reads"),
                        (long long)steps_.shift_x, (long long)steps_.shift_y);
-    const char* titles[5] = {"1. Raw drawing", "2. Bounding box", "3. Fit into 20x20", "4. Centre of mass",
-                             skip_centring_ ? "5. Final (not centred)" : "5. Final 28x28"};
-    const char* captions[5] = {columns == 5 ? "the 280x280 ink and its bounding box (red). Squashed to 28x28, the model gets:"
-                                            : "the 280x280 ink and its bounding box (red), squashed to 28x28 for the model",
-                               "the box alone, stretched to 28x28 (the aspect ratio is lost)", fit_caption, mass_caption,
+    const char* titles[5] = {tr("1. Raw drawing"), tr("2. Bounding box"), tr("3. Fit into 20x20"), tr("4. Centre of mass"),
+                             skip_centring_ ? tr("5. Final (not centred)") : tr("5. Final 28x28")};
+    const char* captions[5] = {columns == 5 ? tr("the 280x280 ink and its bounding box (red). Squashed to 28x28, the model gets:")
+                                            : tr("the 280x280 ink and its bounding box (red), squashed to 28x28 for the model"),
+                               tr("the box alone, stretched to 28x28 (the aspect ratio is lost)"), fit_caption, mass_caption,
                                final_caption};
     const PreprocessStep* predicted[5] = {&steps_.steps[0], &steps_.steps[1], nullptr, &steps_.steps[2], &steps_.final_step()};
     const float k28 = side / 28.f;
@@ -184,7 +184,7 @@ class Panel final : public TeachingPanel {
       ImGui::Dummy(ImVec2(column_w, 1.f));
       if (const PreprocessStep* step = predicted[c]) {
         const bool agrees = step->label == steps_.final_step().label;
-        ImGui::Text("Model: %s (%.0f %%)", class_of(step->label).c_str(), 100.0 * step->probability);
+        ImGui::Text(tr("Model: %s (%.0f %%)"), tr(class_of(step->label)), 100.0 * step->probability);
         const ImVec2 q = ImGui::GetCursorScreenPos();
         const float bar = column_w * 0.9f;
         draw->AddRectFilled(q, ImVec2(q.x + bar, q.y + 6.f), ImGui::GetColorU32(ImGuiCol_FrameBg));
@@ -192,7 +192,7 @@ class Panel final : public TeachingPanel {
                             ImGui::GetColorU32(agrees ? ImGuiCol_PlotHistogram : ImGuiCol_PlotLines));
         ImGui::Dummy(ImVec2(bar, 8.f));
       } else {
-        ImGui::TextDisabled("(not a model input)");
+        ImGui::TextDisabled("%s", tr("(not a model input)"));
         ImGui::Dummy(ImVec2(column_w, 8.f));
       }
       ImGui::TextDisabled("%s", captions[c]);
@@ -206,11 +206,10 @@ class Panel final : public TeachingPanel {
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + room.x);
     const PreprocessStep& placed = steps_.steps[2], &centred = steps_.steps[3];
     if (steps_.shift_x == 0 && steps_.shift_y == 0)
-      ImGui::TextWrapped("Centring moved nothing: this drawing's centre of mass was already in the middle pixel.");
+      ImGui::TextWrapped("%s", tr("Centring moved nothing: this drawing's centre of mass was already in the middle pixel."));
     else
-      ImGui::TextWrapped("Without centring the model reads %s (%.0f %%); centred, %s (%.0f %%). The networks learnt "
-                         "from centred digits, so an off-centre input can change their answer.",
-                         class_of(placed.label).c_str(), 100.0 * placed.probability, class_of(centred.label).c_str(),
+      ImGui::TextWrapped(tr("Without centring the model reads %s (%.0f %%); centred, %s (%.0f %%). The networks learnt from centred digits, so an off-centre input can change their answer."),
+                         tr(class_of(placed.label)), 100.0 * placed.probability, tr(class_of(centred.label)),
                          100.0 * centred.probability);
     ImGui::PopTextWrapPos();
   }

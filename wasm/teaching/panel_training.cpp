@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/i18n.hpp"
 #include "digitlab/text.hpp"
 #include "imgui.h"
 #include "teaching/teaching_panel.hpp"
@@ -181,7 +182,7 @@ class Panel final : public TeachingPanel {
       draw_record(*record, scale);
     } else {
       ImGui::TextWrapped("%s", message_.c_str());
-      if (status_ == Status::failed && ImGui::SmallButton("Try again")) {
+      if (status_ == Status::failed && ImGui::SmallButton(widgets::labelled(tr("Try again"), "retry").c_str())) {
         context.assets.retry(record_path_);
         const int stale = parsed_index(record_path_);
         if (stale >= 0) parsed_[std::size_t(stale)].path.clear();  // read again when it comes back
@@ -235,24 +236,22 @@ class Panel final : public TeachingPanel {
     record_path_.clear();
     if (!entry) {
       status_ = Status::none;
-      message_ = "No model is loaded yet: pick one in the Model panel, and its training curves appear here.";
+      message_ = tr("No model is loaded yet: pick one in the Model panel, and its training curves appear here.");
     } else if (entry->record.empty()) {
       status_ = Status::none;
-      message_ = format_text(entry->user_file ? "%s was opened from a file, so there is no training record to show. Pick "
-                                           "a shipped model in the Model panel to see how it was trained."
-                                         : "The manifest lists no training record for %s (its \"record\" in "
-                                           "weights/manifest.json), so there are no curves to show.",
+      message_ = format_text(entry->user_file ? tr("%s was opened from a file, so there is no training record to show. Pick a shipped model in the Model panel to see how it was trained.")
+                                         : tr("The manifest lists no training record for %s (its \"record\" in weights/manifest.json), so there are no curves to show."),
                         entry->name.c_str());
     } else {
       record_path_ = "weights/" + entry->record;
       const Asset& asset = context.assets.request(record_path_);
       if (asset.state == Asset::State::pending) {
         status_ = Status::loading;
-        message_ = format_text("Loading the training record %s ...", record_path_.c_str());
+        message_ = format_text(tr("Loading the training record %s ..."), record_path_.c_str());
       } else if (asset.state == Asset::State::failed) {
         status_ = Status::failed;
-        message_ = format_text("Could not load the training record %s (%s). Check that the site has weights/runs/ (rebuilding "
-                          "copies it) and try again.", record_path_.c_str(), asset.error.c_str());
+        message_ = format_text(tr("Could not load the training record %s (%s). Check that the site has weights/runs/ (rebuilding copies it) and try again."),
+                               record_path_.c_str(), asset.error.c_str());
       } else {
         int index = parsed_index(record_path_);
         if (index < 0) {
@@ -271,8 +270,8 @@ class Panel final : public TeachingPanel {
         const LoadedRecord& found = parsed_[std::size_t(index)];
         status_ = found.ok ? Status::loaded : Status::failed;
         message_ = found.ok ? std::string()
-                            : format_text("%s is not a training record this app can read (%s). Rebuild the site from the "
-                                     "repository's weights/.", record_path_.c_str(), found.error.c_str());
+                            : format_text(tr("%s is not a training record this app can read (%s). Rebuild the site from the repository's weights/."),
+                                          record_path_.c_str(), found.error.c_str());
       }
     }
 
@@ -325,21 +324,23 @@ class Panel final : public TeachingPanel {
   }
 
   void draw_record(const RunRecord& record, float scale) {
-    ImGui::Text("%s: how it was trained", model_name_.c_str());
-    ImGui::TextWrapped("Recipe: %s", record.recipe.c_str());
-    std::string summary = format_text("%d epochs", int(record.epochs.size()));
+    ImGui::Text(tr("%s: how it was trained"), model_name_.c_str());
+    ImGui::TextWrapped(tr("Recipe: %s"), record.recipe.c_str());
+    // One sentence from parts (each translated as a clause that follows the one before).
+    std::string summary = format_text(tr("%d epochs"), int(record.epochs.size()));
     if (record.steps_per_epoch > 0)
-      summary += format_text(" of %s steps (batch %d, %s training images)", with_commas(record.steps_per_epoch).c_str(),
-                        record.batch_size, with_commas(record.train_images).c_str());
-    summary += format_text(", %.1f s per epoch, %.0f s in all", record.seconds_per_epoch, record.total_seconds);
-    if (record.threads > 0) summary += format_text(" on %d CPU thread%s", record.threads, record.threads == 1 ? "" : "s");
-    if (!record.libtorch.empty()) summary += format_text(" (LibTorch %s, %s)", record.libtorch.c_str(), record.device.c_str());
-    ImGui::TextWrapped("%s.", summary.c_str());
-    summary = format_text("Final test accuracy: %.2f %%", 100.0 * record.test_accuracy);
+      summary += format_text(tr(" of %s steps (batch %d, %s training images)"), with_commas(record.steps_per_epoch).c_str(),
+                             record.batch_size, with_commas(record.train_images).c_str());
+    summary += format_text(tr(", %.1f s per epoch, %.0f s in all"), record.seconds_per_epoch, record.total_seconds);
+    if (record.threads > 0)
+      summary += format_text(record.threads == 1 ? tr(" on %d CPU thread") : tr(" on %d CPU threads"), record.threads);
+    if (!record.libtorch.empty()) summary += format_text(tr(" (LibTorch %s, %s)"), record.libtorch.c_str(), record.device.c_str());
+    ImGui::TextWrapped(tr("%s."), summary.c_str());
+    summary = format_text(tr("Final test accuracy: %.2f %%"), 100.0 * record.test_accuracy);
     if (record.test_count > 0)
-      summary += format_text(" (%s of %s test images)", with_commas(record.test_correct).c_str(),
-                        with_commas(record.test_count).c_str());
-    ImGui::TextWrapped("%s.", summary.c_str());
+      summary += format_text(tr(" (%s of %s test images)"), with_commas(record.test_correct).c_str(),
+                             with_commas(record.test_count).c_str());
+    ImGui::TextWrapped(tr("%s."), summary.c_str());
     ImGui::Spacing();
 
     // Three charts side by side when there is room, else the loss on its own line and the other two below.
@@ -365,20 +366,20 @@ class Panel final : public TeachingPanel {
       mean.emplace_back(point.epoch_position, point.mean_loss);
       y_max = std::max({y_max, point.loss, point.mean_loss});
     }
-    const Chart chart = begin_chart("##loss", size, "Training loss", "loss", "epoch", 0.0, epochs, 0.0,
+    const Chart chart = begin_chart("##loss", size, tr("Training loss"), tr("loss"), tr("epoch"), 0.0, epochs, 0.0,
                                     y_max > 0.f ? double(y_max) * 1.05 : 1.0);
     polyline(chart, raw, kRawLossColor, 1.f);
     polyline(chart, mean, kLossColor, 2.5f);
     const int hovered = hovered_point(chart, mean);
     if (hovered >= 0) {
       const LossPoint& point = record.losses[std::size_t(hovered)];
-      ImGui::SetTooltip("epoch %.2f\nbatch loss %.4f\nmean of the last 100 steps %.4f", point.epoch_position,
+      ImGui::SetTooltip(tr("epoch %.2f\nbatch loss %.4f\nmean of the last 100 steps %.4f"), point.epoch_position,
                         point.loss, point.mean_loss);
     }
-    if (record.losses.empty()) ImGui::TextDisabled("This record has no loss points.");
-    legend(kLossColor, "mean of 100 steps");
+    if (record.losses.empty()) ImGui::TextDisabled("%s", tr("This record has no loss points."));
+    legend(kLossColor, tr("mean of 100 steps"));
     ImGui::SameLine();
-    legend(kRawLossColor, "one batch");
+    legend(kRawLossColor, tr("one batch"));
     ImGui::EndGroup();
   }
 
@@ -393,13 +394,13 @@ class Panel final : public TeachingPanel {
     }
     // From a whole percent below the worst epoch to 100 %: the differences that matter stay visible.
     const double y_min = std::max(0.0, std::floor(double(low) * 100.0 - 0.5) / 100.0);
-    const Chart chart = begin_chart("##accuracy", size, "Test accuracy", "%", "epoch", 0.5,
+    const Chart chart = begin_chart("##accuracy", size, tr("Test accuracy"), "%", tr("epoch"), 0.5,
                                     double(record.epochs.size()) + 0.5, y_min, 1.0, true);
     polyline(chart, points, kAccuracyColor, 2.f);
     markers(chart, points, kAccuracyColor, 3.5f);
     const int hovered = hovered_point(chart, points);
-    if (hovered >= 0) ImGui::SetTooltip("epoch %.0f: %.2f %%", points[std::size_t(hovered)].x, 100.0 * points[std::size_t(hovered)].y);
-    legend(kAccuracyColor, "after each epoch");
+    if (hovered >= 0) ImGui::SetTooltip(tr("epoch %.0f: %.2f %%"), points[std::size_t(hovered)].x, 100.0 * points[std::size_t(hovered)].y);
+    legend(kAccuracyColor, tr("after each epoch"));
     ImGui::EndGroup();
   }
 
@@ -414,14 +415,14 @@ class Panel final : public TeachingPanel {
       centres.emplace_back(float(epoch.epoch) - 0.5f, epoch.learning_rate);
       high = std::max(high, epoch.learning_rate);
     }
-    const std::string title = "Learning rate (" + (record.scheduler.empty() ? std::string("?") : record.scheduler) + ")";
-    const Chart chart = begin_chart("##rate", size, title.c_str(), "lr", "epoch", 0.0, double(record.epochs.size()), 0.0,
+    const std::string title = format_text(tr("Learning rate (%s)"), record.scheduler.empty() ? "?" : record.scheduler.c_str());
+    const Chart chart = begin_chart("##rate", size, title.c_str(), "lr", tr("epoch"), 0.0, double(record.epochs.size()), 0.0,
                                     high > 0.f ? double(high) * 1.1 : 1.0);
     polyline(chart, steps, kRateColor, 2.f);
     const int hovered = hovered_point(chart, centres);
-    if (hovered >= 0) ImGui::SetTooltip("epoch %d: lr %.5g", record.epochs[std::size_t(hovered)].epoch,
+    if (hovered >= 0) ImGui::SetTooltip(tr("epoch %d: lr %.5g"), record.epochs[std::size_t(hovered)].epoch,
                                         double(record.epochs[std::size_t(hovered)].learning_rate));
-    legend(kRateColor, "rate during each epoch");
+    legend(kRateColor, tr("rate during each epoch"));
     ImGui::EndGroup();
   }
 
@@ -434,7 +435,7 @@ class Panel final : public TeachingPanel {
     const std::vector<SweepEntry>& entries = context.catalog.sweeps();
     if (sweeps_.size() > 1) {
       ImGui::SetNextItemWidth(260.f * scale);
-      if (ImGui::BeginCombo("Sweep", entries[std::size_t(selected_)].name.c_str())) {
+      if (ImGui::BeginCombo(widgets::labelled(tr("Sweep"), "sweep").c_str(), entries[std::size_t(selected_)].name.c_str())) {
         for (std::size_t i = 0; i < entries.size(); ++i)
           if (ImGui::Selectable(entries[i].name.c_str(), int(i) == selected_)) {
             selected_ = int(i);
@@ -447,20 +448,22 @@ class Panel final : public TeachingPanel {
     const SweepEntry& entry = entries[std::size_t(selected_)];
     if (!sweep.ok) {
       if (sweep.failed)
-        ImGui::TextWrapped("Could not read the sweep %s (%s). Rebuild the site from the repository's weights/.",
+        ImGui::TextWrapped(tr("Could not read the sweep %s (%s). Rebuild the site from the repository's weights/."),
                            sweep.path.c_str(), sweep.error.c_str());
       else
-        ImGui::TextWrapped("Loading the sweep %s ...", sweep.path.c_str());
+        ImGui::TextWrapped(tr("Loading the sweep %s ..."), sweep.path.c_str());
       return;
     }
     const SweepTable& table = sweep.table;
-    ImGui::TextWrapped("Sweep %s: %s", entry.name.c_str(), !entry.about.empty() ? entry.about.c_str() : table.about.c_str());
+    ImGui::TextWrapped(tr("Sweep %s: %s"), entry.name.c_str(), !entry.about.empty() ? entry.about.c_str() : table.about.c_str());
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-    ImGui::TextWrapped("%d runs of %s on %s, %d epoch%s each, %s training images, seed %d, %d CPU thread%s. "
-                       "Click a column to sort. Command: %s",
-                       int(table.runs.size()), table.model.c_str(), table.dataset.c_str(), table.epochs,
-                       table.epochs == 1 ? "" : "s", with_commas(table.train_images).c_str(), table.seed, table.threads,
-                       table.threads == 1 ? "" : "s", table.command.c_str());
+    // The plurals ("1 epoch", "2 epochs") as whole sentences: a translation has its own words for them.
+    const char* about = table.epochs == 1 ? (table.threads == 1 ? tr("%d runs of %s on %s, %d epoch each, %s training images, seed %d, %d CPU thread. Click a column to sort. Command: %s")
+                                                                : tr("%d runs of %s on %s, %d epoch each, %s training images, seed %d, %d CPU threads. Click a column to sort. Command: %s"))
+                                          : (table.threads == 1 ? tr("%d runs of %s on %s, %d epochs each, %s training images, seed %d, %d CPU thread. Click a column to sort. Command: %s")
+                                                                : tr("%d runs of %s on %s, %d epochs each, %s training images, seed %d, %d CPU threads. Click a column to sort. Command: %s"));
+    ImGui::TextWrapped(about, int(table.runs.size()), table.model.c_str(), table.dataset.c_str(), table.epochs,
+                       with_commas(table.train_images).c_str(), table.seed, table.threads, table.command.c_str());
     ImGui::PopStyleColor();
     draw_sweep_table(table, scale);
   }
@@ -471,8 +474,11 @@ class Panel final : public TeachingPanel {
     float widths[kSweepColumnCount];
     const char* samples[kSweepColumnCount] = {"run 00 *", "optimizer", "0.0001", "batch", "step:1:0.5", "test acc %",
                                               "train loss", "s/epoch"};
+    // The column headers as shown (sweep_column_name() is the state's identifier, in English).
+    const char* headers[kSweepColumnCount] = {tr("run"), tr("optimizer"), "lr", tr("batch"), tr("scheduler"),
+                                              tr("test acc %"), tr("train loss"), tr("s/epoch")};
     for (int c = 0; c < kSweepColumnCount; ++c)
-      widths[c] = std::max(ImGui::CalcTextSize(samples[c]).x, ImGui::CalcTextSize(sweep_column_name(SweepColumn(c))).x) +
+      widths[c] = std::max(ImGui::CalcTextSize(samples[c]).x, ImGui::CalcTextSize(headers[c]).x) +
                   ImGui::CalcTextSize(" v").x + pad;
     const float bar_width = 140.f * scale;
     float total = bar_width;
@@ -488,7 +494,7 @@ class Panel final : public TeachingPanel {
     float x = origin.x;
     for (int c = 0; c < kSweepColumnCount; ++c) {
       const SweepColumn column = SweepColumn(c);
-      std::string label = sweep_column_name(column);
+      std::string label = headers[c];
       if (column == sort_column_) label += sort_descending_ ? " v" : " ^";
       label += "##sort" + std::to_string(c);
       ImGui::SetCursorScreenPos(ImVec2(x, origin.y));
@@ -506,7 +512,7 @@ class Panel final : public TeachingPanel {
       x += widths[c];
     }
     ImGui::SetCursorScreenPos(ImVec2(x, origin.y));
-    ImGui::TextDisabled("test accuracy");
+    ImGui::TextDisabled("%s", tr("test accuracy"));
     const float header_bottom = origin.y + row_height;
     draw->AddLine(ImVec2(origin.x, header_bottom - 1.f), ImVec2(origin.x + total, header_bottom - 1.f),
                   style_color(ImGuiCol_Separator));
@@ -541,13 +547,13 @@ class Panel final : public TeachingPanel {
     ImGui::SetCursorScreenPos(ImVec2(origin.x, header_bottom + float(order_.size()) * row_height));
     ImGui::Dummy(ImVec2(total, 1.f));
     if (table.best >= 0)
-      ImGui::TextDisabled("* the best run: %.2f %% test accuracy.", 100.0 * table.runs[std::size_t(table.best)].test_accuracy);
+      ImGui::TextDisabled(tr("* the best run: %.2f %% test accuracy."), 100.0 * table.runs[std::size_t(table.best)].test_accuracy);
     ImGui::EndChild();
   }
 
   // What the record part shows.
   Status status_ = Status::none;
-  std::string model_name_, record_path_, message_ = "Starting ...";
+  std::string model_name_, record_path_, message_ = tr("Starting ...");
   std::vector<LoadedRecord> parsed_;  // one per asset path: switching back to a model reads nothing again
 
   std::vector<LoadedSweep> sweeps_;  // parallel to catalog.sweeps()

@@ -2,6 +2,8 @@
 // with a time budget, the confusion matrix, the per-model cache. Read next: panel_confusion.cpp.
 #include "teaching/test_subset.hpp"
 
+#include "common/i18n.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdarg>
@@ -30,7 +32,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // ---- the subset -------------------------------------------------------------------------------------------
 
 std::string no_subset_message(const std::string& dataset) {
-  return format_text("The site has no test subset for %s: rebuild it with the wasm preset (make demo).",
+  return format_text(tr("The site has no test subset for %s: rebuild it with the wasm preset (make demo)."),
                      dataset.c_str());
 }
 
@@ -43,7 +45,7 @@ Result<TestSubset> parse_test_subset(const std::string& dataset, ByteSpan images
   if (!labels) return in_file(labels.error(), test_subset_labels_path(dataset));
   if (std::size_t(images.value().count) != labels.value().labels.size())
     return make_error(ErrorCode::count_mismatch, "labels.count", 0,
-                      format_text("%s has %u images but %s has %zu labels", test_subset_images_path(dataset).c_str(),
+                      format_text(tr("%s has %u images but %s has %zu labels"), test_subset_images_path(dataset).c_str(),
                                   images.value().count, test_subset_labels_path(dataset).c_str(),
                                   labels.value().labels.size()));
   TestSubset subset;
@@ -113,20 +115,20 @@ const TestSubset* SubsetEvaluator::load(AssetStore& assets, const std::string& d
   const Asset* files[2] = {&assets.request(paths[0]), &assets.request(paths[1])};
   for (int f = 0; f < 2; ++f) {
     if (files[f]->state == Asset::State::failed) {
-      slot->problem = format_text("The site has no test subset for %s (%s: %s): rebuild it with the wasm preset "
-                                  "(make demo).", dataset.c_str(), paths[f].c_str(), files[f]->error.c_str());
+      slot->problem = format_text(tr("The site has no test subset for %s (%s: %s): rebuild it with the wasm preset (make demo)."),
+                                  dataset.c_str(), paths[f].c_str(), files[f]->error.c_str());
       *problem = slot->problem;
       return nullptr;
     }
   }
   if (files[0]->state != Asset::State::ready || files[1]->state != Asset::State::ready) {
     *loading = true;
-    *problem = format_text("Loading the %s test subset...", dataset.c_str());
+    *problem = format_text(tr("Loading the %s test subset..."), dataset.c_str());
     return nullptr;
   }
   Result<TestSubset> parsed = parse_test_subset(dataset, files[0]->bytes, files[1]->bytes);
   if (!parsed) {
-    slot->problem = format_text("The %s test subset is damaged (%s): rebuild the site with the wasm preset (make demo).",
+    slot->problem = format_text(tr("The %s test subset is damaged (%s): rebuild the site with the wasm preset (make demo)."),
                                 dataset.c_str(), parsed.error().to_string().c_str());
     *problem = slot->problem;
     return nullptr;
@@ -146,12 +148,12 @@ void SubsetEvaluator::classify(SubsetEvaluation& evaluation, const Model& model,
     normalize_idx_image(subset.images.image(i), pixels, model.card, input.data());
     Result<Prediction> result = forward(model, input.data(), input.size());
     if (!result) {
-      evaluation.error = format_text("test image %u: %s", i, result.error().to_string().c_str());
+      evaluation.error = format_text(tr("test image %u: %s"), i, result.error().to_string().c_str());
       break;
     }
     const Prediction& prediction = result.value();
     if (prediction.probabilities.size() != classes || prediction.label < 0 || std::size_t(prediction.label) >= classes) {
-      evaluation.error = format_text("test image %u: the model gave %zu outputs for %zu classes", i,
+      evaluation.error = format_text(tr("test image %u: the model gave %zu outputs for %zu classes"), i,
                                      prediction.probabilities.size(), classes);
       break;
     }
@@ -172,7 +174,7 @@ SubsetView SubsetEvaluator::update(const ModelCatalog& catalog, AssetStore& asse
   SubsetView view;
   if (!catalog.has_model()) {
     view.loading = true;
-    view.problem = "Waiting for a model to load...";
+    view.problem = tr("Waiting for a model to load...");
     return view;
   }
   const int index = catalog.active_index();
@@ -188,8 +190,8 @@ SubsetView SubsetEvaluator::update(const ModelCatalog& catalog, AssetStore& asse
   bool known = false;
   for (const char* subset_dataset : kSubsetDatasets) known = known || view.dataset == subset_dataset;
   if (!known) {
-    view.problem = format_text("Model %s was trained on '%.40s', but the site has test subsets for mnist and "
-                               "fashion-mnist only: pick one of their models.", name, dataset);
+    view.problem = format_text(tr("Model %s was trained on '%.40s', but the site has test subsets for mnist and fashion-mnist only: pick one of their models."),
+                               name, dataset);
     return view;
   }
   const TestSubset* subset = load(assets, view.dataset, &view.problem, &view.loading);
@@ -197,14 +199,14 @@ SubsetView SubsetEvaluator::update(const ModelCatalog& catalog, AssetStore& asse
   view.subset = subset;
   const ModelCard& card = model.card;
   if (!same_shape_as_model(*subset, card)) {
-    view.problem = format_text("Model %s takes %lldx%lldx%lld inputs, but the test images are 1x%ux%u: pick a model "
-                               "made for %s.", name, (long long)card.input_channels, (long long)card.input_height,
+    view.problem = format_text(tr("Model %s takes %lldx%lldx%lld inputs, but the test images are 1x%ux%u: pick a model made for %s."),
+                               name, (long long)card.input_channels, (long long)card.input_height,
                                (long long)card.input_width, subset->images.rows, subset->images.cols, dataset);
     return view;
   }
   if (card.class_names.size() < 10) {
-    view.problem = format_text("Model %s has %zu classes, but the %s test labels go from 0 to 9: pick a model made "
-                               "for %s.", name, card.class_names.size(), dataset, dataset);
+    view.problem = format_text(tr("Model %s has %zu classes, but the %s test labels go from 0 to 9: pick a model made for %s."),
+                               name, card.class_names.size(), dataset, dataset);
     return view;
   }
 
@@ -228,7 +230,7 @@ SubsetView SubsetEvaluator::update(const ModelCatalog& catalog, AssetStore& asse
   }
   view.evaluation = &evaluation;
   if (!evaluation.error.empty())
-    view.problem = format_text("Model %s could not classify %s. Pick another model.", name, evaluation.error.c_str());
+    view.problem = format_text(tr("Model %s could not classify %s. Pick another model."), name, evaluation.error.c_str());
   return view;
 }
 

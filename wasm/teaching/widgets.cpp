@@ -61,6 +61,8 @@ Rect item_rect() {
   return {a.x, a.y, b.x - a.x, b.y - a.y};
 }
 
+std::string labelled(const char* shown, const char* id) { return std::string(shown) + "###" + id; }
+
 }  // namespace widgets
 
 }  // namespace digitlab::app

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "common/rect.hpp"
 #include "common/url_options.hpp"
@@ -24,6 +25,9 @@ std::uint32_t heat_color(float value);
 ImVec4 error_color(Theme theme);
 // The last ImGui item's rectangle, display units (panels report it in write_state(): tests click it).
 Rect item_rect();
+// "shown###id": a translated label (tr()) whose ImGui ID stays `id` in every language. Measure it with
+// ImGui::CalcTextSize(label.c_str(), nullptr, true), which stops at the "###".
+std::string labelled(const char* shown, const char* id);
 }  // namespace widgets
 
 }  // namespace digitlab::app
