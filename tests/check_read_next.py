@@ -12,7 +12,7 @@ for t in tops:
         files += [os.path.join(d, f) for f in fs]
 files += [os.path.join(root, f) for f in ('README.md', 'CMakeLists.txt', 'Makefile')]
 allpaths = set(os.path.relpath(f, root) for f in files)
-tok = re.compile(r'`?([A-Za-z0-9_./*-]+\.(?:cpp|hpp|h|inc|md|mjs|js|py|sh|cmake|txt|html|json)|[A-Za-z0-9_./-]+/|scripts/[a-z0-9-]+|CMakeLists\.txt)`?')
+tok = re.compile(r'`?([A-Za-z0-9_./*-]+\.(?:cpp|hpp|html|h|inc|md|mjs|json|js|py|sh|cmake|txt)(?![A-Za-z0-9])|[A-Za-z0-9_./-]+/|scripts/[a-z0-9-]+|CMakeLists\.txt)`?')
 bad = 0
 for f in files:
     try: lines = open(f, encoding='utf-8').read().split('\n')
