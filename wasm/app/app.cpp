@@ -471,7 +471,7 @@ void App::frame() {
     const ImGuiWindowFlags panel_flags =
         flags | (fixed ? ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse : 0);
     // The title is translated, the window's ID is the panel's URL name (the same in every language).
-    const std::string title = std::string(tr(panel.title)) + "###" + panel.name;
+    const std::string title = widgets::labelled(tr(panel.title), panel.name);
     if (ImGui::Begin(title.c_str(), nullptr, panel_flags)) draw_panel(panel.id);
     ImGui::End();
     drawing_shown = drawing_shown || panel.id == PanelId::draw;
@@ -492,7 +492,7 @@ void App::draw_panels_menu() {
   copy_link_rect_ = {};
   if (!ImGui::BeginMainMenuBar()) return;
   menu_height_ = ImGui::GetWindowSize().y;
-  if (ImGui::BeginMenu((std::string(tr("Panels")) + "###panels").c_str())) {
+  if (ImGui::BeginMenu(widgets::labelled(tr("Panels"), "panels").c_str())) {
     if (ImGui::MenuItem(tr("The demo (draw, prediction, input, model)"))) {
       std::vector<PanelId> demo;
       for (const PanelInfo& panel : panel_list())
@@ -514,7 +514,7 @@ void App::draw_panels_menu() {
     }
     ImGui::EndMenu();
   }
-  if (ImGui::BeginMenu((std::string(tr("Lessons")) + "###lessons").c_str())) {
+  if (ImGui::BeginMenu(widgets::labelled(tr("Lessons"), "lessons").c_str())) {
     struct Lesson {
       const char* title;  // tr() when shown (so a literal here is read in the shown language)
       std::vector<PanelId> panels;
@@ -532,7 +532,7 @@ void App::draw_panels_menu() {
       if (ImGui::MenuItem(lesson.title)) set_panels(lesson.panels);
     ImGui::EndMenu();
   }
-  if (ImGui::MenuItem((std::string(tr("Copy link")) + "###copy_link").c_str())) services_.copy_link(share_query());
+  if (ImGui::MenuItem(widgets::labelled(tr("Copy link"), "copy_link").c_str())) services_.copy_link(share_query());
   const ImVec2 item_min = ImGui::GetItemRectMin(), item_max = ImGui::GetItemRectMax();
   copy_link_rect_ = {item_min.x, item_min.y, item_max.x - item_min.x, item_max.y - item_min.y};
   ImGui::EndMainMenuBar();
@@ -546,7 +546,7 @@ void App::draw_messages(float width, float top) {
                                  ImGuiWindowFlags_NoFocusOnAppearing;
   if (ImGui::Begin("Messages", nullptr, flags)) {
     const ImGuiStyle& style = ImGui::GetStyle();
-    const std::string dismiss = std::string(tr("Dismiss")) + "###dismiss";
+    const std::string dismiss = widgets::labelled(tr("Dismiss"), "dismiss");
     const float button_width = ImGui::CalcTextSize(dismiss.c_str(), nullptr, true).x + style.FramePadding.x * 2.f;
     ImGui::PushTextWrapPos(width - button_width - style.WindowPadding.x * 2.f - style.ItemSpacing.x);
     ImGui::PushStyleColor(ImGuiCol_Text, warning_color(options_.theme));
@@ -596,12 +596,12 @@ void App::draw_panel(PanelId id) {
 void App::draw_drawing_panel() {
   float percent = options_.stroke_width * 100.f;
   ImGui::SetNextItemWidth(std::round(110.f * ui_scale_));
-  if (ImGui::SliderFloat((std::string(tr("Pen")) + "###pen").c_str(), &percent, kMinStrokePercent, kMaxStrokePercent, "%.0f %%"))
+  if (ImGui::SliderFloat(widgets::labelled(tr("Pen"), "pen").c_str(), &percent, kMinStrokePercent, kMaxStrokePercent, "%.0f %%"))
     options_.stroke_width = percent / 100.f;
   ImGui::SameLine();
-  if (ImGui::Button((std::string(tr("Undo")) + "###undo").c_str())) undo();
+  if (ImGui::Button(widgets::labelled(tr("Undo"), "undo").c_str())) undo();
   ImGui::SameLine();
-  if (ImGui::Button((std::string(tr("Clear")) + "###clear").c_str())) clear();
+  if (ImGui::Button(widgets::labelled(tr("Clear"), "clear").c_str())) clear();
 
   const ImVec2 available = ImGui::GetContentRegionAvail();
   const float side = std::max(16.f, std::floor(std::min(available.x, available.y)));
@@ -792,7 +792,7 @@ void App::draw_model_panel() {
     if (entry->user_file && pytorch::is_imported(loaded.model.card)) draw_import_assumptions();
   }
   ImGui::Spacing();
-  if (services_.can_open_files() && ImGui::Button((std::string(tr("Open weights file...")) + "###open_file").c_str()))
+  if (services_.can_open_files() && ImGui::Button(widgets::labelled(tr("Open weights file..."), "open_file").c_str()))
     services_.open_file_picker();
   ImGui::TextWrapped("%s", services_.open_files_hint());
   if (!last_error_.empty()) {
