@@ -85,15 +85,13 @@ bool set_translations(std::string text, std::string& error) {
     return false;
   }
   const std::string code = text.substr(kMagic.size(), first_end - kMagic.size());
-  Table next;
-  if (code == "zh-Hant") next.language = Language::traditional_chinese;
-  else if (code == "zh-Hans") next.language = Language::simplified_chinese;
-  else {
+  Language language = Language::english;
+  // The build writes the code exactly as language_code() spells it.
+  if (!language_from_code(code, language) || language == Language::english || code != language_code(language)) {
     error = "the translation table is for \"" + code.substr(0, 20) + "\"; the app has zh-Hant and zh-Hans";
     return false;
   }
-  next.text = std::move(text);
-  std::string& t = next.text;
+  std::string t = std::move(text);
   t.push_back('\n');  // every line, the last included, ends in '\n' (its '\0' goes there)
   struct Field { std::size_t english, translation; bool data; };  // offsets into t
   std::vector<Field> fields;
@@ -124,8 +122,8 @@ bool set_translations(std::string text, std::string& error) {
   }
   Table& live = table();
   live = Table{};
-  live.language = next.language;
-  live.text = std::move(next.text);  // the fields are offsets, so they hold in the moved text too
+  live.language = language;
+  live.text = std::move(t);  // the fields are offsets, so they hold in the moved text too
   live.entries.reserve(fields.size());
   for (const Field& field : fields) {
     const char* translation = live.text.data() + field.translation;
