@@ -57,9 +57,11 @@ AppFonts build_fonts(float scale) {
   return fonts;
 }
 
-void set_language_font(std::vector<std::uint8_t> font_bytes) {
-  g_language_font = std::move(font_bytes);
+bool set_language(std::string table, std::vector<std::uint8_t> font, std::string& error) {
+  if (!set_translations(std::move(table), error)) return false;
+  g_language_font = std::move(font);
   g_fonts_changed = true;
+  return true;
 }
 
 bool take_fonts_changed() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 struct ImFont;
@@ -18,9 +19,10 @@ struct AppFonts {
 // Clears ImGui's font atlas and adds both fonts at `scale` (framebuffer pixels per CSS pixel).
 AppFonts build_fonts(float scale);
 
-// The font subset for the shown language (empty: English, nothing merged). Kept until replaced.
-void set_language_font(std::vector<std::uint8_t> font_bytes);
-// True once after set_language_font: the platform must rebuild the fonts and their texture.
+// Shows the language of `table` (common/i18n.hpp, set_translations) with the glyphs of `font`, its subset:
+// what both platforms do with the two lang/ files. false + `error` when the table is refused (English stays).
+bool set_language(std::string table, std::vector<std::uint8_t> font, std::string& error);
+// True once after set_language: the platform must rebuild the fonts and their texture.
 bool take_fonts_changed();
 
 }  // namespace digitlab::app

@@ -168,11 +168,8 @@ class DesktopPlatform final : public Platform {
     Result<std::vector<std::uint8_t>> table = read_file(base + ".txt", 1 << 20);
     Result<std::vector<std::uint8_t>> font = read_file(base + ".otf", 8 << 20);
     std::string error;
-    if (table && font &&
-        set_translations(std::string(table.value().begin(), table.value().end()), error)) {
-      set_language_font(std::move(font.value()));
+    if (table && font && set_language(std::string(table.value().begin(), table.value().end()), std::move(font.value()), error))
       return;
-    }
     app.add_message("The " + code + " texts could not be loaded (" +
                     (!table ? table.error().to_string() : !font ? font.error().to_string() : error) +
                     "); the app is in English. Build the languages (make demo builds them), or pass --data DIR.");

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "app/fonts.hpp"
-#include "common/i18n.hpp"
 #include "imgui.h"
 #include "platform/platform.hpp"
 
@@ -340,9 +339,9 @@ EMSCRIPTEN_KEEPALIVE const char* digitlab_set_language(const std::uint8_t* table
   static std::string result;
   std::string error;
   if (table_size <= 0 || font_size <= 0) return keep(result, "the language's table or font is empty");
-  if (!digitlab::app::set_translations(std::string(reinterpret_cast<const char*>(table), std::size_t(table_size)), error))
+  if (!digitlab::app::set_language(std::string(reinterpret_cast<const char*>(table), std::size_t(table_size)),
+                                   std::vector<std::uint8_t>(font, font + font_size), error))
     return keep(result, error);
-  digitlab::app::set_language_font(std::vector<std::uint8_t>(font, font + font_size));
   digitlab::app::page_state_changed();
   return keep(result, "");
 }
