@@ -7,6 +7,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -17,7 +18,9 @@
 #include "digitlab/describe.hpp"
 #include "digitlab/weights.hpp"
 #include "digitlab/weights_format.hpp"  // dtype_name
+#include "distributed.hpp"
 #include "import_export.hpp"
+#include "launcher.hpp"
 #include "trainer.hpp"
 
 namespace digitlab::trainer {
@@ -80,10 +83,27 @@ void add_recipe_options(CLI::App* app, TrainOptions& options, bool with_recipe) 
       ->capture_default_str();
 }
 
-int run_train(TrainOptions options) {
+// `args`: the command line after the program name, for the workers --nproc starts.
+int run_train(TrainOptions options, const std::vector<std::string>& args) {
+  auto world = world_from_environment();
+  if (!world) return fail("train", world.error()), kExitUsage;
+  if (options.nproc > 0) {
+    if (world.value())
+      return fail("train", make_error(ErrorCode::bad_argument, "nproc", 0,
+                                      "--nproc starts its own workers, but this process already is one (RANK is "
+                                      "set, as torchrun sets it): leave out --nproc under torchrun")),
+             kExitUsage;
+    // Checked once here, so a mistake is reported once rather than by every worker.
+    options.resolve_defaults();
+    if (Status valid = options.validate(); !valid) return fail("train", valid.error()), kExitUsage;
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = options.threads > 0 ? options.threads : std::max(1, cores / options.nproc);
+    return launch_local_workers(options.nproc, args, threads);
+  }
+  const std::string command = world.value() ? fmt::format("train (rank {})", world.value()->rank) : "train";
   auto result = train(std::move(options));
   if (!result) {
-    fail("train", result.error());
+    fail(command, result.error());
     // An option train() rejected is a command-line mistake, like the ones CLI11 rejects.
     return result.error().code == ErrorCode::bad_argument ? kExitUsage : kExitError;
   }
@@ -166,7 +186,7 @@ struct Subcommand {
   std::function<int()> run;   // runs it with the parsed options; returns the exit code
 };
 
-Subcommand add_train_command(CLI::App& app) {
+Subcommand add_train_command(CLI::App& app, const std::vector<std::string>& args) {
   auto options = std::make_shared<TrainOptions>();
   auto no_channels_last = std::make_shared<bool>(false);
   auto* command = app.add_subcommand(
@@ -190,10 +210,20 @@ Subcommand add_train_command(CLI::App& app) {
       ->capture_default_str();
   command->add_flag("--quiet", options->quiet, "one line per epoch");
   command->add_flag("--no-channels-last", *no_channels_last, "keep CPU convolutions in NCHW layout (slower; for comparisons)");
-  command->footer(kExitCodes);
-  return {command, [options, no_channels_last] {
+  command->add_option("--nproc", options->nproc,
+                      "data-parallel: start N worker processes on this machine (as torchrun would); --batch-size is "
+                      "per worker, --threads per worker (default: the cores shared out)");
+  command->add_flag("--sync-bn", options->sync_batch_norm,
+                    "data-parallel: batch-norm statistics over every worker's batch (default: per worker, as DDP)");
+  command->add_option("--dist-timeout", options->dist_timeout,
+                      "data-parallel: seconds to wait for the other workers (rendezvous, each all-reduce)")
+      ->capture_default_str();
+  command->footer(std::string(kExitCodes) +
+                  "\nData-parallel: run under torchrun (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), or "
+                  "give --nproc N; see docs/trainer.md.");
+  return {command, [options, no_channels_last, args] {
             options->channels_last = !*no_channels_last;
-            return run_train(*options);
+            return run_train(*options, args);
           }};
 }
 
@@ -337,8 +367,9 @@ int run_cli(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(kExitCodes);
   // In the order `digitlab --help` lists them.
+  const std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
   const std::vector<Subcommand> subcommands = {
-      add_train_command(app), add_eval_command(app),    add_sweep_command(app), add_graph_command(app),
+      add_train_command(app, args), add_eval_command(app),    add_sweep_command(app), add_graph_command(app),
       add_info_command(app),  add_convert_command(app), add_bench_command(app), add_import_command(app),
       add_export_command(app),
   };

@@ -109,6 +109,8 @@ NetworkImpl::NetworkImpl(const Model& spec, std::vector<ActivationShape> shapes)
     if (layers[i].kind == LayerKind::batch_norm && shapes_[i].dims.size() == 3 && pool_2x2_follows) {
       step.op = Step::Op::batch_norm_relu_pool;
       i += 2;
+    } else if (layers[i].kind == LayerKind::batch_norm) {
+      step.op = Step::Op::batch_norm;
     } else if (layers[i].kind == LayerKind::softmax && last) {
       step.op = Step::Op::skip;
     } else if (layers[i].kind == LayerKind::relu && !last && layers[i + 1].kind == LayerKind::max_pool2d) {
@@ -135,10 +137,17 @@ torch::Tensor NetworkImpl::forward(torch::Tensor x) {
   for (const Step& step : plan_) {
     switch (step.op) {
       case Step::Op::module: x = modules_[step.layer].forward(x); break;
+      case Step::Op::batch_norm:
+        x = is_training() && training_batch_norm_ ? training_batch_norm_(x, *modules_[step.layer].ptr())
+                                                  : modules_[step.layer].forward(x);
+        break;
       case Step::Op::relu_in_place: x = x.relu_(); break;
       case Step::Op::pool_then_relu: x = modules_[step.layer].forward(x).relu_(); break;
       case Step::Op::batch_norm_relu_pool:
-        if (is_training() && channels_last_ && can_fuse_batch_norm_relu_max_pool(x)) {
+        if (is_training() && training_batch_norm_) {
+          x = training_batch_norm_(x, *modules_[step.layer].ptr());
+          x = modules_[step.layer + 2].forward(x).relu_();
+        } else if (is_training() && channels_last_ && can_fuse_batch_norm_relu_max_pool(x)) {
           x = batch_norm_relu_max_pool(x, *modules_[step.layer].ptr()->as<torch::nn::BatchNorm2dImpl>());
         } else {
           x = modules_[step.layer].forward(x);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -29,6 +30,12 @@ class NetworkImpl : public torch::nn::Module {
   // CPU. The values and the results are the same; only the memory order changes.
   void use_channels_last();
 
+  // Training-mode batch norm computed by `function` instead of the layer (synchronised batch norm across
+  // data-parallel replicas: distributed.hpp); it gets the input and the BatchNorm1d/2d module. Eval mode,
+  // and an empty function, use the layer itself.
+  using BatchNormFunction = std::function<torch::Tensor(const torch::Tensor& input, torch::nn::Module& layer)>;
+  void set_training_batch_norm(BatchNormFunction function) { training_batch_norm_ = std::move(function); }
+
   // The model layer by layer, as PyTorch prints it, with output shapes and parameter counts.
   void print_summary(std::ostream& out, const std::string& title) const;
 
@@ -40,7 +47,7 @@ class NetworkImpl : public torch::nn::Module {
  private:
   // How forward() runs the layers: mostly one module each, with two exact shortcuts (see network.cpp).
   struct Step {
-    enum class Op { module, relu_in_place, pool_then_relu, batch_norm_relu_pool, skip } op = Op::module;
+    enum class Op { module, batch_norm, relu_in_place, pool_then_relu, batch_norm_relu_pool, skip } op = Op::module;
     std::size_t layer = 0;
   };
   Model spec_;  // the layer list (tensor values unused) and the card's input shape
@@ -50,6 +57,7 @@ class NetworkImpl : public torch::nn::Module {
   std::vector<Step> plan_;
   bool channels_last_ = false;
   bool has_convolution_ = false;
+  BatchNormFunction training_batch_norm_;
 };
 TORCH_MODULE(Network);
 

@@ -161,6 +161,9 @@ Status TrainOptions::validate() const {
   if (progress != "auto" && progress != "on" && progress != "off")
     return bad("progress", "--progress must be auto, on or off");
   if (write_outputs && output.empty()) return bad("output", "--output must name a file");
+  if (nproc < 0 || nproc > 256) return bad("nproc", fmt::format("--nproc {} must be 1 to 256 workers", nproc));
+  if (dist_timeout < 1 || dist_timeout > 86400)
+    return bad("dist-timeout", "--dist-timeout must be 1 to 86400 seconds");
   return Ok{};
 }
 
@@ -171,11 +174,13 @@ std::string TrainOptions::recipe() const {
   text += fmt::format(" batch={} epochs={} scheduler={} augment={} loss=cross_entropy seed={}", batch_size, epochs,
                       scheduler, augmentation, seed);
   if (limit_train > 0) text += fmt::format(" limit_train={}", limit_train);
+  if (world_size > 1) text += fmt::format(" workers={} (global batch {})", world_size, world_size * batch_size);
+  if (sync_batch_norm) text += " sync_batch_norm";
   return text;
 }
 
 nlohmann::json TrainOptions::recipe_json() const {
-  return {{"dataset", dataset},
+  nlohmann::json json = {{"dataset", dataset},
           {"model", model},
           {"epochs", epochs},
           {"batch_size", batch_size},
@@ -188,6 +193,10 @@ nlohmann::json TrainOptions::recipe_json() const {
           {"seed", seed},
           {"limit_train", limit_train},
           {"limit_test", limit_test}};
+  // Only when they change the result, so that checkpoints of single-process runs keep matching.
+  if (world_size > 1) json["world_size"] = world_size;
+  if (sync_batch_norm) json["sync_batch_norm"] = true;
+  return json;
 }
 
 nlohmann::json TrainOptions::to_json() const {

@@ -79,6 +79,12 @@ struct TrainOptions {
   bool write_outputs = true;          // weights, record and checkpoints (off for benchmarks)
   bool channels_last = true;          // CPU convolutions in NHWC (faster with oneDNN; same results)
 
+  // Data-parallel (distributed.hpp): batch_size is per worker, a step trains world_size x batch_size images.
+  int nproc = 0;                      // --nproc N: start N local workers (0: this process is the run, or a worker)
+  int world_size = 1;                 // from WORLD_SIZE (set by train(), not a flag)
+  bool sync_batch_norm = false;       // batch statistics over every worker's batch (else per replica, as DDP)
+  int dist_timeout = 300;             // seconds: rendezvous, and the longest a collective may wait
+
   // Fills the defaults that depend on other options (paths). Call before validate().
   void resolve_defaults();
   // Every option checked, with a message saying what is wrong and what is allowed.

@@ -17,10 +17,12 @@
 #include <torch/version.h>
 #if defined(DIGITLAB_TRAINER_CUDA)
 #include <ATen/cuda/CUDAContext.h>  // only when this LibTorch has CUDA (native/CMakeLists.txt)
+#include <c10/cuda/CUDAFunctions.h>
 #include <cuda_runtime_api.h>
 #endif
 
 #include "atomic_file.hpp"
+#include "distributed.hpp"
 #include "process_setup.hpp"
 #include "checkpoint.hpp"
 #include "console.hpp"
@@ -203,17 +205,21 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double learning_rate)
 // asked for or on a terminal.
 class RunLog {
  public:
-  explicit RunLog(const TrainOptions& options)
-      : quiet_(options.quiet),
-        bar_(!options.quiet && options.progress != "off" && (options.progress == "on" || is_terminal(stderr))) {}
+  // silent: a data-parallel worker other than rank 0 prints nothing but its errors.
+  RunLog(const TrainOptions& options, bool silent)
+      : quiet_(options.quiet || silent),
+        silent_(silent),
+        bar_(!quiet_ && options.progress != "off" && (options.progress == "on" || is_terminal(stderr))) {}
   void line(const std::string& text) {
     if (!quiet_) bar_.print_line(text);
   }
-  void always(const std::string& text) { bar_.print_line(text); }
+  void always(const std::string& text) {
+    if (!silent_) bar_.print_line(text);
+  }
   ProgressBar& bar() { return bar_; }
 
  private:
-  bool quiet_;
+  bool quiet_, silent_;
   ProgressBar bar_;
 };
 
@@ -238,7 +244,7 @@ Result<RunData> load_run_data(const TrainOptions& options, const DatasetInfo& da
   result.load_seconds = seconds_since(load_started);
   result.train_images = data.train.size();
   result.test_images = data.test.size();
-  const std::int64_t batch = options.batch_size;
+  const std::int64_t batch = std::int64_t(options.batch_size) * options.world_size;  // all workers' images
   result.steps_per_epoch = (data.train.size() + batch - 1) / batch;  // the last batch may be short
   log.line(fmt::format("Data: {} ({}), {} training and {} test images, loaded in {:.2f}s", dataset.card_name,
                        options.data_dir, with_thousands(data.train.size()), with_thousands(data.test.size()),
@@ -431,12 +437,88 @@ Status write_run_outputs(const TrainOptions& options, const RunData& data, const
   return Ok{};
 }
 
+// ---- Data-parallel runs (distributed.hpp) ----
+
+// This worker's device (its own GPU, by LOCAL_RANK) and its place in the group; prints the run's shape.
+Result<std::shared_ptr<DataParallel>> join_run(const WorldInfo& world, const TrainOptions& options,
+                                               TrainResult& result) {
+  torch::Device& device = result.environment.device;
+  if (device.is_cuda()) {
+    const int gpus = static_cast<int>(torch::cuda::device_count());
+    if (world.local_rank >= gpus)
+      return make_error(ErrorCode::bad_argument, "LOCAL_RANK", 0,
+                        fmt::format("LOCAL_RANK={} but this machine has {} GPU(s): start at most {} worker(s) here "
+                                    "(one GPU each), or use --device cpu",
+                                    world.local_rank, gpus, gpus));
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank));
+#if defined(DIGITLAB_TRAINER_CUDA)
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(world.local_rank));
+#endif
+  }
+  auto parallel = DataParallel::connect(world, device, std::chrono::seconds(options.dist_timeout));
+  if (!parallel) return parallel.error();
+  result.rank = world.rank;
+  result.world_size = world.world_size;
+  result.backend = parallel.value()->backend();
+  return parallel;
+}
+
+// What every worker must share before the first step: the recipe, the data (a fingerprint of it) and, when
+// resuming, the progress. Differences are errors on every rank.
+Status check_replicas_agree(DataParallel& parallel, const TrainOptions& options, const RunData& data) {
+  nlohmann::json same = options.recipe_json();
+  same["log_every"] = options.log_every;
+  same["checkpoint_every"] = options.checkpoint_every;
+  same["stop_after_steps"] = options.stop_after_steps;
+  same["resume"] = !options.resume.empty();
+  same["train_images"] = data.train.size();
+  same["test_images"] = data.test.size();
+  same["train_fingerprint"] = data.train.images.sum(torch::kInt64).item<std::int64_t>() * 31 +
+                              data.train.labels.sum(torch::kInt64).item<std::int64_t>();
+  return parallel.check_same(same, "recipe and data");
+}
+
+// A step must give every worker at least one image (a batch-norm layer cannot train on none).
+Status check_shards(const TrainOptions& options, std::int64_t train_images) {
+  const std::int64_t global = std::int64_t(options.batch_size) * options.world_size;
+  const std::int64_t last = train_images % global;
+  if (train_images < options.world_size || (last != 0 && last < options.world_size))
+    return make_error(ErrorCode::bad_argument, "limit-train", 0,
+                      fmt::format("{} training images in steps of {} leave a last step of {} image(s) for {} workers: "
+                                  "each needs at least one; change --limit-train or --batch-size",
+                                  train_images, global, last == 0 ? train_images : last, options.world_size));
+  return Ok{};
+}
+
+template <class BatchNorm>
+torch::Tensor synchronised(const torch::Tensor& input, BatchNorm& layer, DataParallel& parallel) {
+  return sync_batch_norm(input, layer.weight, layer.bias, layer.running_mean, layer.running_var,
+                         layer.num_batches_tracked, layer.options.eps(), layer.options.momentum().value_or(0.1),
+                         parallel);
+}
+
+// Dropout on workers other than rank 0 draws from its own stream per step (rank 0 keeps the single-process
+// one), so replicas drop different units and a resumed run redraws the same masks.
+void seed_worker_dropout(std::uint64_t seed, int rank, std::int64_t global_step) {
+  std::uint64_t mixed = seed ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(rank));
+  mixed += 0xBF58476D1CE4E5B9ull * static_cast<std::uint64_t>(global_step + 1);
+  mixed ^= mixed >> 31;
+  torch::manual_seed(mixed);
+}
+
 }  // namespace
 
 Result<TrainResult> train(TrainOptions options) {
   const auto run_started = Clock::now();
   options.resolve_defaults();
   if (auto valid = options.validate(); !valid) return valid.error();
+  auto world = world_from_environment();
+  if (!world) return world.error();
+  if (world.value()) options.world_size = world.value()->world_size;
+  if (options.sync_batch_norm && !world.value())
+    return make_error(ErrorCode::bad_argument, "sync-bn", 0,
+                      "--sync-bn synchronises batch norm across data-parallel workers: start them with --nproc N "
+                      "or torchrun, or leave it out");
   const DatasetInfo dataset = find_dataset(options.dataset).value();
   const Schedule schedule = parse_schedule(options.scheduler).value();
   const Augmentation augmentation = parse_augmentation(options.augmentation).value();
@@ -446,11 +528,30 @@ Result<TrainResult> train(TrainOptions options) {
   TrainResult result;
   result.options = options;
   result.environment = environment.value();
+  std::shared_ptr<DataParallel> parallel;  // set in a data-parallel run
+  if (world.value()) {
+    auto joined = join_run(*world.value(), options, result);
+    if (!joined) return joined.error();
+    parallel = joined.value();
+  }
   const torch::Device device = result.environment.device;
-  RunLog log(options);
+  const int rank = result.rank, world_size = result.world_size;
+  RunLog log(options, rank != 0);
   for (const auto& line : result.environment.header_lines()) log.line(line);
+  if (parallel)
+    log.line(fmt::format("Data-parallel: {} workers over {} (rendezvous {}:{}), {} images per worker per step, {} "
+                         "in all{}",
+                         world_size, result.backend, world.value()->master_addr, world.value()->master_port,
+                         options.batch_size, options.batch_size * world_size,
+                         options.sync_batch_norm ? ", synchronised batch norm" : ""));
 
   auto loaded_data = load_run_data(options, dataset, device, result, log);
+  if (parallel) {
+    Status loaded = loaded_data ? Status(Ok{}) : Status(loaded_data.error());
+    if (loaded) loaded = check_shards(options, loaded_data.value().train.size());
+    if (Status agreed = parallel->agree(loaded, "loading the data"); !agreed) return agreed.error();
+    if (Status same = check_replicas_agree(*parallel, options, loaded_data.value()); !same) return same.error();
+  }
   if (!loaded_data) return loaded_data.error();
   const RunData& data = loaded_data.value();
   const DeviceSplit& train_data = data.train;
@@ -462,9 +563,35 @@ Result<TrainResult> train(TrainOptions options) {
   const Normalizer normalizer(spec.card.normalize_mean, spec.card.normalize_std, device);
   LoopState loop = start_loop_state(options, device);
   Progress& progress = loop.progress;
+  if (parallel) {
+    // Every replica starts from rank 0's weights (they are equal already when the seed is: this makes sure).
+    std::vector<torch::Tensor> floats;
+    for (const auto& parameter : network->parameters()) floats.push_back(parameter);
+    for (const auto& buffer : network->buffers())
+      if (buffer.is_floating_point()) floats.push_back(buffer);
+    if (Status sent = parallel->broadcast_from_rank0(floats); !sent) return sent.error();
+  }
   if (!options.resume.empty()) {
-    if (Status resumed = resume_run(options, *network, *optimizer, device, loop, result, log); !resumed)
-      return resumed.error();
+    Status resumed = resume_run(options, *network, *optimizer, device, loop, result, log);
+    if (parallel) {
+      // Each worker reads the checkpoint itself (rank 0 wrote it: a shared folder, or a copy on each machine).
+      resumed = parallel->agree(resumed, "reading the checkpoint");
+      if (resumed) resumed = parallel->check_same({{"global_step", loop.progress.global_step}}, "resumed progress");
+    }
+    if (!resumed) return resumed.error();
+  }
+  std::unique_ptr<GradientAverager> averager;
+  if (parallel) {
+    averager = std::make_unique<GradientAverager>(parallel, network->parameters());
+    result.allreduce_bytes_per_step = averager->bytes_per_step();
+    log.line(fmt::format("Gradients: averaged in {} bucket(s) launched during the backward pass, {} bytes "
+                         "all-reduced per worker per step",
+                         averager->bucket_count(), with_thousands(result.allreduce_bytes_per_step)));
+    if (options.sync_batch_norm)
+      network->set_training_batch_norm([parallel](const torch::Tensor& input, torch::nn::Module& layer) {
+        if (auto* two_d = layer.as<torch::nn::BatchNorm2dImpl>()) return synchronised(input, *two_d, *parallel);
+        return synchronised(input, *layer.as<torch::nn::BatchNorm1dImpl>(), *parallel);
+      });
   }
 
   // --augment pen: drawn once from the seed, so a resumed run draws the same ones.
@@ -476,7 +603,7 @@ Result<TrainResult> train(TrainOptions options) {
     pen_digits.images = pen_digits.images.to(device);
   }
 
-  const std::int64_t batch = options.batch_size, steps_per_epoch = result.steps_per_epoch;
+  const std::int64_t batch = std::int64_t(options.batch_size) * world_size, steps_per_epoch = result.steps_per_epoch;
   const std::int64_t total_steps = steps_per_epoch * options.epochs;
   for (; progress.epoch < options.epochs; ++progress.epoch) {
     const int epoch = progress.epoch;
@@ -489,7 +616,12 @@ Result<TrainResult> train(TrainOptions options) {
     std::string last_loss;
     // The step loop.
     for (; progress.step < steps_per_epoch; ++progress.step) {
-      const std::int64_t start = progress.step * batch, end = std::min(train_data.size(), start + batch);
+      // This worker's share of the step: the single-process batch of world x batch_size images cut into
+      // contiguous, disjoint pieces, one per rank (all of it in a single-process run).
+      const std::int64_t step_start = progress.step * batch;
+      const std::int64_t step_images = std::min(train_data.size(), step_start + batch) - step_start;
+      const std::int64_t start = step_start + rank * step_images / world_size;
+      const std::int64_t end = step_start + (rank + 1) * step_images / world_size;
       learning_rate = schedule.learning_rate(options.learning_rate, epoch, double(progress.global_step) / total_steps);
       set_learning_rate(*optimizer, learning_rate);
 
@@ -505,13 +637,31 @@ Result<TrainResult> train(TrainOptions options) {
       torch::Tensor inputs = normalizer(pixels);
       torch::Tensor targets = train_data.labels.index_select(0, indices);
 
-      // Gradients set to "none" rather than zero-filled: backward() then writes them fresh, no fill pass.
-      for (auto& parameter : network->parameters()) parameter.mutable_grad() = torch::Tensor();
-      torch::Tensor loss = torch::nn::functional::cross_entropy(network->forward(inputs), targets);
-      loss.backward();
+      if (rank > 0) seed_worker_dropout(options.seed, rank, progress.global_step);
+      torch::Tensor detached;  // the step's loss: the mean over all workers' images
+      try {
+        // Gradients set to "none" rather than zero-filled: backward() then writes them fresh, no fill pass.
+        for (auto& parameter : network->parameters()) parameter.mutable_grad() = torch::Tensor();
+        torch::Tensor loss = torch::nn::functional::cross_entropy(network->forward(inputs), targets);
+        if (averager) {
+          // Scaled by this worker's share of the step, so that the average over workers is the mean over
+          // the step's images even when the last step does not split evenly.
+          const std::int64_t mine = end - start;
+          if (mine * world_size != step_images) loss = loss * (double(mine * world_size) / double(step_images));
+          averager->begin_step(loss);
+          loss.backward();
+          detached = averager->finish();
+        } else {
+          loss.backward();
+          detached = loss.detach();
+        }
+      } catch (const std::exception& error) {
+        if (!parallel) throw;
+        return parallel->explain(error, fmt::format("epoch {}, step {} (the gradient all-reduce)", epoch + 1,
+                                                    progress.step + 1));
+      }
       optimizer->step();
 
-      torch::Tensor detached = loss.detach();
       loop.loss_sums.add_(detached.to(torch::kFloat64));  // into both sums: the epoch's and the log window's
       ++progress.global_step;
       ++progress.window_steps;
@@ -530,13 +680,14 @@ Result<TrainResult> train(TrainOptions options) {
       const bool stop_here = options.stop_after_steps > 0 && progress.global_step == options.stop_after_steps;
       const bool periodic = options.checkpoint_every > 0 && progress.global_step % options.checkpoint_every == 0;
       if (options.write_outputs && (stop_here || periodic)) {
-        // The checkpoint resumes at the next step, with this epoch's training time so far.
+        // The checkpoint resumes at the next step, with this epoch's training time so far. Rank 0 writes it.
         const double elapsed = seconds_since(epoch_started);
         ++progress.step;
         progress.train_seconds += elapsed;
-        Status saved = save_run_checkpoint(options, *network, *optimizer, loop);
+        Status saved = rank == 0 ? save_run_checkpoint(options, *network, *optimizer, loop) : Status(Ok{});
         progress.train_seconds -= elapsed;
         --progress.step;
+        if (parallel) saved = parallel->agree(saved, "writing the checkpoint");
         if (!saved) return saved.error();
       }
       if (stop_here) {
@@ -554,7 +705,9 @@ Result<TrainResult> train(TrainOptions options) {
     if (device.is_cuda()) torch::cuda::synchronize();
     const double train_seconds = progress.train_seconds + seconds_since(epoch_started);
     log.bar().finish();
-    finish_epoch(options, *network, data, normalizer, dataset, learning_rate, train_seconds, loop, result, log);
+    // Rank 0 evaluates; the others go on to the next epoch and wait for it in the first all-reduce.
+    if (rank == 0)
+      finish_epoch(options, *network, data, normalizer, dataset, learning_rate, train_seconds, loop, result, log);
 
     // On to the next epoch; the checkpoint taken here resumes at its first step.
     loop.loss_sums.zero_();
@@ -564,13 +717,20 @@ Result<TrainResult> train(TrainOptions options) {
     loop.epoch_start_state = loop.data_generator.get_state();
     if (options.write_outputs) {
       ++progress.epoch;
-      Status saved = save_run_checkpoint(options, *network, *optimizer, loop);
+      Status saved = rank == 0 ? save_run_checkpoint(options, *network, *optimizer, loop) : Status(Ok{});
       --progress.epoch;
+      if (parallel) saved = parallel->agree(saved, "writing the checkpoint");
       if (!saved) return saved.error();
     }
   }
   result.losses = progress.losses;
   result.epochs = progress.epochs;
+  if (rank != 0) {
+    // Rank 0 writes the outputs; the others wait for it, so every worker reports the run's outcome.
+    if (Status done = parallel->agree(Ok{}, "writing the outputs"); !done) return done.error();
+    result.total_seconds = seconds_since(run_started);
+    return result;
+  }
   // Resumed from the checkpoint of the last epoch: the final model has not been evaluated in this process.
   if (result.test.count == 0) evaluate_run(*network, data, normalizer, dataset, result);
   report_final_test(options, dataset, result, log);
@@ -582,9 +742,10 @@ Result<TrainResult> train(TrainOptions options) {
   card.trainer_version = std::string(DIGITLAB_TRAINER_VERSION) + " (LibTorch " + result.environment.libtorch_version + ")";
   result.model = export_model(*network, card);
   result.total_seconds = seconds_since(run_started);
-  if (!options.write_outputs) return result;
-  if (Status written = write_run_outputs(options, data, normalizer, run_started, result, log); !written)
-    return written.error();
+  Status written = options.write_outputs ? write_run_outputs(options, data, normalizer, run_started, result, log)
+                                         : Status(Ok{});
+  if (parallel) written = parallel->agree(written, "writing the outputs");
+  if (!written) return written.error();
   return result;
 }
 
@@ -628,6 +789,13 @@ nlohmann::json run_record(const TrainResult& result) {
       {"weights", {{"path", result.options.output}, {"bytes", result.weights_bytes},
                    {"self_test_max_abs_diff", result.self_test_max_abs_diff}}},
       {"resumed_from", result.resumed_from},
+      {"distributed", result.backend.empty()
+                          ? nlohmann::json(nullptr)
+                          : nlohmann::json{{"world_size", result.world_size},
+                                           {"backend", result.backend},
+                                           {"batch_per_worker", result.options.batch_size},
+                                           {"sync_batch_norm", result.options.sync_batch_norm},
+                                           {"allreduce_bytes_per_step", result.allreduce_bytes_per_step}}},
   };
 }
 

@@ -79,10 +79,15 @@ struct TrainResult {
   std::string resumed_from;
   std::int64_t weights_bytes = 0;
   double self_test_max_abs_diff = 0;
+  // Data-parallel runs (distributed.hpp): this process's rank; only rank 0 evaluates and writes outputs.
+  int rank = 0, world_size = 1;
+  std::string backend;                  // "gloo" | "nccl" | "" (single process)
+  std::int64_t allreduce_bytes_per_step = 0;
 };
 
 // Runs the options (resolve_defaults() and validate() are applied here). Prints the tutorial's output
-// unless options.quiet. Errors: bad options, missing or corrupt data, unreadable checkpoint, failed writes.
+// unless options.quiet. Started as a torchrun worker (RANK, WORLD_SIZE, ... in the environment), it is one
+// replica of a data-parallel run: options.batch_size images per worker per step, rank 0 prints and writes. Errors: bad options, missing or corrupt data, unreadable checkpoint, failed writes.
 Result<TrainResult> train(TrainOptions options);
 
 // The run record (JSON) of a finished or stopped run.
