@@ -249,7 +249,7 @@ Subcommand add_eval_command(CLI::App& app) {
   return {command, [options] { return run_eval(*options); }};
 }
 
-Subcommand add_sweep_command(CLI::App& app) {
+Subcommand add_sweep_command(CLI::App& app, const std::vector<std::string>& args) {
   auto options = std::make_shared<SweepOptions>();
   options->base.epochs = 1;
   auto* command = app.add_subcommand(
@@ -271,8 +271,14 @@ Subcommand add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--momentum", options->base.momentum, "SGD momentum")->capture_default_str();
   command->add_option("--out-dir", options->out_dir, "results folder (default build/sweep/<dataset>-<model>)");
+  command->add_option("--workers", options->workers,
+                      "train N configurations at a time in child processes, the cores shared out (--threads: each)");
+  command->add_option("--devices", options->devices, "one configuration per GPU at a time: cuda:0,cuda:1,...")
+      ->delimiter(',');
+  command->add_option("--run-index", options->run_index, "(internal: a --workers child runs this configuration)")
+      ->group("");
   command->footer(kExitCodes);
-  return {command, [options] { return run_sweep(*options); }};
+  return {command, [options, args] { return run_sweep(*options, args); }};
 }
 
 Subcommand add_graph_command(CLI::App& app) {
@@ -369,7 +375,7 @@ int run_cli(int argc, char** argv) {
   // In the order `digitlab --help` lists them.
   const std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
   const std::vector<Subcommand> subcommands = {
-      add_train_command(app, args), add_eval_command(app),    add_sweep_command(app), add_graph_command(app),
+      add_train_command(app, args), add_eval_command(app),    add_sweep_command(app, args), add_graph_command(app),
       add_info_command(app),  add_convert_command(app), add_bench_command(app), add_import_command(app),
       add_export_command(app),
   };

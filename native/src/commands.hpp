@@ -46,8 +46,12 @@ struct SweepOptions {
   std::vector<std::string> optimizers{"sgd", "adam"};
   std::vector<std::string> schedulers{"none"};
   std::string out_dir;  // default build/sweep/<dataset>-<model>
+  int workers = 0;                   // --workers N: N runs at a time in child processes (0: one after another)
+  std::vector<std::string> devices;  // --devices cuda:0,cuda:1: one run per GPU at a time
+  int run_index = 0;                 // a child of --workers: run only this configuration (1-based)
 };
-int run_sweep(SweepOptions options);
+// `args`: the command line after the program name, for the children of --workers.
+int run_sweep(SweepOptions options, const std::vector<std::string>& args);
 
 struct GraphOptions {
   std::string model;    // an architecture name, or

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -78,6 +79,7 @@ ChildResults run_children(const std::vector<ChildSpec>& specs, const ChildRunOpt
   results.exits.assign(specs.size(), ChildExit{-1, 0});
   std::vector<ChildExit>& exits = results.exits;
   std::vector<pid_t> pids(specs.size(), 0);
+  std::vector<std::size_t> slot_of(specs.size(), 0);
   struct sigaction action {}, old_int {}, old_term {};
   action.sa_handler = on_signal;
   ::sigemptyset(&action.sa_mask);
@@ -89,6 +91,7 @@ ChildResults run_children(const std::vector<ChildSpec>& specs, const ChildRunOpt
 
   const std::size_t parallel = options.parallel == 0 ? specs.size() : options.parallel;
   std::size_t next = 0, running = 0;
+  std::vector<bool> slot_busy(parallel, false);
   bool stopping = false;
   int forwarded = 0;
   Clock::time_point stop_started;
@@ -105,7 +108,12 @@ ChildResults run_children(const std::vector<ChildSpec>& specs, const ChildRunOpt
 
   while (true) {
     while (!stopping && running < parallel && next < specs.size()) {
-      const pid_t pid = spawn_self(specs[next]);
+      const std::size_t slot = static_cast<std::size_t>(
+          std::find(slot_busy.begin(), slot_busy.end(), false) - slot_busy.begin());
+      ChildSpec spec = specs[next];
+      if (options.environment_for)
+        for (auto& variable : options.environment_for(next, slot)) spec.environment.push_back(variable);
+      const pid_t pid = spawn_self(spec);
       if (pid <= 0) {
         std::fprintf(stderr, "%s: error: could not start %s: %s\n", options.command.c_str(),
                      specs[next].label.c_str(), std::strerror(errno));
@@ -116,6 +124,8 @@ ChildResults run_children(const std::vector<ChildSpec>& specs, const ChildRunOpt
       }
       if (options.announce) std::printf("%s: pid %d\n", specs[next].label.c_str(), pid);
       std::fflush(stdout);
+      slot_busy[slot] = true;
+      slot_of[next] = slot;
       pids[next++] = pid;
       ++running;
     }
@@ -128,7 +138,9 @@ ChildResults run_children(const std::vector<ChildSpec>& specs, const ChildRunOpt
         if (pids[i] != pid) continue;
         pids[i] = 0;
         --running;
+        slot_busy[slot_of[i]] = false;
         exits[i] = WIFSIGNALED(status) ? ChildExit{0, WTERMSIG(status)} : ChildExit{WEXITSTATUS(status), 0};
+        if (options.on_exit) options.on_exit(i, exits[i]);
         if (!exits[i].ok() && results.first_failure < 0) results.first_failure = static_cast<int>(i);
         if (!exits[i].ok() && !stopping && !g_interrupted) {
           std::fprintf(stderr, "%s: %s (pid %d) %s; stopping the others\n", options.command.c_str(),

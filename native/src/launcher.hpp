@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,10 @@ struct ChildRunOptions {
   // lost peer by itself and says so), then SIGTERM, then after `kill_after` SIGKILL.
   std::chrono::milliseconds grace{10000}, kill_after{5000};
   bool announce = false;     // print "worker rank 1: pid 4242" as each starts
+  // Extra environment for child `index` started in `slot` (0 to parallel-1, free again when it exits):
+  // the sweep gives each slot its own GPU.
+  std::function<std::vector<std::pair<std::string, std::string>>(std::size_t index, std::size_t slot)> environment_for;
+  std::function<void(std::size_t index, const ChildExit& exit)> on_exit;  // as each one ends
 };
 
 struct ChildResults {
