@@ -72,6 +72,9 @@ Status load_checkpoint(const std::string& path, NetworkImpl& network, torch::opt
         differences += "\n  " + key + ": checkpoint " + (found == state->recipe.end() ? "-" : found->dump()) +
                        ", this run " + value.dump();
     }
+    // Keys only the checkpoint has (world_size, sync_batch_norm: written only when they apply).
+    for (const auto& [key, value] : state->recipe.items())
+      if (!expected_recipe.contains(key)) differences += "\n  " + key + ": checkpoint " + value.dump() + ", this run -";
     if (!differences.empty())
       return make_error(ErrorCode::bad_value, "checkpoint.recipe", 0,
                         path + " was written by a run with another recipe; resume with the same options:" +

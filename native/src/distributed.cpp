@@ -364,7 +364,9 @@ Status DataParallel::check_same(const nlohmann::json& mine, const std::string& w
 Status DataParallel::agree(const Status& mine, const std::string& phase) {
   const std::string prefix = fmt::format("digitlab/agree/{}/", agree_calls_++);
   try {
-    if (!mine) store_set(*store_, prefix + std::to_string(rank_), mine.error().message);
+    if (!mine)
+      store_set(*store_, prefix + std::to_string(rank_),
+                std::to_string(static_cast<int>(mine.error().code)) + "\n" + mine.error().message);
     torch::Tensor failed = torch::full({1}, mine ? 0 : 1, torch::kInt64);
     allreduce_sum(failed);
     if (failed.item<std::int64_t>() == 0) return Ok{};
@@ -373,8 +375,12 @@ Status DataParallel::agree(const Status& mine, const std::string& phase) {
       for (int r = 0; r < world_size_; ++r) {
         const std::string key = prefix + std::to_string(r);
         if (!store_->check({key})) continue;
-        first = make_error(ErrorCode::io, "distributed", 0,
-                           fmt::format("rank {} stopped ({}): {}", r, phase, store_get(*store_, key)));
+        // "code\nmessage": a command-line mistake on one rank is one on all (the same exit code everywhere).
+        const std::string text = store_get(*store_, key);
+        const std::size_t newline = text.find('\n');
+        const auto code = static_cast<ErrorCode>(std::atoi(text.substr(0, newline).c_str()));
+        first = make_error(code == ErrorCode::bad_argument ? code : ErrorCode::io, "distributed", 0,
+                           fmt::format("rank {} stopped ({}): {}", r, phase, text.substr(newline + 1)));
         break;
       }
     }

@@ -25,7 +25,7 @@ namespace {
 
 int sweep_error(const Error& error) {
   std::fprintf(stderr, "digitlab sweep: error: %s\n", describe(error).c_str());
-  return kExitError;
+  return error.code == ErrorCode::bad_argument ? kExitUsage : kExitError;  // a command-line mistake, as CLI11's
 }
 
 // Every combination, checked before the first one trains: a typo must not surface an hour in.
