@@ -20,7 +20,7 @@ endif()
 # run as one process, resume, a killed worker, bad environments, the parallel sweep. RUN_SERIAL: the
 # workers share the machine's cores, and the timings they check must not compete with other tests.
 if(TARGET digitlab_trainer)
-  foreach(_case parity resume kill errors sweep)
+  foreach(_case parity resume kill errors sweep torchrun)
     add_test(NAME ${DIGITLAB_TEST_PREFIX}.distributed-${_case}
              COMMAND bash "${CMAKE_CURRENT_SOURCE_DIR}/trainer/distributed_test.sh" ${_case} $<TARGET_FILE:digitlab>
                      "${DIGITLAB_DATA_DIR}" "${CMAKE_CURRENT_BINARY_DIR}/output/distributed")

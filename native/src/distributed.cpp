@@ -65,9 +65,7 @@ bool process_running(long pid) {
 void quiet_c10d_logging() {
 #if defined(C10_USE_GLOG) && defined(DIGITLAB_GLOG)
   FLAGS_minloglevel = 3;  // glog: FATAL only
-#else
-  FLAGS_caffe2_log_level = 3;
-#endif
+#endif  // c10's own logging (pip builds) keeps its "[W socket.cpp ...]" lines: noise, not harm
 }
 
 // Every rank checks in at the store, and waits (until the timeout) for all of them: a missing worker is
@@ -220,14 +218,23 @@ Result<std::shared_ptr<DataParallel>> DataParallel::connect(const WorldInfo& wor
   const std::string where = fmt::format("{}:{}", world.master_addr, world.master_port);
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout).count();
   quiet_c10d_logging();
+  // torchrun's agent already serves a TCPStore on MASTER_PORT and says so; its workers are all clients of
+  // it, under a prefix per restart, as PyTorch's env:// rendezvous does (torch/distributed/rendezvous.py).
+  const char* agent_store = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+  const bool use_agent_store = agent_store && std::string(agent_store) == "True";
   try {
     c10d::TCPStoreOptions options;
     options.port = static_cast<std::uint16_t>(world.master_port);
-    options.isServer = world.rank == 0;
+    options.isServer = world.rank == 0 && !use_agent_store;
     options.numWorkers = static_cast<std::size_t>(world.world_size);
-    options.waitWorkers = true;
+    options.waitWorkers = !use_agent_store;
     options.timeout = timeout;
     parallel->store_ = c10::make_intrusive<c10d::TCPStore>(world.master_addr, options);
+    if (use_agent_store) {
+      const char* restart = std::getenv("TORCHELASTIC_RESTART_COUNT");
+      parallel->store_ = c10::make_intrusive<c10d::PrefixStore>(
+          std::string("/worker/attempt_") + (restart && *restart ? restart : "0"), parallel->store_);
+    }
   } catch (const std::exception& error) {
     const std::string what = first_line(exception_text(error));
     if (world.rank == 0 && what.find("failed to listen") != std::string::npos)

@@ -2,7 +2,7 @@
 # Data-parallel training end to end, with worker processes on loopback (Gloo): the same run as one process,
 # resume, a worker killed mid-run, bad environments and options, and the parallel sweep.
 # Usage: distributed_test.sh CASE DIGITLAB_BINARY DATA_DIR WORK_DIR
-#   CASE: parity | resume | kill | errors | sweep
+#   CASE: parity | resume | kill | errors | sweep | torchrun
 # Tolerances (parity): 2 workers x 32 images per step against 1 process x 64, same seed, one epoch of the
 # tutorial's MLP on all of MNIST: after one step the weights agree to 1e-6 (only the order of float sums
 # differs); after the epoch the test accuracy is within 0.2 points, the epoch's mean training loss within
@@ -184,6 +184,27 @@ sweep)
   cmp -s "$work/serial/best.dlw" "$work/parallel/best.dlw" && echo "ok: the same best model, byte for byte" \
     || fail "the best models differ"
   expect 2 "--devices 'gpu0': give GPUs as cuda:0,cuda:1" -- "$digitlab" "${grid[@]}" --out-dir "$work/bad" --devices gpu0
+  ;;
+
+torchrun)
+  # PyTorch's own launcher (Debian's python3-torch): its agent serves the store and the workers join it.
+  # torchrun 1.13 under Python 3.11 cannot parse its --redirects default (an enum change): the wrapper
+  # turns redirection off and runs torchrun's main() unchanged.
+  [ -x /usr/bin/torchrun ] || { fail "torchrun is missing: scripts/setup installs python3-torch"; exit 1; }
+  cat >"$work/torchrun.py" <<'EOF'
+import sys
+from torch.distributed.elastic.multiprocessing import api
+api.Std.from_str = classmethod(lambda cls, text: api.Std.NONE)
+from torch.distributed.run import main
+sys.exit(main())
+EOF
+  run=(train --model mlp --epochs 1 --limit-train 640 --limit-test 100 --batch-size 32 "${common[@]}")
+  "$digitlab" "${run[@]}" --nproc 2 -o "$work/nproc.dlw" >"$work/nproc.log" 2>&1 || fail "--nproc 2 failed"
+  port=$((20000 + RANDOM % 20000))
+  expect 0 "Epoch \\[1/1\\] done" -- "$py" "$work/torchrun.py" --nproc_per_node 2 --master_port $port --no_python \
+    "$digitlab" "${run[@]}" -o "$work/torchrun.dlw"
+  cmp -s "$work/nproc.dlw" "$work/torchrun.dlw" && echo "ok: torchrun's 2 workers write --nproc 2's bytes" \
+    || fail "the torchrun run's weights differ from --nproc 2's"
   ;;
 
 *)
