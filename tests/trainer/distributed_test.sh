@@ -135,7 +135,7 @@ kill)
   ;;
 
 errors)
-  run=(train --model mlp --epochs 1 --limit-train 640 --limit-test 100 --quiet -o "$work/e.dlw" --dist-timeout 5 "${common[@]}")
+  run=(train --model mlp --epochs 1 --limit-train 640 --limit-test 100 --quiet -o "$work/e.dlw" --dist-timeout=5 "${common[@]}")
   expect 2 "RANK is set but WORLD_SIZE is not" -- env RANK=0 "$digitlab" "${run[@]}"
   expect 2 "WORLD_SIZE='two' is not a whole number" -- env RANK=0 WORLD_SIZE=two "$digitlab" "${run[@]}"
   expect 2 "WORLD_SIZE=0: a run needs at least one worker" -- env RANK=0 WORLD_SIZE=0 "$digitlab" "${run[@]}"
@@ -154,8 +154,8 @@ errors)
     env RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$digitlab" "${run[@]}"
   kill "$holder"
   # A worker that never comes: rank 0 says how many arrived (bounded by --dist-timeout).
-  expect 1 "only 1 of the 2 workers arrived within 5 s" -- \
-    env RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$((port + 1)) "$digitlab" "${run[@]}"
+  expect 1 "only 1 of the 2 workers arrived within 2 s" -- \
+    env RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$((port + 1)) "$digitlab" "${run[@]/--dist-timeout=5/--dist-timeout=2}"
   # Workers with different options: both refuse, naming the option.
   port=$((port + 2))
   env RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$digitlab" "${run[@]}" --lr 0.1 >"$work/rank1.log" 2>&1 &
