@@ -184,6 +184,11 @@ sweep)
   cmp -s "$work/serial/best.dlw" "$work/parallel/best.dlw" && echo "ok: the same best model, byte for byte" \
     || fail "the best models differ"
   expect 2 "--devices 'gpu0': give GPUs as cuda:0,cuda:1" -- "$digitlab" "${grid[@]}" --out-dir "$work/bad" --devices gpu0
+  # Without a GPU, --devices reaches the child's CUDA check, and the sweep says which run failed.
+  if ! command -v nvidia-smi >/dev/null; then
+    expect 1 "error: run 1 \(sgd lr=0.1 .*\) failed \(its error is above\)" -- \
+      "$digitlab" "${grid[@]}" --out-dir "$work/gpu" --devices cuda:0
+  fi
   ;;
 
 torchrun)
