@@ -6,7 +6,8 @@
 #   2 workers x 1 thread     (--nproc 2, Gloo over loopback; batch 32 per worker = 64 per step)
 # and the scaling efficiency, img/s(2 workers) / (2 x img/s(1 x 1 thread)). The configurations take turns,
 # ROUNDS times, and the median of each is printed (timings are noisy here: compare the ratios).
-# Also the all-reduce volume per step (from the trainer's log).
+# Also the all-reduce volume per step (from the run record), and what PyTorch's own Gloo all-reduce of that
+# many floats costs between two processes here (Debian's python3-torch): the floor for a data-parallel step.
 # Usage: native/bench_distributed.sh [DIGITLAB_BINARY] [ROUNDS]   (default build/native/digitlab, 3)
 set -euo pipefail
 digitlab=${1:-build/native/digitlab}
@@ -42,4 +43,26 @@ for model in ("mlp", "cnn"):
     volume = record["distributed"]["allreduce_bytes_per_step"]
     print(f"{model:6} {rate['1x1']:>10,.0f} i/s {rate['1x2']:>10,.0f} i/s {rate['2x1']:>10,.0f} i/s "
           f"{rate['2x1'] / rate['1x2']:>9.2f} {rate['2x1'] / (2 * rate['1x1']):>10.0%}  {volume / 1e6:.2f} MB")
+EOF
+
+# PyTorch's dist.all_reduce over Gloo, 2 processes on loopback, the gradient sizes of the MLP and the CNN.
+port=$((20000 + RANDOM % 20000))
+"$py" - "$port" <<'EOF'
+import sys, time, torch, torch.distributed as dist, torch.multiprocessing as mp
+def work(rank, port, sizes, out):
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    for name, floats in sizes:
+        t = torch.ones(floats)
+        for _ in range(10): dist.all_reduce(t)
+        start = time.time()
+        for _ in range(100): dist.all_reduce(t)
+        if rank == 0: out.put((name, floats, (time.time() - start) / 100))
+if __name__ == "__main__":
+    sizes = [("mlp", 669707), ("cnn", 953291)]
+    out = mp.get_context("fork").Queue()
+    ps = [mp.get_context("fork").Process(target=work, args=(r, int(sys.argv[1]), sizes, out)) for r in range(2)]
+    [p.start() for p in ps]; [p.join() for p in ps]
+    while not out.empty():
+        name, floats, seconds = out.get()
+        print(f"PyTorch Gloo all-reduce, 2 processes: {name} gradients ({floats * 4 / 1e6:.2f} MB) {seconds * 1e3:.2f} ms")
 EOF
