@@ -79,6 +79,18 @@ kernels::Elementwise activation_op(const Layer& layer) {
   return op;
 }
 
+// sums[j] += the sum of column j of values (rows, columns), in double, rows in order: a bias sums its
+// gradient over every pixel of the batch (25,088 for the CNN's first layer), and before a train-mode
+// batch_norm that sum is 0 in exact arithmetic, so float rounding would be all that is left of it.
+void add_column_sums(const float* values, int rows, int columns, float* sums) {
+  std::vector<double> total(static_cast<std::size_t>(columns), 0.0);
+  for (int r = 0; r < rows; ++r) {
+    const float* row = values + static_cast<std::size_t>(r) * columns;
+    for (int j = 0; j < columns; ++j) total[j] += row[j];
+  }
+  for (int j = 0; j < columns; ++j) sums[j] += static_cast<float>(total[j]);
+}
+
 // ---- 2. The batched network ----------------------------------------------------------------------------
 
 // What one layer's forward pass left for its backward pass (besides its input and output).
@@ -356,9 +368,7 @@ class BatchNetwork {
           // weight (out, in) += gy^T (out, batch) * x (batch, in); bias += column sums of gy.
           train_gemm::gemm(n_out, n_in, batch, MatrixView{gy.data(), 1, n_out}, MatrixView{x.data(), n_in, 1},
                            grads->tensors[0].values.data(), n_in, true, gemm_scratch_);
-          float* bias = grads->tensors[1].values.data();
-          for (int b = 0; b < batch; ++b)
-            for (int o = 0; o < n_out; ++o) bias[o] += gy[static_cast<std::size_t>(b) * n_out + o];
+          add_column_sums(gy.data(), batch, n_out, grads->tensors[1].values.data());
         }
         // x (batch, in) <- gy (batch, out) * weight (out, in).
         if (need_input)
@@ -385,9 +395,7 @@ class BatchNetwork {
                 for (int kx = 0; kx < k; ++kx)
                   weight[((static_cast<std::size_t>(oc) * c + ch) * k + ky) * k + kx] +=
                       weight_grad_[static_cast<std::size_t>(oc) * taps + (ky * k + kx) * c + ch];
-          float* bias = grads->tensors[1].values.data();
-          for (int p = 0; p < pixels; ++p)
-            for (int oc = 0; oc < o; ++oc) bias[oc] += gy[static_cast<std::size_t>(p) * o + oc];
+          add_column_sums(gy.data(), pixels, o, grads->tensors[1].values.data());
         }
         if (!need_input) break;
         // columns (pixels, taps) <- gy (pixels, out) * weight (out, taps), then added back onto the pixels.
@@ -952,6 +960,8 @@ double Trainer::epoch_mean_loss() const {
   const State& s = *state_;
   return s.step > 0 ? s.epoch_loss_sum / static_cast<double>(s.step) : s.last_epoch_mean;
 }
+
+const std::vector<std::uint32_t>& Trainer::epoch_order() const { return state_->order; }
 
 Model Trainer::model() const {
   Model model = state_->model;

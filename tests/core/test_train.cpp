@@ -5,6 +5,7 @@
 // tests/trainer/test_core_training.cpp (the same against LibTorch).
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -367,4 +368,30 @@ TEST_CASE("regenerate tests/data/core_training_golden.txt", "[.train-golden]") {
   file << text << "\n";
   REQUIRE(file.good());
   std::printf("wrote %s: %s\n", kGoldenPath.c_str(), text.c_str());
+}
+
+// Not a test: training speed of the tutorial's MLP and CNN on synthetic 28x28 digits, printed (run it with
+// build/native/tests/test_core "[.train-speed]", or the wasm build under node). A timing never fails it.
+TEST_CASE("training speed in images per second (prints figures)", "[.train-speed]") {
+  for (const char* name : {"mlp", "cnn"}) {
+    const bool cnn = std::string(name) == "cnn";
+    const std::size_t count = cnn ? 640 : 6400;
+    SeededRandom random(1);
+    std::vector<std::uint8_t> pixels(count * 784), labels(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      labels[i] = static_cast<std::uint8_t>(random.next_u64() % 10);
+      for (std::size_t p = 0; p < 784; ++p) pixels[i * 784 + p] = random.next_u64() % 5 == 0 ? 255 : 0;
+    }
+    Model model = make_architecture(name).value();
+    initialize_like_pytorch(model, 1);
+    TrainerOptions options;
+    options.epochs = 1;
+    auto trainer = Trainer::create(model, ImageSet{pixels.data(), labels.data(), count, 1, 28, 28}, options);
+    REQUIRE(trainer.ok());
+    const auto started = std::chrono::steady_clock::now();
+    while (!trainer.value().finished()) REQUIRE(trainer.value().step().ok());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::printf("%s: %zu images in %.2f s: %.0f images/s (batch 64, SGD, one thread)\n", name, count, seconds,
+                count / seconds);
+  }
 }

@@ -147,6 +147,8 @@ class Trainer {
   double learning_rate() const;        // what the next step will use
   float last_loss() const;             // of the last step (0 before the first)
   double epoch_mean_loss() const;      // mean batch loss of the epoch so far (of the last one when it ends)
+  // The epoch's order: step s takes images order[s * batch_size ...] (a reference run can follow it).
+  const std::vector<std::uint32_t>& epoch_order() const;
 
   // The model as trained so far (batch_norm running statistics included), prepared for forward(), with
   // the card's recipe filled in: write it with write_weights() like any other model.
