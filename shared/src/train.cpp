@@ -222,8 +222,9 @@ class BatchNetwork {
                 for (int kx = 0; kx < k; ++kx) {
                   const int ix = ox * stride + kx - pad;
                   if (ix < 0 || ix >= w) continue;
-                  std::memcpy(row + (ky * k + kx) * c, image + (static_cast<std::size_t>(iy) * w + ix) * c,
-                              sizeof(float) * c);
+                  const float* pixel = image + (static_cast<std::size_t>(iy) * w + ix) * c;
+                  float* tap = row + (ky * k + kx) * c;
+                  for (int ch = 0; ch < c; ++ch) tap[ch] = pixel[ch];  // c is 1 for a first layer: no memcpy call
                 }
               }
             }

@@ -1,8 +1,9 @@
 // train_gemm.hpp's product: B packed into panels of 8 columns (k, 8), A into blocks of 4 rows (k, 4), then
 // a 4x8 register tile (8 vectors of 4 floats) per block and panel, run over all of k. Read train_gemm.hpp first.
 //
-// Blocking: columns in chunks of kColumnChunk (their packed panels stay in L2 while every row block
-// passes over them), rows inside. k is never split, so each output's sum keeps its one order.
+// Blocking: k in chunks of kDepthChunk and columns in chunks of kColumnChunk, so the packed panels stay
+// in L2 while every row block passes over them; rows inside. Chunks of k run in order and each continues
+// the sums the previous one stored, so every output still adds its terms in k order.
 #include "digitlab/train_gemm.hpp"
 
 #include <algorithm>
@@ -17,6 +18,7 @@ typedef float f32x4 __attribute__((vector_size(16)));
 constexpr int kRows = 4;      // rows of C per register tile
 constexpr int kColumns = 8;   // columns of C per register tile (two vectors)
 constexpr int kColumnChunk = 256;
+constexpr int kDepthChunk = 256;  // packed B: (256 k, 256 columns) = 256 KB, in L2
 
 inline f32x4 load4(const float* p) {
   f32x4 v;
@@ -77,15 +79,11 @@ void tile(const float* block, const float* panel, int k, float* c, std::ptrdiff_
   }
   for (int kk = 0; kk < k; ++kk) {
     const f32x4 b0 = load4(panel), b1 = load4(panel + 4);
-    const f32x4 a0 = splat(block[0]), a1 = splat(block[1]), a2 = splat(block[2]), a3 = splat(block[3]);
-    acc[0][0] += a0 * b0;
-    acc[0][1] += a0 * b1;
-    acc[1][0] += a1 * b0;
-    acc[1][1] += a1 * b1;
-    acc[2][0] += a2 * b0;
-    acc[2][1] += a2 * b1;
-    acc[3][0] += a3 * b0;
-    acc[3][1] += a3 * b1;
+    for (int i = 0; i < kRows; ++i) {
+      const f32x4 a = splat(block[i]);
+      acc[i][0] += a * b0;
+      acc[i][1] += a * b1;
+    }
     panel += kColumns;
     block += kRows;
   }
@@ -115,23 +113,33 @@ void gemm(int m, int n, int k, MatrixView a, MatrixView b, float* c, std::ptrdif
       for (int i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.f);
     return;
   }
-  const std::size_t panel_size = static_cast<std::size_t>(k) * kColumns;
-  const std::size_t block_size = static_cast<std::size_t>(k) * kRows;
+  const int depth_chunk = std::min(k, kDepthChunk);
+  const std::size_t panel_size = static_cast<std::size_t>(depth_chunk) * kColumns;
   const int chunk_panels = kColumnChunk / kColumns;
   if (scratch.packed_b.size() < panel_size * chunk_panels) scratch.packed_b.resize(panel_size * chunk_panels);
-  if (scratch.packed_a.size() < block_size) scratch.packed_a.resize(block_size);
-  for (int chunk = 0; chunk < n; chunk += kColumnChunk) {
-    const int chunk_end = std::min(n, chunk + kColumnChunk);
-    int panels = 0;
-    for (int column = chunk; column < chunk_end; column += kColumns, ++panels)
-      pack_b_panel(b, n, k, column, scratch.packed_b.data() + panels * panel_size);
-    for (int row = 0; row < m; row += kRows) {
-      pack_a_block(a, m, k, row, scratch.packed_a.data());
-      const int height = std::min(kRows, m - row);
-      for (int p = 0; p < panels; ++p) {
-        const int column = chunk + p * kColumns;
-        tile(scratch.packed_a.data(), scratch.packed_b.data() + p * panel_size, k, c + row * ldc + column, ldc, height,
-             std::min(kColumns, n - column), accumulate);
+  if (scratch.packed_a.size() < static_cast<std::size_t>(depth_chunk) * kRows)
+    scratch.packed_a.resize(static_cast<std::size_t>(depth_chunk) * kRows);
+  // k in chunks, in order: a tile stores its partial sums and the next chunk continues from them, which
+  // is the same sequence of float additions as one pass over all of k.
+  for (int depth = 0; depth < k; depth += kDepthChunk) {
+    const int depth_count = std::min(kDepthChunk, k - depth);
+    const bool continue_sums = accumulate || depth > 0;
+    const MatrixView a_part{a.data + depth * a.column_stride, a.row_stride, a.column_stride};
+    const MatrixView b_part{b.data + depth * b.row_stride, b.row_stride, b.column_stride};
+    const std::size_t part_panel = static_cast<std::size_t>(depth_count) * kColumns;
+    for (int chunk = 0; chunk < n; chunk += kColumnChunk) {
+      const int chunk_end = std::min(n, chunk + kColumnChunk);
+      int panels = 0;
+      for (int column = chunk; column < chunk_end; column += kColumns, ++panels)
+        pack_b_panel(b_part, n, depth_count, column, scratch.packed_b.data() + panels * part_panel);
+      for (int row = 0; row < m; row += kRows) {
+        pack_a_block(a_part, m, depth_count, row, scratch.packed_a.data());
+        const int height = std::min(kRows, m - row);
+        for (int p = 0; p < panels; ++p) {
+          const int column = chunk + p * kColumns;
+          tile(scratch.packed_a.data(), scratch.packed_b.data() + p * part_panel, depth_count, c + row * ldc + column,
+               ldc, height, std::min(kColumns, n - column), continue_sums);
+        }
       }
     }
   }
