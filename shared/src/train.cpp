@@ -210,7 +210,7 @@ class BatchNetwork {
                   pad = static_cast<int>(layer.padding);
         const int taps = k * k * c;  // one column row: (ky, kx, channel)
         const std::size_t pixels = static_cast<std::size_t>(batch) * oh * ow;
-        cache.columns.assign(pixels * taps, 0.f);
+        cache.columns.resize(pixels * taps);  // every entry is written below: no zero fill first
         for (int b = 0; b < batch; ++b) {
           const float* image = x.data() + static_cast<std::size_t>(b) * h * w * c;
           for (int oy = 0; oy < oh; ++oy) {
@@ -218,12 +218,14 @@ class BatchNetwork {
               float* row = cache.columns.data() + ((static_cast<std::size_t>(b) * oh + oy) * ow + ox) * taps;
               for (int ky = 0; ky < k; ++ky) {
                 const int iy = oy * stride + ky - pad;
-                if (iy < 0 || iy >= h) continue;
                 for (int kx = 0; kx < k; ++kx) {
                   const int ix = ox * stride + kx - pad;
-                  if (ix < 0 || ix >= w) continue;
-                  const float* pixel = image + (static_cast<std::size_t>(iy) * w + ix) * c;
                   float* tap = row + (ky * k + kx) * c;
+                  if (iy < 0 || iy >= h || ix < 0 || ix >= w) {  // zero padding
+                    for (int ch = 0; ch < c; ++ch) tap[ch] = 0.f;
+                    continue;
+                  }
+                  const float* pixel = image + (static_cast<std::size_t>(iy) * w + ix) * c;
                   for (int ch = 0; ch < c; ++ch) tap[ch] = pixel[ch];  // c is 1 for a first layer: no memcpy call
                 }
               }
@@ -480,17 +482,25 @@ class BatchNetwork {
         break;
       }
       case LayerKind::relu:
-        for (std::size_t i = 0; i < x.size(); ++i) gx_[i] = x[i] > 0.f ? gy[i] : 0.f;
-        break;
       case LayerKind::leaky_relu:
-        for (std::size_t i = 0; i < x.size(); ++i) gx_[i] = x[i] > 0.f ? gy[i] : gy[i] * layer.alpha;
-        break;
       case LayerKind::sigmoid:
-        for (std::size_t i = 0; i < x.size(); ++i) gx_[i] = gy[i] * (y[i] * (1.f - y[i]));
+      case LayerKind::tanh: {
+        // Raw pointers, so the loops do not reload the vectors' data pointers after every store.
+        const std::size_t n = x.size();
+        const float *in = x.data(), *result = y.data(), *g = gy.data();
+        float* out = gx_.data();
+        const float alpha = layer.alpha;
+        if (layer.kind == LayerKind::relu) {
+          for (std::size_t i = 0; i < n; ++i) out[i] = in[i] > 0.f ? g[i] : 0.f;
+        } else if (layer.kind == LayerKind::leaky_relu) {
+          for (std::size_t i = 0; i < n; ++i) out[i] = in[i] > 0.f ? g[i] : g[i] * alpha;
+        } else if (layer.kind == LayerKind::sigmoid) {
+          for (std::size_t i = 0; i < n; ++i) out[i] = g[i] * (result[i] * (1.f - result[i]));
+        } else {
+          for (std::size_t i = 0; i < n; ++i) out[i] = g[i] * (1.f - result[i] * result[i]);
+        }
         break;
-      case LayerKind::tanh:
-        for (std::size_t i = 0; i < x.size(); ++i) gx_[i] = gy[i] * (1.f - y[i] * y[i]);
-        break;
+      }
       case LayerKind::max_pool2d: {
         std::fill(gx_.begin(), gx_.end(), 0.f);
         const std::size_t in_sample = sample_size(l, false), out_sample = sample_size(l, true);
