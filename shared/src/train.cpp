@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -124,34 +125,22 @@ class BatchNetwork {
   }
   const std::vector<float>& logits() const { return acts_[count_]; }
 
+  std::size_t layer_count() const { return count_; }
+
   // inputs: batch samples in (C, H, W). `dropout` is used in train mode only. With `grads` (train mode)
   // batch_norm's updated running statistics are written into it.
   void forward(const float* inputs, int batch, PassMode mode, SeededRandom* dropout, std::vector<LayerGradients>* grads) {
-    batch_ = batch;
-    const ActivationShape& in = in_shapes_[0];
-    std::vector<float>& x0 = acts_[0];
-    x0.resize(static_cast<std::size_t>(batch) * input_size());
-    if (in.dims.size() == 3 && in.dims[0] > 1) {
-      const int c = static_cast<int>(in.dims[0]), h = static_cast<int>(in.dims[1]), w = static_cast<int>(in.dims[2]);
-      for (int b = 0; b < batch; ++b)
-        kernels::chw_to_hwc(inputs + b * input_size(), c, h, w, x0.data() + b * input_size());
-    } else {
-      std::copy(inputs, inputs + x0.size(), x0.begin());
-    }
-    for (std::size_t l = 0; l < count_; ++l)
-      forward_layer(l, mode, dropout, grads ? &(*grads)[l] : nullptr);
+    start_forward(inputs, batch);
+    for (std::size_t l = 0; l < count_; ++l) forward_layer(l, mode, dropout, grads ? &(*grads)[l] : nullptr);
   }
 
-  // grad_logits (batch, classes) -> parameter gradients (into grads, sized by make_gradients) and, when
-  // input_grad is given, the gradient of the inputs in (C, H, W) per sample.
+  // grad_logits (batch, classes) -> parameter gradients (added into grads, sized by make_gradients) and,
+  // when input_grad is given, the gradient of the inputs in (C, H, W) per sample.
   void backward(const std::vector<float>& grad_logits, PassMode mode, std::vector<LayerGradients>* grads,
                 std::vector<float>* input_grad) {
-    gy_ = grad_logits;
-    for (std::size_t l = count_; l-- > 0;) {
-      const bool need_input = l > 0 || input_grad != nullptr;
-      backward_layer(l, mode, grads ? &(*grads)[l] : nullptr, need_input);
-      gy_.swap(gx_);
-    }
+    start_backward(grad_logits);
+    for (std::size_t l = count_; l-- > 0;)
+      backward_layer(l, mode, grads ? &(*grads)[l] : nullptr, l > 0 || input_grad != nullptr);
     if (!input_grad) return;
     const ActivationShape& in = in_shapes_[0];
     input_grad->resize(gy_.size());
@@ -163,6 +152,23 @@ class BatchNetwork {
       *input_grad = gy_;
     }
   }
+
+  // The passes in pieces (the Trainer's advance()): start_forward, forward_layer for 0..layer_count()-1,
+  // start_backward, backward_layer from layer_count()-1 down to 0.
+  void start_forward(const float* inputs, int batch) {
+    batch_ = batch;
+    const ActivationShape& in = in_shapes_[0];
+    std::vector<float>& x0 = acts_[0];
+    x0.resize(static_cast<std::size_t>(batch) * input_size());
+    if (in.dims.size() == 3 && in.dims[0] > 1) {
+      const int c = static_cast<int>(in.dims[0]), h = static_cast<int>(in.dims[1]), w = static_cast<int>(in.dims[2]);
+      for (int b = 0; b < batch; ++b)
+        kernels::chw_to_hwc(inputs + b * input_size(), c, h, w, x0.data() + b * input_size());
+    } else {
+      std::copy(inputs, inputs + x0.size(), x0.begin());
+    }
+  }
+  void start_backward(const std::vector<float>& grad_logits) { gy_ = grad_logits; }
 
   // Zeroed gradient tensors for every trainable tensor of the model.
   std::vector<LayerGradients> make_gradients() const {
@@ -179,11 +185,14 @@ class BatchNetwork {
     return grads;
   }
 
- private:
-  std::size_t sample_size(std::size_t l, bool output) const {
-    return static_cast<std::size_t>((output ? out_shapes_[l] : in_shapes_[l]).size());
+  // Layer l over the batch; its gradients go into grads (when given). Afterwards gy_ holds the gradient
+  // of layer l's input (when need_input).
+  void backward_layer(std::size_t l, PassMode mode, LayerGradients* grads, bool need_input) {
+    backward_into_gx(l, mode, grads, need_input);
+    gy_.swap(gx_);
   }
 
+  // Layer l over the batch: acts_[l] -> acts_[l + 1], keeping what its backward pass needs.
   void forward_layer(std::size_t l, PassMode mode, SeededRandom* dropout, LayerGradients* grads) {
     const Layer& layer = model_->layers[l];
     const std::vector<float>& x = acts_[l];
@@ -354,7 +363,12 @@ class BatchNetwork {
     }
   }
 
-  void backward_layer(std::size_t l, PassMode mode, LayerGradients* grads, bool need_input) {
+ private:
+  std::size_t sample_size(std::size_t l, bool output) const {
+    return static_cast<std::size_t>((output ? out_shapes_[l] : in_shapes_[l]).size());
+  }
+
+  void backward_into_gx(std::size_t l, PassMode mode, LayerGradients* grads, bool need_input) {
     const Layer& layer = model_->layers[l];
     const std::vector<float>& x = acts_[l];
     const std::vector<float>& y = acts_[l + 1];
@@ -830,6 +844,71 @@ struct Trainer::State {
   double epoch_loss_sum = 0.0, last_epoch_mean = 0.0;
   std::vector<float> inputs;
   std::vector<int> labels;
+  // The step in progress (advance()): its next piece, gradients and report so far.
+  std::size_t piece = 0;
+  std::vector<LayerGradients> grads;
+  std::vector<float> grad_logits;
+  double loss_sum = 0.0;
+  StepReport report;
+
+  // The batch of this step, normalised; gradients zeroed; the forward pass started.
+  void begin_step(double rate) {
+    const std::size_t batch_size = static_cast<std::size_t>(options.batch_size);
+    const std::size_t start = static_cast<std::size_t>(step) * batch_size;
+    const std::size_t batch = std::min(batch_size, data.count - start);
+    inputs.resize(batch * image_size);
+    labels.resize(batch);
+    for (std::size_t b = 0; b < batch; ++b) {
+      const std::size_t index = order[start + b];
+      const std::uint8_t* pixels = data.pixels + index * image_size;
+      float* input = inputs.data() + b * image_size;
+      for (std::size_t i = 0; i < image_size; ++i) input[i] = normalize[pixels[i]];
+      labels[b] = data.labels[index];
+    }
+    report = StepReport{};
+    report.learning_rate = rate;
+    report.batch = static_cast<int>(batch);
+    if (grads.empty()) grads = network.make_gradients();
+    for (LayerGradients& layer : grads) {
+      for (Tensor& tensor : layer.tensors) std::fill(tensor.values.begin(), tensor.values.end(), 0.f);
+      layer.running_statistics.clear();
+    }
+    network.start_forward(inputs.data(), static_cast<int>(batch));
+  }
+
+  // The update, the batch_norm statistics, the counters; returns the finished step's report.
+  StepReport finish_step() {
+    ++global_step;
+    beta1_power *= options.optimizer.beta1;
+    beta2_power *= options.optimizer.beta2;
+    for (ParameterState& parameter : parameters) {
+      update_parameter(options.optimizer, report.learning_rate, global_step, beta1_power, beta2_power,
+                       model.layers[parameter.layer].tensors[parameter.tensor].values,
+                       grads[parameter.layer].tensors[parameter.tensor].values, parameter);
+    }
+    for (std::size_t l = 0; l < grads.size(); ++l) {
+      if (grads[l].running_statistics.size() == 2) {
+        model.layers[l].tensors[2].values.swap(grads[l].running_statistics[0].values);
+        model.layers[l].tensors[3].values.swap(grads[l].running_statistics[1].values);
+      }
+    }
+    last_loss = static_cast<float>(loss_sum / static_cast<double>(report.batch));
+    epoch_loss_sum += last_loss;
+    report.loss = last_loss;
+    report.epoch = epoch + 1;
+    report.step = step + 1;
+    report.global_step = global_step;
+    ++step;
+    if (step == steps_per_epoch) {
+      report.epoch_finished = true;
+      last_epoch_mean = epoch_loss_sum / static_cast<double>(steps_per_epoch);
+      epoch_loss_sum = 0.0;
+      step = 0;
+      ++epoch;
+      if (epoch < options.epochs) draw_order();
+    }
+    return report;
+  }
 
   // Fisher-Yates from the shuffle generator, with rejection so every permutation is equally likely.
   void draw_order() {
@@ -889,67 +968,43 @@ Result<Trainer> Trainer::create(Model model, ImageSet data, TrainerOptions optio
   return Trainer(std::move(state));
 }
 
-Result<StepReport> Trainer::step() {
+// One step is 2 * layers + 1 pieces: forward layer 0 .. n-1 (the first also gathers the batch), backward
+// layer n-1 .. 0 (the first also takes the loss), then the update.
+Result<std::optional<StepReport>> Trainer::advance() {
   State& s = *state_;
   if (finished()) {
     return make_error(ErrorCode::bad_argument, "step", 0,
                       "the run has finished its " + std::to_string(s.options.epochs) +
                           " epochs; create a new Trainer to train more.");
   }
-  const std::size_t batch_size = static_cast<std::size_t>(s.options.batch_size);
-  const std::size_t start = static_cast<std::size_t>(s.step) * batch_size;
-  const std::size_t batch = std::min(batch_size, s.data.count - start);
-  s.inputs.resize(batch * s.image_size);
-  s.labels.resize(batch);
-  for (std::size_t b = 0; b < batch; ++b) {
-    const std::size_t index = s.order[start + b];
-    const std::uint8_t* pixels = s.data.pixels + index * s.image_size;
-    float* input = s.inputs.data() + b * s.image_size;
-    for (std::size_t i = 0; i < s.image_size; ++i) input[i] = s.normalize[pixels[i]];
-    s.labels[b] = s.data.labels[index];
+  const std::size_t layers = s.network.layer_count();
+  if (s.piece == 0) s.begin_step(learning_rate());
+  if (s.piece < layers) {
+    s.network.forward_layer(s.piece, PassMode::train, &s.dropout, &s.grads[s.piece]);
+    ++s.piece;
+    return std::optional<StepReport>();
   }
-  StepReport report;
-  report.learning_rate = learning_rate();
-  report.batch = static_cast<int>(batch);
+  if (s.piece == layers) {
+    s.loss_sum = cross_entropy(s.network.logits(), s.labels.data(), s.report.batch, s.network.classes(),
+                               s.grad_logits, s.report.correct);
+    s.network.start_backward(s.grad_logits);
+  }
+  if (s.piece < 2 * layers) {
+    const std::size_t l = 2 * layers - 1 - s.piece;
+    s.network.backward_layer(l, PassMode::train, &s.grads[l], l > 0);
+    ++s.piece;
+    return std::optional<StepReport>();
+  }
+  s.piece = 0;
+  return std::optional<StepReport>(s.finish_step());
+}
 
-  std::vector<LayerGradients> grads = s.network.make_gradients();
-  s.network.forward(s.inputs.data(), static_cast<int>(batch), PassMode::train, &s.dropout, &grads);
-  std::vector<float> grad_logits;
-  const double loss_sum =
-      cross_entropy(s.network.logits(), s.labels.data(), static_cast<int>(batch), s.network.classes(), grad_logits, report.correct);
-  s.network.backward(grad_logits, PassMode::train, &grads, nullptr);
-
-  ++s.global_step;
-  s.beta1_power *= s.options.optimizer.beta1;
-  s.beta2_power *= s.options.optimizer.beta2;
-  for (ParameterState& parameter : s.parameters) {
-    update_parameter(s.options.optimizer, report.learning_rate, s.global_step, s.beta1_power, s.beta2_power,
-                     s.model.layers[parameter.layer].tensors[parameter.tensor].values,
-                     grads[parameter.layer].tensors[parameter.tensor].values, parameter);
+Result<StepReport> Trainer::step() {
+  for (;;) {
+    auto piece = advance();
+    if (!piece) return piece.error();
+    if (piece.value()) return *piece.value();
   }
-  for (std::size_t l = 0; l < grads.size(); ++l) {
-    if (grads[l].running_statistics.size() == 2) {
-      s.model.layers[l].tensors[2].values = std::move(grads[l].running_statistics[0].values);
-      s.model.layers[l].tensors[3].values = std::move(grads[l].running_statistics[1].values);
-    }
-  }
-
-  s.last_loss = static_cast<float>(loss_sum / static_cast<double>(batch));
-  s.epoch_loss_sum += s.last_loss;
-  report.loss = s.last_loss;
-  report.epoch = s.epoch + 1;
-  report.step = s.step + 1;
-  report.global_step = s.global_step;
-  ++s.step;
-  if (s.step == s.steps_per_epoch) {
-    report.epoch_finished = true;
-    s.last_epoch_mean = s.epoch_loss_sum / static_cast<double>(s.steps_per_epoch);
-    s.epoch_loss_sum = 0.0;
-    s.step = 0;
-    ++s.epoch;
-    if (!finished()) s.draw_order();
-  }
-  return report;
 }
 
 bool Trainer::finished() const { return state_->epoch >= state_->options.epochs; }

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -136,6 +137,11 @@ class Trainer {
 
   // One batch: forward, backward, update. Errors: bad_argument once finished().
   Result<StepReport> step();
+  // The same step in pieces, for a page that must hand control back to the browser between frames: each
+  // call runs one piece -- one layer's forward or backward pass over the batch, or the update -- and
+  // returns the step's report with the last piece (std::nullopt before). step() is advance() until it
+  // reports; the bits are the same. The model and the counters change only with the last piece.
+  Result<std::optional<StepReport>> advance();
   bool finished() const;
 
   int epoch() const;                   // 0-based epoch in progress (epochs() once finished)
