@@ -100,6 +100,10 @@ struct LayerCache {
   std::vector<int> argmax;      // max_pool2d: per output, the index of its input within the sample
   std::vector<float> mask;      // dropout (train): 0 or 1 / (1 - p) per value
   std::vector<float> mean, inverse_std;  // batch_norm: the statistics it normalised with, per channel
+  // The sparse first linear layer: per sample, the inputs that differ from blank paper and by how much.
+  std::vector<int> sparse_start, sparse_index;  // sample b's entries: [sparse_start[b], sparse_start[b + 1])
+  std::vector<float> sparse_value;              // input - blank
+  bool sparse = false;                          // this batch went the sparse way
 };
 
 class BatchNetwork {
@@ -116,6 +120,13 @@ class BatchNetwork {
     for (std::size_t l = 0; l + 1 < model.layers.size(); ++l) in_shapes_.push_back(out_shapes_[l]);
     acts_.resize(count_ + 1);
     caches_.resize(count_);
+    // A linear layer fed by the model input (only flatten before it) sees mostly blank paper.
+    sparse_layer_ = count_;
+    blank_ = (0.f - model.card.normalize_mean) / model.card.normalize_std;
+    for (std::size_t l = 0; l < count_ && std::isfinite(blank_); ++l) {
+      if (model.layers[l].kind == LayerKind::linear) sparse_layer_ = l;
+      if (model.layers[l].kind != LayerKind::flatten) break;
+    }
     return Ok{};
   }
 
@@ -204,6 +215,7 @@ class BatchNetwork {
     const auto& out = out_shapes_[l].dims;
     switch (layer.kind) {
       case LayerKind::linear: {
+        if (l == sparse_layer_ && linear_forward_sparse(layer, x, y, cache)) break;
         // y (batch, out) = bias + x (batch, in) * weight^T; weight (out, in) read as (in, out).
         const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
         const float* bias = layer.tensors[1].values.data();
@@ -383,8 +395,12 @@ class BatchNetwork {
         const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
         if (grads) {
           // weight (out, in) += gy^T (out, batch) * x (batch, in); bias += column sums of gy.
-          train_gemm::gemm(n_out, n_in, batch, MatrixView{gy.data(), 1, n_out}, MatrixView{x.data(), n_in, 1},
-                           grads->tensors[0].values.data(), n_in, true, gemm_scratch_);
+          if (cache.sparse) {
+            linear_weight_gradient_sparse(layer, gy, cache, grads->tensors[0].values.data());
+          } else {
+            train_gemm::gemm(n_out, n_in, batch, MatrixView{gy.data(), 1, n_out}, MatrixView{x.data(), n_in, 1},
+                             grads->tensors[0].values.data(), n_in, true, gemm_scratch_);
+          }
           add_column_sums(gy.data(), batch, n_out, grads->tensors[1].values.data());
         }
         // x (batch, in) <- gy (batch, out) * weight (out, in).
@@ -575,6 +591,78 @@ class BatchNetwork {
     }
   }
 
+  // The first linear layer on blank-paper inputs, as forward()'s kernels do it: with x = blank + s, where
+  // s is 0 for every blank pixel, y = (bias + blank * sum_i w[o][i]) + sum over the nonzero s of s * w[.][i]
+  // -- one row of the transposed weight per inked pixel. Used when at most half the inputs are inked (MNIST:
+  // about a fifth); returns false otherwise (the dense product runs).
+  bool linear_forward_sparse(const Layer& layer, const std::vector<float>& x, std::vector<float>& y, LayerCache& cache) {
+    const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
+    cache.sparse_start.assign(1, 0);
+    cache.sparse_index.clear();
+    cache.sparse_value.clear();
+    for (int b = 0; b < batch_; ++b) {
+      const float* sample = x.data() + static_cast<std::size_t>(b) * n_in;
+      for (int i = 0; i < n_in; ++i) {
+        if (sample[i] == blank_) continue;
+        cache.sparse_index.push_back(i);
+        cache.sparse_value.push_back(sample[i] - blank_);
+      }
+      cache.sparse_start.push_back(static_cast<int>(cache.sparse_index.size()));
+    }
+    cache.sparse = 2 * cache.sparse_index.size() <= static_cast<std::size_t>(batch_) * n_in;
+    if (!cache.sparse) return false;
+    const float* weight = layer.tensors[0].values.data();  // (out, in)
+    const float* bias = layer.tensors[1].values.data();
+    blank_bias_.resize(n_out);
+    for (int o = 0; o < n_out; ++o) {
+      double sum = 0.0;
+      for (int i = 0; i < n_in; ++i) sum += weight[static_cast<std::size_t>(o) * n_in + i];
+      blank_bias_[o] = static_cast<float>(bias[o] + static_cast<double>(blank_) * sum);
+    }
+    transpose(weight, n_out, n_in, transposed_);  // (in, out)
+    for (int b = 0; b < batch_; ++b) {
+      float* out = y.data() + static_cast<std::size_t>(b) * n_out;
+      std::copy(blank_bias_.begin(), blank_bias_.end(), out);
+      for (int e = cache.sparse_start[b]; e < cache.sparse_start[b + 1]; ++e)
+        train_gemm::add_scaled(out, transposed_.data() + static_cast<std::size_t>(cache.sparse_index[e]) * n_out,
+                               cache.sparse_value[e], n_out);
+    }
+    return true;
+  }
+
+  // Its weight gradient: gy^T x = gy^T s + blank * (column sums of gy), built transposed (in, out) one
+  // inked pixel at a time, samples in order, then added to grad (out, in).
+  void linear_weight_gradient_sparse(const Layer& layer, const std::vector<float>& gy, const LayerCache& cache,
+                                     float* grad) {
+    const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
+    transposed_.assign(static_cast<std::size_t>(n_in) * n_out, 0.f);
+    for (int b = 0; b < batch_; ++b) {
+      const float* g = gy.data() + static_cast<std::size_t>(b) * n_out;
+      for (int e = cache.sparse_start[b]; e < cache.sparse_start[b + 1]; ++e)
+        train_gemm::add_scaled(transposed_.data() + static_cast<std::size_t>(cache.sparse_index[e]) * n_out, g,
+                               cache.sparse_value[e], n_out);
+    }
+    std::vector<float> blank_share(n_out, 0.f);
+    add_column_sums(gy.data(), batch_, n_out, blank_share.data());
+    for (float& v : blank_share) v *= blank_;
+    for (int i0 = 0; i0 < n_in; i0 += 16)  // in 16 x 16 tiles: both layouts stay in cache
+      for (int o0 = 0; o0 < n_out; o0 += 16)
+        for (int o = o0; o < std::min(n_out, o0 + 16); ++o)
+          for (int i = i0; i < std::min(n_in, i0 + 16); ++i)
+            grad[static_cast<std::size_t>(o) * n_in + i] +=
+                transposed_[static_cast<std::size_t>(i) * n_out + o] + blank_share[o];
+  }
+
+  // out (columns, rows) = the transpose of in (rows, columns), in 16 x 16 tiles.
+  static void transpose(const float* in, int rows, int columns, std::vector<float>& out) {
+    out.resize(static_cast<std::size_t>(rows) * columns);
+    for (int r0 = 0; r0 < rows; r0 += 16)
+      for (int c0 = 0; c0 < columns; c0 += 16)
+        for (int r = r0; r < std::min(rows, r0 + 16); ++r)
+          for (int c = c0; c < std::min(columns, c0 + 16); ++c)
+            out[static_cast<std::size_t>(c) * rows + r] = in[static_cast<std::size_t>(r) * columns + c];
+  }
+
   // weight (out, c, ky, kx) as PyTorch stores it -> weight_hwc_ (out, ky, kx, c), the columns' order.
   void reorder_conv_weight(const Layer& layer) {
     const int o = static_cast<int>(layer.out_channels), c = static_cast<int>(layer.in_channels),
@@ -595,7 +683,9 @@ class BatchNetwork {
   int batch_ = 0;
   std::vector<std::vector<float>> acts_;  // acts_[l]: layer l's input for the whole batch; acts_[count_]: logits
   std::vector<LayerCache> caches_;
-  std::vector<float> gy_, gx_, weight_hwc_, weight_grad_, column_grad_, group_;
+  std::vector<float> gy_, gx_, weight_hwc_, weight_grad_, column_grad_, group_, transposed_, blank_bias_;
+  std::size_t sparse_layer_ = 0;  // the linear layer fed by the model input, or count_ if none
+  float blank_ = 0.f;             // a blank pixel as model input: (0 - mean) / std
   train_gemm::Scratch gemm_scratch_;
 };
 
@@ -731,23 +821,40 @@ struct ParameterState {
   std::vector<float> first, second;  // sgd: momentum buffer; adam: exp_avg, exp_avg_sq
 };
 
-// torch.optim's single-tensor updates, in float as torch computes them for float32 parameters.
+// torch.optim's single-tensor updates, in float as torch computes them for float32 parameters. The
+// branches sit outside the loops (which then vectorise); each element gets the same operations either way.
 void update_parameter(const OptimizerOptions& o, double learning_rate, std::int64_t step, double beta1_power,
-                      double beta2_power, std::vector<float>& parameter, const std::vector<float>& gradient,
+                      double beta2_power, std::vector<float>& parameter_values, const std::vector<float>& gradient_values,
                       ParameterState& state) {
   const float lr = static_cast<float>(learning_rate), decay = static_cast<float>(o.weight_decay);
-  const std::size_t n = parameter.size();
+  const std::size_t n = parameter_values.size();
+  float* parameter = parameter_values.data();
+  const float* gradient = gradient_values.data();
   if (o.kind == OptimizerKind::sgd) {
     const float momentum = static_cast<float>(o.momentum);
     if (momentum != 0.f && state.first.empty()) state.first.assign(n, 0.f);
-    for (std::size_t i = 0; i < n; ++i) {
-      float g = gradient[i];
-      if (decay != 0.f) g += decay * parameter[i];
-      if (momentum != 0.f) {
-        g = step == 1 ? g : state.first[i] * momentum + g;  // the buffer starts as the first gradient
-        state.first[i] = g;
+    float* buffer = state.first.data();
+    if (momentum == 0.f) {
+      if (decay != 0.f) {
+        for (std::size_t i = 0; i < n; ++i) parameter[i] -= lr * (gradient[i] + decay * parameter[i]);
+      } else {
+        for (std::size_t i = 0; i < n; ++i) parameter[i] -= lr * gradient[i];
       }
-      parameter[i] -= lr * g;
+    } else if (step == 1) {  // the buffer starts as the first gradient
+      for (std::size_t i = 0; i < n; ++i) {
+        buffer[i] = decay != 0.f ? gradient[i] + decay * parameter[i] : gradient[i];
+        parameter[i] -= lr * buffer[i];
+      }
+    } else if (decay != 0.f) {
+      for (std::size_t i = 0; i < n; ++i) {
+        buffer[i] = buffer[i] * momentum + (gradient[i] + decay * parameter[i]);
+        parameter[i] -= lr * buffer[i];
+      }
+    } else {
+      for (std::size_t i = 0; i < n; ++i) {
+        buffer[i] = buffer[i] * momentum + gradient[i];
+        parameter[i] -= lr * buffer[i];
+      }
     }
     return;
   }
@@ -755,22 +862,25 @@ void update_parameter(const OptimizerOptions& o, double learning_rate, std::int6
     state.first.assign(n, 0.f);
     state.second.assign(n, 0.f);
   }
+  float* first = state.first.data();
+  float* second = state.second.data();
   const float beta1 = static_cast<float>(o.beta1), beta2 = static_cast<float>(o.beta2);
   const float step_size = static_cast<float>(learning_rate / (1.0 - beta1_power));
   const float correction2_sqrt = static_cast<float>(std::sqrt(1.0 - beta2_power));
   const float epsilon = static_cast<float>(o.epsilon);
-  const float decoupled = o.kind == OptimizerKind::adamw ? 1.f - lr * decay : 1.f;
+  const bool decoupled = o.kind == OptimizerKind::adamw;
+  const float shrink = 1.f - lr * decay;
   for (std::size_t i = 0; i < n; ++i) {
     float g = gradient[i];
-    if (o.kind == OptimizerKind::adamw) {
-      parameter[i] *= decoupled;
+    if (decoupled) {
+      parameter[i] *= shrink;
     } else if (decay != 0.f) {
       g += decay * parameter[i];
     }
-    state.first[i] = state.first[i] * beta1 + g * (1.f - beta1);
-    state.second[i] = state.second[i] * beta2 + (1.f - beta2) * g * g;
-    const float denominator = std::sqrt(state.second[i]) / correction2_sqrt + epsilon;
-    parameter[i] -= step_size * (state.first[i] / denominator);
+    first[i] = first[i] * beta1 + g * (1.f - beta1);
+    second[i] = second[i] * beta2 + (1.f - beta2) * g * g;
+    const float denominator = std::sqrt(second[i]) / correction2_sqrt + epsilon;
+    parameter[i] -= step_size * (first[i] / denominator);
   }
 }
 
@@ -1040,8 +1150,14 @@ Model Trainer::model() const {
 // ---- 7. Evaluation --------------------------------------------------------------------------------------
 
 Result<Evaluation> evaluate(const Model& model, ImageSet data) {
-  Model prepared = model;
-  if (Status ready = prepare(prepared); !ready) return ready.error();
+  // A prepared model is used as it is (Trainer::model() gives one); otherwise a prepared copy, so that
+  // forward() does not pack the weights again for every image.
+  Model copy;
+  if (!model.prepared) {
+    copy = model;
+    if (Status ready = prepare(copy); !ready) return ready.error();
+  }
+  const Model& prepared = model.prepared ? model : copy;
   const ModelCard& card = model.card;
   const std::size_t size = static_cast<std::size_t>(card.input_channels * card.input_height * card.input_width);
   if (data.count > 0 && (data.pixels == nullptr || data.labels == nullptr))

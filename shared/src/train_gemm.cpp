@@ -145,5 +145,15 @@ void gemm(int m, int n, int k, MatrixView a, MatrixView b, float* c, std::ptrdif
   }
 }
 
+void add_scaled(float* y, const float* x, float scale, int n) {
+  const f32x4 s = splat(scale);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    store4(y + i, load4(y + i) + s * load4(x + i));
+    store4(y + i + 4, load4(y + i + 4) + s * load4(x + i + 4));
+  }
+  for (; i < n; ++i) y[i] += scale * x[i];
+}
+
 }  // namespace train_gemm
 }  // namespace digitlab

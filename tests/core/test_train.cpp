@@ -117,9 +117,10 @@ SyntheticSet synthetic_squares(std::size_t count, int channels, int side, std::u
   return set;
 }
 
-// The seeded run behind the golden checksum: the every-kind model, Adam with weight decay and a cosine
-// schedule, then SGD with momentum and StepLR, batches that do not divide the data. Returns the bytes.
-std::vector<std::uint8_t> golden_run_bytes() {
+// The seeded runs behind the golden checksum: the every-kind model, Adam with weight decay and a cosine
+// schedule, then SGD with momentum and StepLR, batches that do not divide the data; and a small MLP whose
+// first layer takes the sparse path. Returns both weights files, one after the other.
+std::vector<std::vector<std::uint8_t>> golden_run_bytes() {
   const SyntheticSet data = synthetic_squares(50, 2, 7, 11);
   Model model = every_kind_model(3);
   initialize_like_pytorch(model, 5);
@@ -148,14 +149,33 @@ std::vector<std::uint8_t> golden_run_bytes() {
   while (!second.value().finished()) REQUIRE(second.value().step().ok());
   auto bytes = write_weights(second.value().model());
   REQUIRE(bytes.ok());
-  return bytes.value();
+  // And a flatten-first MLP on blank-background squares: its first layer takes the sparse path.
+  SyntheticSet squares = synthetic_squares(60, 1, 8, 12);
+  for (std::uint8_t& v : squares.pixels) v = v == 250 ? 250 : 0;
+  Model mlp;
+  mlp.card.input_channels = 1;
+  mlp.card.input_height = 8;
+  mlp.card.input_width = 8;
+  mlp.card.class_names = {"0", "1", "2", "3"};
+  mlp.layers = {make_simple_layer(LayerKind::flatten), make_linear_layer(64, 12), make_simple_layer(LayerKind::relu),
+                make_linear_layer(12, 4)};
+  initialize_like_pytorch(mlp, 9);
+  auto third = Trainer::create(mlp, squares.view(), sgd);
+  REQUIRE(third.ok());
+  while (!third.value().finished()) REQUIRE(third.value().step().ok());
+  auto mlp_bytes = write_weights(third.value().model());
+  REQUIRE(mlp_bytes.ok());
+  return {bytes.value(), mlp_bytes.value()};
 }
 
 const std::string kGoldenPath = std::string(DIGITLAB_SOURCE_DIR) + "/tests/data/core_training_golden.txt";
 
-std::string crc_text(const std::vector<std::uint8_t>& bytes) {
+// CRC-32 of the files one after the other, as 8 hex digits.
+std::string crc_text(const std::vector<std::vector<std::uint8_t>>& files) {
+  std::uint32_t crc = 0;
+  for (const auto& bytes : files) crc = crc32(ByteSpan(bytes.data(), bytes.size()), crc);
   char text[16];
-  std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(crc32(ByteSpan(bytes.data(), bytes.size()))));
+  std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(crc));
   return text;
 }
 
@@ -196,6 +216,40 @@ TEST_CASE("every layer kind's backward pass matches finite differences (train mo
   REQUIRE(statistics.size() == 2);
   CHECK(statistics[0].values != model.layers[8].tensors[2].values);
   CHECK(result.value().layers[0].running_statistics.empty());
+}
+
+TEST_CASE("a first linear layer on mostly blank inputs (the sparse path) matches finite differences", "[train]") {
+  // flatten, linear, relu, linear on 1x6x6: blank paper is (0 - 0.5) / 0.5 = -1; a fifth of the pixels inked.
+  Model model;
+  model.card.input_channels = 1;
+  model.card.input_height = 6;
+  model.card.input_width = 6;
+  model.card.class_names = {"a", "b", "c"};
+  model.layers = {make_simple_layer(LayerKind::flatten), make_linear_layer(36, 9), make_simple_layer(LayerKind::relu),
+                  make_linear_layer(9, 3)};
+  randomize_parameters(model, 5);
+  SeededRandom random(6);
+  const std::vector<int> labels = {0, 2, 1, 1};
+  std::vector<float> inputs(labels.size() * 36, -1.f);
+  for (float& v : inputs)
+    if (random.next_u64() % 5 == 0) v = random.uniform(-1.f, 1.f);
+  const Largest largest = check_gradients(model, inputs, labels, {});
+  INFO("largest |analytic - numeric| / (1 + |numeric|) = " << largest.difference << " at " << largest.where);
+  CHECK(largest.difference < 2e-3);
+  // The same gradients as the dense product to rounding: every input inked takes the dense path.
+  std::vector<float> dense = inputs;
+  for (float& v : dense)
+    if (v == -1.f) v = -1.f + 1e-7f;
+  auto sparse_result = loss_and_gradients(model, inputs.data(), labels.data(), labels.size());
+  auto dense_result = loss_and_gradients(model, dense.data(), labels.data(), labels.size());
+  REQUIRE(sparse_result.ok());
+  REQUIRE(dense_result.ok());
+  double difference = 0.0;
+  for (std::size_t i = 0; i < 36 * 9; ++i)
+    difference = std::max(difference, double(std::abs(sparse_result.value().layers[1].tensors[0].values[i] -
+                                                      dense_result.value().layers[1].tensors[0].values[i])));
+  INFO("largest |sparse - dense| weight gradient " << difference);
+  CHECK(difference < 1e-5);
 }
 
 TEST_CASE("input_gradient matches finite differences of one logit", "[train]") {
@@ -382,17 +436,19 @@ TEST_CASE("the Trainer refuses bad data and options", "[train]") {
 }
 
 TEST_CASE("a seeded training run gives the golden weights-file bytes (native and wasm)", "[train]") {
-  const std::vector<std::uint8_t> bytes = golden_run_bytes();
-  CHECK(golden_run_bytes() == bytes);  // the same run twice in one process
+  const auto files = golden_run_bytes();
+  CHECK(golden_run_bytes() == files);  // the same runs twice in one process
   std::ifstream file(kGoldenPath);
   REQUIRE(file.good());
   std::string golden;
   file >> golden;
-  INFO("crc32 of the weights file: " << crc_text(bytes) << ", golden (" << kGoldenPath << "): " << golden
+  INFO("crc32 of the weights files: " << crc_text(files) << ", golden (" << kGoldenPath << "): " << golden
        << ". If the training maths changed on purpose, regenerate with: build/native/tests/test_core \"[.train-golden]\"");
-  CHECK(crc_text(bytes) == golden);
-  auto loaded = load_weights(bytes);
-  REQUIRE(loaded.ok());  // a normal weights file, with the trained running statistics
+  CHECK(crc_text(files) == golden);
+  for (const auto& bytes : files) {
+    auto loaded = load_weights(bytes);
+    REQUIRE(loaded.ok());  // normal weights files (the first with trained batch_norm statistics)
+  }
 }
 
 TEST_CASE("regenerate tests/data/core_training_golden.txt", "[.train-golden]") {

@@ -2,6 +2,7 @@
 // weights and batch (eval and train mode), the optimisers and schedules step by step, and one epoch of the
 // tutorial's MLP recipe against `digitlab train`. Tolerances and why: docs/core.md ("Training").
 // Read next: shared/src/train.cpp, tests/core/test_train.cpp (finite differences, the golden run).
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -303,62 +304,83 @@ TEST_CASE("core optimisers and schedules follow torch.optim step by step", "[cor
   }
 }
 
-TEST_CASE("one epoch of the tutorial's MLP recipe: the core reaches digitlab train's test accuracy (0.5 points)",
-          "[core-training][epoch]") {
-  // Both full runs at once, one thread each (CI has 2 cores): LibTorch here, the core beside it.
-  const IdxDataset& train_set = mnist("train");
-  const IdxDataset& test_set = mnist("t10k");
-  double core_accuracy = 0.0, core_seconds = 0.0;
-  std::string core_error;
-  std::thread core_run([&] {
-    const auto started = std::chrono::steady_clock::now();
-    Model model = make_mlp(1);
-    initialize_like_pytorch(model, 1);
-    TrainerOptions options;  // the tutorial's recipe: SGD lr 0.01 momentum 0.9, batch 64
-    options.epochs = 1;
-    auto trainer = Trainer::create(model, view(train_set), options);
-    if (!trainer) {
-      core_error = trainer.error().to_string();
-      return;
-    }
-    while (!trainer.value().finished()) {
-      auto step = trainer.value().step();
-      if (!step) {
-        core_error = step.error().to_string();
-        return;
-      }
-    }
-    core_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    auto evaluation = evaluate(trainer.value().model(), view(test_set));
-    if (!evaluation) {
-      core_error = evaluation.error().to_string();
-      return;
-    }
-    core_accuracy = evaluation.value().accuracy;
-  });
+namespace {
 
+// One epoch of the tutorial's MLP recipe trained by the core from `seed`: the full MNIST test accuracy.
+double core_epoch_accuracy(std::uint64_t seed, std::string& error) {
+  Model model = make_mlp(1);
+  initialize_like_pytorch(model, seed);
+  TrainerOptions options;  // SGD lr 0.01 momentum 0.9, batch 64
+  options.epochs = 1;
+  options.seed = seed;
+  auto trainer = Trainer::create(model, view(mnist("train")), options);
+  if (!trainer) return error = trainer.error().to_string(), 0.0;
+  while (!trainer.value().finished()) {
+    auto step = trainer.value().step();
+    if (!step) return error = step.error().to_string(), 0.0;
+  }
+  auto evaluation = evaluate(trainer.value().model(), view(mnist("t10k")));
+  if (!evaluation) return error = evaluation.error().to_string(), 0.0;
+  return evaluation.value().accuracy;
+}
+
+// The same with `digitlab train` (LibTorch, one thread).
+double torch_epoch_accuracy(std::uint64_t seed, std::string& error) {
   trainer::TrainOptions options;
   options.model = "mlp";
   options.epochs = 1;
+  options.seed = seed;
   options.threads = 1;
   options.device = "cpu";
   options.data_dir = kMnist;
   options.quiet = true;
   options.progress = "off";
   options.write_outputs = false;
+  auto result = trainer::train(options);
+  if (!result) return error = result.error().to_string(), 0.0;
+  return result.value().test.accuracy;
+}
+
+}  // namespace
+
+// One epoch's test accuracy moves by about +-0.5 points with the seed on both sides (measured, seeds 1-6:
+// digitlab train 93.34-94.97 %, the core 93.72-94.77 %), so a single pair of runs compares two draws of
+// that spread. The mean of three seeds each is compared instead.
+TEST_CASE("one epoch of the tutorial's MLP recipe: the core reaches digitlab train's test accuracy (0.5 points)",
+          "[core-training][epoch]") {
+  mnist("train");  // loaded once, before the threads share it
+  mnist("t10k");
+  const std::uint64_t seeds[] = {1, 2, 3};
+  double core[3] = {}, torch_accuracy[3] = {};
+  std::string errors[6];
+  std::atomic<int> next_core{0};
   const auto started = std::chrono::steady_clock::now();
-  auto reference = trainer::train(options);
-  const double torch_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  core_run.join();
-  INFO((reference ? "" : reference.error().to_string()));
-  REQUIRE(reference.ok());
-  INFO(core_error);
-  REQUIRE(core_error.empty());
-  const double torch_accuracy = reference.value().test.accuracy;
-  std::printf("one MLP epoch on MNIST (60,000 images): core %.2f %% (trained in %.1f s, %.0f images/s), "
-              "digitlab train %.2f %% (%.1f s in all)\n",
-              100 * core_accuracy, core_seconds, 60000 / core_seconds, 100 * torch_accuracy, torch_seconds);
-  INFO("core " << 100 * core_accuracy << " %, digitlab train " << 100 * torch_accuracy << " %");
-  CHECK(std::abs(core_accuracy - torch_accuracy) <= 0.005);
-  CHECK(core_accuracy > 0.9);
+  // Two threads (CI has 2 cores): LibTorch's runs one after another on one (they share torch's global
+  // generator), the core's runs on whichever thread is free.
+  auto core_runs = [&] {
+    for (int i; (i = next_core++) < 3;) core[i] = core_epoch_accuracy(seeds[i], errors[i]);
+  };
+  std::thread other([&] {
+    for (int i = 0; i < 3; ++i) torch_accuracy[i] = torch_epoch_accuracy(seeds[i], errors[3 + i]);
+    core_runs();
+  });
+  core_runs();
+  other.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  for (const std::string& error : errors) {
+    INFO(error);
+    REQUIRE(error.empty());
+  }
+  double core_mean = 0, torch_mean = 0;
+  for (int i = 0; i < 3; ++i) {
+    core_mean += core[i] / 3;
+    torch_mean += torch_accuracy[i] / 3;
+    std::printf("one MLP epoch on MNIST, seed %d: core %.2f %%, digitlab train %.2f %%\n", int(seeds[i]),
+                100 * core[i], 100 * torch_accuracy[i]);
+    CHECK(core[i] > 0.9);
+  }
+  std::printf("mean of seeds 1-3: core %.2f %%, digitlab train %.2f %% (difference %.2f points; %.1f s for the six runs)\n",
+              100 * core_mean, 100 * torch_mean, 100 * (core_mean - torch_mean), seconds);
+  INFO("mean test accuracy: core " << 100 * core_mean << " %, digitlab train " << 100 * torch_mean << " %");
+  CHECK(std::abs(core_mean - torch_mean) <= 0.005);
 }

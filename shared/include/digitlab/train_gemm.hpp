@@ -29,5 +29,8 @@ struct Scratch {
 void gemm(int m, int n, int k, MatrixView a, MatrixView b, float* c, std::ptrdiff_t ldc, bool accumulate,
           Scratch& scratch);
 
+// y[i] += scale * x[i] for i < n, each element once (the sparse first-layer products in train.cpp).
+void add_scaled(float* y, const float* x, float scale, int n);
+
 }  // namespace train_gemm
 }  // namespace digitlab
