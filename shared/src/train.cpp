@@ -1,6 +1,7 @@
 // Training in the core (train.hpp): a batched forward pass that keeps what the backward pass needs, the
 // backward pass layer by layer, the loss, PyTorch's initialisation, the optimisers and the Trainer.
-// Read next: shared/include/digitlab/train.hpp, train_gemm.hpp (the products), docs/core.md ("Training").
+// Read next: shared/include/digitlab/train.hpp, shared/include/digitlab/train_gemm.hpp (the products),
+// docs/core.md ("Training").
 //
 // Sections: 1. deterministic maths  2. the batched network (forward, backward)  3. loss_and_gradients and
 //           input_gradient  4. initialisation  5. optimiser and schedule  6. the Trainer  7. evaluation
@@ -201,6 +202,15 @@ class BatchNetwork {
   void backward_layer(std::size_t l, PassMode mode, LayerGradients* grads, bool need_input) {
     backward_into_gx(l, mode, grads, need_input);
     gy_.swap(gx_);
+  }
+  // backward_layer() of a linear or conv2d layer in two halves: its parameters' gradients, then its
+  // input's (the two products are independent; the Trainer's pieces stay short).
+  void backward_parameters(std::size_t l, PassMode mode, LayerGradients* grads) {
+    backward_into_gx(l, mode, grads, false);
+  }
+  void backward_input(std::size_t l, PassMode mode) { backward_layer(l, mode, nullptr, true); }
+  bool splits_backward(std::size_t l) const {
+    return model_->layers[l].kind == LayerKind::linear || model_->layers[l].kind == LayerKind::conv2d;
   }
 
   // Layer l over the batch: acts_[l] -> acts_[l + 1], keeping what its backward pass needs.
@@ -937,6 +947,16 @@ std::string describe_recipe(const TrainerOptions& options) {
 
 // ---- 6. The Trainer -------------------------------------------------------------------------------------
 
+namespace {
+
+struct Piece {
+  enum class Kind { forward, loss_and_backward, loss_and_parameters, backward, backward_parameters, backward_input, update };
+  Kind kind = Kind::forward;
+  std::size_t layer = 0;
+};
+
+}  // namespace
+
 struct Trainer::State {
   Model model;
   ImageSet data;
@@ -954,12 +974,30 @@ struct Trainer::State {
   double epoch_loss_sum = 0.0, last_epoch_mean = 0.0;
   std::vector<float> inputs;
   std::vector<int> labels;
-  // The step in progress (advance()): its next piece, gradients and report so far.
+  // The step in progress (advance()): the pieces of a step, the next one, gradients and report so far.
+  std::vector<Piece> pieces;
   std::size_t piece = 0;
   std::vector<LayerGradients> grads;
   std::vector<float> grad_logits;
   double loss_sum = 0.0;
   StepReport report;
+
+  void plan_pieces() {
+    const std::size_t layers = network.layer_count();
+    for (std::size_t l = 0; l < layers; ++l) pieces.push_back({Piece::Kind::forward, l});
+    bool first = true;  // the first backward piece also takes the loss
+    for (std::size_t l = layers; l-- > 0;) {
+      if (network.splits_backward(l) && l > 0) {
+        pieces.push_back({first ? Piece::Kind::loss_and_parameters : Piece::Kind::backward_parameters, l});
+        pieces.push_back({Piece::Kind::backward_input, l});
+      } else {
+        pieces.push_back({first ? Piece::Kind::loss_and_backward : Piece::Kind::backward, l});
+      }
+      first = false;
+    }
+    if (first) pieces.push_back({Piece::Kind::loss_and_backward, layers});  // no layers run: the loss alone
+    pieces.push_back({Piece::Kind::update, 0});
+  }
 
   // The batch of this step, normalised; gradients zeroed; the forward pass started.
   void begin_step(double rate) {
@@ -1075,11 +1113,13 @@ Result<Trainer> Trainer::create(Model model, ImageSet data, TrainerOptions optio
       for (std::size_t t = 0; t < 2; ++t) state->parameters.push_back(ParameterState{l, t, {}, {}});
   }
   state->draw_order();
+  state->plan_pieces();
   return Trainer(std::move(state));
 }
 
-// One step is 2 * layers + 1 pieces: forward layer 0 .. n-1 (the first also gathers the batch), backward
-// layer n-1 .. 0 (the first also takes the loss), then the update.
+// One step's pieces, in order: forward layer 0 .. n-1 (the first also gathers the batch); backward layer
+// n-1 .. 0 (the first also takes the loss), a linear or conv2d layer other than the first in two pieces
+// (parameter gradients, input gradient); the update.
 Result<std::optional<StepReport>> Trainer::advance() {
   State& s = *state_;
   if (finished()) {
@@ -1087,26 +1127,37 @@ Result<std::optional<StepReport>> Trainer::advance() {
                       "the run has finished its " + std::to_string(s.options.epochs) +
                           " epochs; create a new Trainer to train more.");
   }
-  const std::size_t layers = s.network.layer_count();
   if (s.piece == 0) s.begin_step(learning_rate());
-  if (s.piece < layers) {
-    s.network.forward_layer(s.piece, PassMode::train, &s.dropout, &s.grads[s.piece]);
-    ++s.piece;
-    return std::optional<StepReport>();
+  const Piece piece = s.pieces[s.piece++];
+  switch (piece.kind) {
+    case Piece::Kind::forward:
+      s.network.forward_layer(piece.layer, PassMode::train, &s.dropout, &s.grads[piece.layer]);
+      return std::optional<StepReport>();
+    case Piece::Kind::loss_and_backward:
+    case Piece::Kind::loss_and_parameters:
+      s.loss_sum = cross_entropy(s.network.logits(), s.labels.data(), s.report.batch, s.network.classes(),
+                                 s.grad_logits, s.report.correct);
+      s.network.start_backward(s.grad_logits);
+      if (piece.kind == Piece::Kind::loss_and_parameters) {
+        s.network.backward_parameters(piece.layer, PassMode::train, &s.grads[piece.layer]);
+      } else if (piece.layer < s.network.layer_count()) {
+        s.network.backward_layer(piece.layer, PassMode::train, &s.grads[piece.layer], piece.layer > 0);
+      }
+      break;
+    case Piece::Kind::backward:
+      s.network.backward_layer(piece.layer, PassMode::train, &s.grads[piece.layer], piece.layer > 0);
+      break;
+    case Piece::Kind::backward_parameters:
+      s.network.backward_parameters(piece.layer, PassMode::train, &s.grads[piece.layer]);
+      break;
+    case Piece::Kind::backward_input:
+      s.network.backward_input(piece.layer, PassMode::train);
+      break;
+    case Piece::Kind::update:
+      s.piece = 0;
+      return std::optional<StepReport>(s.finish_step());
   }
-  if (s.piece == layers) {
-    s.loss_sum = cross_entropy(s.network.logits(), s.labels.data(), s.report.batch, s.network.classes(),
-                               s.grad_logits, s.report.correct);
-    s.network.start_backward(s.grad_logits);
-  }
-  if (s.piece < 2 * layers) {
-    const std::size_t l = 2 * layers - 1 - s.piece;
-    s.network.backward_layer(l, PassMode::train, &s.grads[l], l > 0);
-    ++s.piece;
-    return std::optional<StepReport>();
-  }
-  s.piece = 0;
-  return std::optional<StepReport>(s.finish_step());
+  return std::optional<StepReport>();
 }
 
 Result<StepReport> Trainer::step() {
@@ -1117,6 +1168,7 @@ Result<StepReport> Trainer::step() {
   }
 }
 
+std::size_t Trainer::pieces_per_step() const { return state_->pieces.size(); }
 bool Trainer::finished() const { return state_->epoch >= state_->options.epochs; }
 int Trainer::epoch() const { return state_->epoch; }
 int Trainer::epochs() const { return state_->options.epochs; }

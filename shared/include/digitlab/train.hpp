@@ -138,10 +138,12 @@ class Trainer {
   // One batch: forward, backward, update. Errors: bad_argument once finished().
   Result<StepReport> step();
   // The same step in pieces, for a page that must hand control back to the browser between frames: each
-  // call runs one piece -- one layer's forward or backward pass over the batch, or the update -- and
-  // returns the step's report with the last piece (std::nullopt before). step() is advance() until it
-  // reports; the bits are the same. The model and the counters change only with the last piece.
+  // call runs one piece -- one layer's forward or backward pass over the batch (a linear or conv2d
+  // layer's backward in two: parameter gradients, input gradient), or the update -- and returns the
+  // step's report with the last piece (std::nullopt before). step() is advance() until it reports; the
+  // bits are the same. The model and the counters change only with the last piece.
   Result<std::optional<StepReport>> advance();
+  std::size_t pieces_per_step() const;
   bool finished() const;
 
   int epoch() const;                   // 0-based epoch in progress (epochs() once finished)
@@ -177,7 +179,8 @@ struct Evaluation {
   std::vector<std::vector<std::size_t>> confusion;  // [true][predicted]
 };
 
-// forward() (eval mode) over every image of `data`, normalised with the card as the Trainer does.
+// forward() (eval mode) over every image of `data`, normalised with the card as the Trainer does. An
+// unprepared model is prepared on a copy first. Errors: the model's, bad_argument for mis-shaped data.
 Result<Evaluation> evaluate(const Model& model, ImageSet data);
 
 }  // namespace digitlab
