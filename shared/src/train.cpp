@@ -1213,6 +1213,17 @@ Model Trainer::model() const {
 
 // ---- 7. Evaluation --------------------------------------------------------------------------------------
 
+void Evaluation::merge(const Evaluation& other) {
+  if (confusion.empty()) confusion = std::vector<std::vector<std::size_t>>(other.confusion.size(),
+                                                                           std::vector<std::size_t>(other.confusion.size(), 0));
+  for (std::size_t t = 0; t < other.confusion.size() && t < confusion.size(); ++t)
+    for (std::size_t p = 0; p < other.confusion[t].size() && p < confusion[t].size(); ++p)
+      confusion[t][p] += other.confusion[t][p];
+  count += other.count;
+  correct += other.correct;
+  accuracy = count ? static_cast<double>(correct) / static_cast<double>(count) : 0.0;
+}
+
 Result<Evaluation> evaluate(const Model& model, ImageSet data) {
   // A prepared model is used as it is (Trainer::model() gives one); otherwise a prepared copy, so that
   // forward() does not pack the weights again for every image.

@@ -374,9 +374,20 @@ TEST_CASE("the Trainer learns a small problem with each optimiser and reports it
     CHECK(last.epoch_finished);
     INFO("optimiser " << static_cast<int>(kind) << ": first loss " << first.loss << ", last " << last.loss);
     CHECK(last.loss < 0.5f * first.loss);
-    auto evaluation = evaluate(trainer.value().model(), data.view());
+    const Model trained = trainer.value().model();
+    auto evaluation = evaluate(trained, data.view());
     REQUIRE(evaluation.ok());
     CHECK(evaluation.value().accuracy > 0.9);
+    // The same evaluation a slice at a time.
+    Evaluation pieces;
+    for (std::size_t first = 0; first < 200; first += 64) {
+      auto part = evaluate(trained, data.view().slice(first, 64));
+      REQUIRE(part.ok());
+      pieces.merge(part.value());
+    }
+    CHECK(pieces.count == 200);
+    CHECK(pieces.correct == evaluation.value().correct);
+    CHECK(pieces.confusion == evaluation.value().confusion);
     CHECK_FALSE(trainer.value().step().ok());  // finished
   }
 }

@@ -101,6 +101,18 @@ struct ImageSet {
   const std::uint8_t* labels = nullptr;
   std::size_t count = 0;
   std::int64_t channels = 1, height = 28, width = 28;
+
+  // Images [first, first + n) (clamped to the set): a training-set size, or a test set evaluated a slice
+  // per frame.
+  ImageSet slice(std::size_t first, std::size_t n) const {
+    const std::size_t start = first < count ? first : count;
+    const std::size_t size = static_cast<std::size_t>(channels * height * width);
+    ImageSet part = *this;
+    part.pixels = pixels ? pixels + start * size : nullptr;
+    part.labels = labels ? labels + start : nullptr;
+    part.count = n < count - start ? n : count - start;
+    return part;
+  }
 };
 
 struct TrainerOptions {
@@ -177,6 +189,8 @@ struct Evaluation {
   std::size_t count = 0, correct = 0;
   double accuracy = 0.0;                           // fraction
   std::vector<std::vector<std::size_t>> confusion;  // [true][predicted]
+  // Adds another slice's evaluation (of the same model), so a page can evaluate a test set piecewise.
+  void merge(const Evaluation& other);
 };
 
 // forward() (eval mode) over every image of `data`, normalised with the card as the Trainer does. An
