@@ -182,6 +182,28 @@ class BatchNetwork {
   }
   void start_backward(const std::vector<float>& grad_logits) { gy_ = grad_logits; }
 
+  // Bytes a pass over `batch` samples holds at most: every layer's input and output kept for the backward
+  // pass, the conv columns and their gradient, pooling indices, dropout masks, the two gradient buffers;
+  // plus per parameter its gradient, a transposed copy and two optimiser buffers.
+  double memory_bytes(std::size_t batch) const {
+    double per_sample = static_cast<double>(classes()), largest = static_cast<double>(input_size()), columns = 0;
+    for (std::size_t l = 0; l < count_; ++l) {
+      const Layer& layer = model_->layers[l];
+      const double in = static_cast<double>(in_shapes_[l].size()), out = static_cast<double>(out_shapes_[l].size());
+      per_sample += in;
+      largest = std::max(largest, std::max(in, out));
+      if (layer.kind == LayerKind::conv2d) {
+        const double taps = static_cast<double>(layer.in_channels * layer.kernel * layer.kernel);
+        const double pixels = static_cast<double>(out_shapes_[l].dims[1] * out_shapes_[l].dims[2]);
+        per_sample += pixels * taps;
+        columns = std::max(columns, pixels * taps);
+      }
+      if (layer.kind == LayerKind::max_pool2d || layer.kind == LayerKind::dropout) per_sample += out;
+    }
+    per_sample += columns + 2 * largest;
+    return 4.0 * (static_cast<double>(batch) * per_sample + 4.0 * static_cast<double>(parameter_count(*model_)));
+  }
+
   // Zeroed gradient tensors for every trainable tensor of the model.
   std::vector<LayerGradients> make_gradients() const {
     std::vector<LayerGradients> grads(model_->layers.size());
@@ -735,6 +757,17 @@ double cross_entropy(const std::vector<float>& logits, const int* labels, int ba
   return loss;
 }
 
+Status check_memory(const BatchNetwork& network, std::size_t batch, std::uint64_t budget) {
+  const double bytes = network.memory_bytes(batch);
+  if (bytes > static_cast<double>(budget)) {
+    return make_error(ErrorCode::over_budget, "batch_size", 0,
+                      "a batch of " + std::to_string(batch) + " would need about " +
+                          std::to_string(static_cast<long long>(bytes / (1 << 20))) + " MB for this model, over the " +
+                          std::to_string(budget >> 20) + " MB budget: use a smaller batch.");
+  }
+  return Ok{};
+}
+
 Status check_labels(const int* labels, std::size_t batch, std::size_t classes) {
   for (std::size_t s = 0; s < batch; ++s) {
     if (labels[s] < 0 || static_cast<std::size_t>(labels[s]) >= classes) {
@@ -760,6 +793,7 @@ Result<BatchGradients> loss_and_gradients(const Model& model, const float* input
                           (inputs && labels ? ")." : ", or a null pointer)."));
   }
   if (Status valid = check_labels(labels, batch, network.classes()); !valid) return valid.error();
+  if (Status fits = check_memory(network, batch, options.memory_budget); !fits) return fits.error();
   BatchGradients result;
   result.layers = network.make_gradients();
   SeededRandom dropout(options.dropout_seed);
@@ -1098,6 +1132,8 @@ Result<Trainer> Trainer::create(Model model, ImageSet data, TrainerOptions optio
     return make_error(ErrorCode::bad_argument, "data", 0, "the Trainer needs 1 or more training images with labels.");
   }
   if (Status shaped = check_image_shape(state->model.card, data); !shaped) return shaped.error();
+  if (Status fits = check_memory(state->network, static_cast<std::size_t>(options.batch_size), options.memory_budget); !fits)
+    return fits.error();
   const std::size_t classes = state->network.classes();
   for (std::size_t i = 0; i < data.count; ++i) {
     if (data.labels[i] >= classes) {

@@ -447,6 +447,15 @@ TEST_CASE("the Trainer refuses bad data and options", "[train]") {
   options.optimizer.learning_rate = -1;
   CHECK(Trainer::create(small, data.view(), options).error().code == ErrorCode::bad_argument);
   CHECK(Trainer::create(small, ImageSet{}, {}).error().code == ErrorCode::bad_argument);
+  // A batch the memory budget cannot hold is refused before anything is allocated.
+  const SyntheticSet digits = synthetic_squares(10, 1, 28, 3);
+  options = {};
+  options.batch_size = 65536;
+  auto too_big = Trainer::create(make_cnn(1), digits.view(), options);
+  REQUIRE_FALSE(too_big.ok());
+  CHECK(too_big.error().code == ErrorCode::over_budget);
+  options.batch_size = 64;
+  CHECK(Trainer::create(make_cnn(1), digits.view(), options).ok());
 }
 
 TEST_CASE("a seeded training run gives the golden weights-file bytes (native and wasm)", "[train]") {
