@@ -427,6 +427,29 @@ TEST_CASE("Trainer::advance() runs a step in pieces and gives step()'s bits", "[
   CHECK(write_weights(pieces.value().model()).value() == write_weights(whole.value().model()).value());
 }
 
+TEST_CASE("a diverging run (learning rate 50) keeps stepping and reports its non-finite loss", "[train]") {
+  const SyntheticSet data = synthetic_squares(64, 2, 7, 4);
+  Model model = every_kind_model(5);
+  initialize_like_pytorch(model, 5);
+  TrainerOptions options;
+  options.optimizer.learning_rate = 50;
+  options.epochs = 6;
+  options.batch_size = 16;
+  auto trainer = Trainer::create(model, data.view(), options);
+  REQUIRE(trainer.ok());
+  float largest = 0.f;
+  bool finite = true;
+  while (!trainer.value().finished()) {
+    auto report = trainer.value().step();
+    REQUIRE(report.ok());
+    finite = finite && std::isfinite(report.value().loss);
+    if (std::isfinite(report.value().loss)) largest = std::max(largest, report.value().loss);
+  }
+  INFO("largest finite loss " << largest);
+  CHECK((!finite || largest > 5.f));  // it diverged: the loss exploded or became NaN / inf
+  CHECK(evaluate(trainer.value().model(), data.view()).ok());  // still a model the app can run
+}
+
 TEST_CASE("the Trainer refuses bad data and options", "[train]") {
   const SyntheticSet data = synthetic_squares(10, 1, 8, 3);
   Model model = make_mlp(1);
