@@ -29,6 +29,10 @@ namespace {
 
 using train_gemm::MatrixView;
 
+// GCC/Clang vectors of 4 (SSE2 natively, SIMD128 in wasm), as in kernels.cpp.
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef std::int32_t i32x4 __attribute__((vector_size(16)));
+
 // ---- 1. Deterministic maths ---------------------------------------------------------------------------
 // libm's log and cos differ between glibc and Emscripten's musl; these use + - * / and sqrt only.
 
@@ -564,10 +568,23 @@ class BatchNetwork {
         const float* __restrict__ g = gy.data();
         float* __restrict__ input_grad = gx_.data();
         const float alpha = layer.alpha;
-        if (layer.kind == LayerKind::relu) {
-          for (std::size_t i = 0; i < n; ++i) input_grad[i] = input[i] > 0.f ? g[i] : 0.f;
-        } else if (layer.kind == LayerKind::leaky_relu) {
-          for (std::size_t i = 0; i < n; ++i) input_grad[i] = input[i] > 0.f ? g[i] : g[i] * alpha;
+        if (layer.kind == LayerKind::relu || layer.kind == LayerKind::leaky_relu) {
+          // gy where the input was > 0, else gy * alpha (relu: 0, even for a non-finite gy, as PyTorch's
+          // threshold_backward): a bitwise select over 4 lanes, since GCC leaves the ternary loop scalar.
+          const bool leaky = layer.kind == LayerKind::leaky_relu;
+          const f32x4 zero = {0.f, 0.f, 0.f, 0.f}, slope = {alpha, alpha, alpha, alpha};
+          std::size_t i = 0;
+          for (; i + 4 <= n; i += 4) {
+            f32x4 v, gv;
+            std::memcpy(&v, input + i, sizeof v);
+            std::memcpy(&gv, g + i, sizeof gv);
+            const i32x4 positive = v > zero;
+            const i32x4 kept = reinterpret_cast<i32x4>(gv) & positive;
+            const i32x4 other = leaky ? reinterpret_cast<i32x4>(gv * slope) & ~positive : i32x4{0, 0, 0, 0};
+            const f32x4 result_vector = reinterpret_cast<f32x4>(kept | other);
+            std::memcpy(input_grad + i, &result_vector, sizeof result_vector);
+          }
+          for (; i < n; ++i) input_grad[i] = input[i] > 0.f ? g[i] : (leaky ? g[i] * alpha : 0.f);
         } else if (layer.kind == LayerKind::sigmoid) {
           for (std::size_t i = 0; i < n; ++i) input_grad[i] = g[i] * (result[i] * (1.f - result[i]));
         } else {
