@@ -631,7 +631,6 @@ class BatchNetwork {
         });
         break;
     }
-    (void)out;
   }
 
   // softmax over the last dimension of PyTorch's layout: the features when flat; for (C, H, W), stored
