@@ -388,6 +388,15 @@ TEST_CASE("the Trainer learns a small problem with each optimiser and reports it
     CHECK(pieces.count == 200);
     CHECK(pieces.correct == evaluation.value().correct);
     CHECK(pieces.confusion == evaluation.value().confusion);
+    // The trained model as the app gets it: a weights file with a self-test input, read back and checked.
+    WriteOptions write_options;
+    for (std::size_t p = 0; p < 64; ++p) write_options.self_test_input.push_back((data.pixels[p] / 255.f - 0.5f) / 0.5f);
+    auto bytes = write_weights(trained, write_options);
+    REQUIRE(bytes.ok());
+    auto loaded = load_weights(bytes.value());
+    REQUIRE(loaded.ok());
+    CHECK(loaded.value().has_self_test);
+    CHECK(loaded.value().model.card.recipe == trained.card.recipe);
     CHECK_FALSE(trainer.value().step().ok());  // finished
   }
 }
