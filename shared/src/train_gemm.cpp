@@ -113,7 +113,10 @@ void gemm(int m, int n, int k, MatrixView a, MatrixView b, float* c, std::ptrdif
       for (int i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.f);
     return;
   }
-  const int depth_chunk = std::min(k, kDepthChunk);
+  // Chunks of equal size (576 = 2 x 288, not 512 + 64): a short last chunk would pay the tile's set-up for
+  // few terms.
+  const int depth_chunks = (k + kDepthChunk - 1) / kDepthChunk;
+  const int depth_chunk = (k + depth_chunks - 1) / depth_chunks;
   const std::size_t panel_size = static_cast<std::size_t>(depth_chunk) * kColumns;
   const int chunk_panels = kColumnChunk / kColumns;
   if (scratch.packed_b.size() < panel_size * chunk_panels) scratch.packed_b.resize(panel_size * chunk_panels);
@@ -121,8 +124,8 @@ void gemm(int m, int n, int k, MatrixView a, MatrixView b, float* c, std::ptrdif
     scratch.packed_a.resize(static_cast<std::size_t>(depth_chunk) * kRows);
   // k in chunks, in order: a tile stores its partial sums and the next chunk continues from them, which
   // is the same sequence of float additions as one pass over all of k.
-  for (int depth = 0; depth < k; depth += kDepthChunk) {
-    const int depth_count = std::min(kDepthChunk, k - depth);
+  for (int depth = 0; depth < k; depth += depth_chunk) {
+    const int depth_count = std::min(depth_chunk, k - depth);
     const bool continue_sums = accumulate || depth > 0;
     const MatrixView a_part{a.data + depth * a.column_stride, a.row_stride, a.column_stride};
     const MatrixView b_part{b.data + depth * b.row_stride, b.row_stride, b.column_stride};
