@@ -993,8 +993,9 @@ Status check_options(const TrainerOptions& options) {
     return bad("optimizer.beta1", "Adam needs beta1 and beta2 in [0, 1) and epsilon > 0.");
   if (options.epochs < 1 || options.epochs > 1000) return bad("epochs", "epochs must be in 1..1000.");
   if (options.batch_size < 1 || options.batch_size > 65536) return bad("batch_size", "the batch size must be in 1..65536.");
-  if (options.schedule.kind == Schedule::Kind::step && options.schedule.step_epochs < 1)
-    return bad("schedule.step_epochs", "a step schedule needs step_epochs >= 1.");
+  if (options.schedule.kind == Schedule::Kind::step &&
+      (options.schedule.step_epochs < 1 || !(options.schedule.gamma > 0) || !std::isfinite(options.schedule.gamma)))
+    return bad("schedule.step_epochs", "a step schedule needs step_epochs >= 1 and a finite gamma > 0 (e.g. 2 and 0.1).");
   return Ok{};
 }
 

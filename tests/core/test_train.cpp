@@ -478,6 +478,10 @@ TEST_CASE("the Trainer refuses bad data and options", "[train]") {
   options = {};
   options.optimizer.learning_rate = -1;
   CHECK(Trainer::create(small, data.view(), options).error().code == ErrorCode::bad_argument);
+  options = {};
+  options.schedule.kind = Schedule::Kind::step;
+  options.schedule.gamma = -0.5;
+  CHECK(Trainer::create(small, data.view(), options).error().code == ErrorCode::bad_argument);
   CHECK(Trainer::create(small, ImageSet{}, {}).error().code == ErrorCode::bad_argument);
   // A batch the memory budget cannot hold is refused before anything is allocated.
   const SyntheticSet digits = synthetic_squares(10, 1, 28, 3);
