@@ -309,16 +309,24 @@ class BatchNetwork {
           for (std::size_t r = 0; r < rows; ++r) kernels::apply_to_channels(op, y.data() + r * channels, 0, channels);
           break;
         }
-        // Batch statistics in double, rows in order: mean, then the biased variance around it.
-        std::vector<double> mean(channels, 0.0), variance(channels, 0.0);
-        for (std::size_t r = 0; r < rows; ++r)
-          for (int ch = 0; ch < channels; ++ch) mean[ch] += x[r * channels + ch];
+        // Batch statistics in double, rows in order: mean, then the biased variance around it. Local
+        // restrict pointers throughout, so the loops over channels vectorise.
+        std::vector<double> mean_values(channels, 0.0), variance_values(channels, 0.0);
+        double* __restrict__ mean = mean_values.data();
+        double* __restrict__ variance = variance_values.data();
+        const float* __restrict__ input = x.data();
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float* __restrict__ row = input + r * channels;
+          for (int ch = 0; ch < channels; ++ch) mean[ch] += row[ch];
+        }
         for (int ch = 0; ch < channels; ++ch) mean[ch] /= static_cast<double>(rows);
-        for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float* __restrict__ row = input + r * channels;
           for (int ch = 0; ch < channels; ++ch) {
-            const double d = x[r * channels + ch] - mean[ch];
+            const double d = row[ch] - mean[ch];
             variance[ch] += d * d;
           }
+        }
         cache.mean.resize(channels);
         cache.inverse_std.resize(channels);
         for (int ch = 0; ch < channels; ++ch) {
@@ -326,11 +334,15 @@ class BatchNetwork {
           cache.mean[ch] = static_cast<float>(mean[ch]);
           cache.inverse_std[ch] = static_cast<float>(1.0 / std::sqrt(variance[ch] + layer.eps));
         }
-        for (std::size_t r = 0; r < rows; ++r)
-          for (int ch = 0; ch < channels; ++ch) {
-            const std::size_t i = r * channels + ch;
-            y[i] = (x[i] - cache.mean[ch]) * cache.inverse_std[ch] * gamma[ch] + beta[ch];
-          }
+        const float* __restrict__ batch_mean = cache.mean.data();
+        const float* __restrict__ inverse_std = cache.inverse_std.data();
+        float* __restrict__ output = y.data();
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float* __restrict__ row = input + r * channels;
+          float* __restrict__ out_row = output + r * channels;
+          for (int ch = 0; ch < channels; ++ch)
+            out_row[ch] = (row[ch] - batch_mean[ch]) * inverse_std[ch] * gamma[ch] + beta[ch];
+        }
         if (grads) {  // PyTorch's running statistics: momentum 0.1, unbiased variance
           const double unbiased = rows > 1 ? static_cast<double>(rows) / static_cast<double>(rows - 1) : 1.0;
           grads->running_statistics = {layer.tensors[2], layer.tensors[3]};
@@ -533,15 +545,24 @@ class BatchNetwork {
           mean = cache.mean;
           inverse_std = cache.inverse_std;
         }
-        // Sums over the rows in order (double): d beta = sum gy, d gamma = sum gy * x_hat.
-        std::vector<double> sum_gy(channels, 0.0), sum_gy_xhat(channels, 0.0);
-        for (std::size_t r = 0; r < rows; ++r)
+        // Sums over the rows in order (double): d beta = sum gy, d gamma = sum gy * x_hat. Local restrict
+        // pointers, so the loops over channels vectorise.
+        std::vector<double> sum_gy_values(channels, 0.0), sum_gy_xhat_values(channels, 0.0);
+        double* __restrict__ sum_gy = sum_gy_values.data();
+        double* __restrict__ sum_gy_xhat = sum_gy_xhat_values.data();
+        const float* __restrict__ input = x.data();
+        const float* __restrict__ grad = gy.data();
+        const float* __restrict__ centre = mean.data();
+        const float* __restrict__ inverse = inverse_std.data();
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float* __restrict__ row = input + r * channels;
+          const float* __restrict__ grad_row = grad + r * channels;
           for (int ch = 0; ch < channels; ++ch) {
-            const std::size_t i = r * channels + ch;
-            const float xhat = (x[i] - mean[ch]) * inverse_std[ch];
-            sum_gy[ch] += gy[i];
-            sum_gy_xhat[ch] += static_cast<double>(gy[i]) * xhat;
+            const float xhat = (row[ch] - centre[ch]) * inverse[ch];
+            sum_gy[ch] += grad_row[ch];
+            sum_gy_xhat[ch] += static_cast<double>(grad_row[ch]) * xhat;
           }
+        }
         if (grads) {
           for (int ch = 0; ch < channels; ++ch) {
             grads->tensors[0].values[ch] += static_cast<float>(sum_gy_xhat[ch]);
@@ -565,12 +586,16 @@ class BatchNetwork {
           mean_gy_xhat[ch] = static_cast<float>(sum_gy_xhat[ch] / static_cast<double>(rows));
           factor[ch] = gamma[ch] * inverse_std[ch];
         }
-        for (std::size_t r = 0; r < rows; ++r)
+        float* __restrict__ input_grad = gx_.data();
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float* __restrict__ row = input + r * channels;
+          const float* __restrict__ grad_row = grad + r * channels;
+          float* __restrict__ out_row = input_grad + r * channels;
           for (int ch = 0; ch < channels; ++ch) {
-            const std::size_t i = r * channels + ch;
-            const float xhat = (x[i] - mean[ch]) * inverse_std[ch];
-            gx_[i] = factor[ch] * (gy[i] - mean_gy[ch] - xhat * mean_gy_xhat[ch]);
+            const float xhat = (row[ch] - centre[ch]) * inverse[ch];
+            out_row[ch] = factor[ch] * (grad_row[ch] - mean_gy[ch] - xhat * mean_gy_xhat[ch]);
           }
+        }
         break;
       }
       case LayerKind::relu:
