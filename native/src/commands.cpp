@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
 #include "console.hpp"
 #include "digitlab/bytes.hpp"
@@ -96,6 +97,17 @@ int run_train(TrainOptions options, const std::vector<std::string>& args) {
     // Checked once here, so a mistake is reported once rather than by every worker.
     options.resolve_defaults();
     if (Status valid = options.validate(); !valid) return fail("train", valid.error()), kExitUsage;
+    // The device too: a missing GPU is said once, not by every worker.
+    auto environment = prepare_environment(options.device, 1);
+    if (!environment) return fail("train", environment.error()), kExitUsage;
+    const bool cuda = environment.value().device.is_cuda();
+    if (cuda && options.nproc > static_cast<int>(torch::cuda::device_count()))
+      return fail("train", make_error(ErrorCode::bad_argument, "nproc", 0,
+                                      fmt::format("--nproc {} on CUDA needs a GPU per worker, and this machine has "
+                                                  "{}: use --nproc {} or --device cpu",
+                                                  options.nproc, torch::cuda::device_count(),
+                                                  std::max<std::int64_t>(1, torch::cuda::device_count())))),
+             kExitUsage;
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     const int threads = options.threads > 0 ? options.threads : std::max(1, cores / options.nproc);
     return launch_local_workers(options.nproc, args, threads);

@@ -145,6 +145,11 @@ errors)
   expect 2 "--nproc starts its own workers" -- env RANK=0 WORLD_SIZE=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=1 "$digitlab" "${run[@]}" --nproc 2
   expect 2 "--nproc 0 must be 1 to 256|--nproc -1 must be" -- "$digitlab" "${run[@]}" --nproc -1
   expect 2 "--sync-bn synchronises batch norm across data-parallel workers" -- "$digitlab" "${run[@]}" --sync-bn
+  # No GPU: said once by the launcher, before any worker starts.
+  if ! command -v nvidia-smi >/dev/null; then
+    expect 2 "^digitlab train: error: --device cuda was asked for but" -- \
+      "$digitlab" train --model mlp --epochs 1 --limit-train 640 --quiet -o "$work/e.dlw" --nproc 2 --device cuda
+  fi
   # A port held by another program.
   port=$((20000 + RANDOM % 20000))
   "$py" -c "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', $port)); s.listen(); time.sleep(30)" &
