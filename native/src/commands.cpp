@@ -289,6 +289,9 @@ Subcommand add_sweep_command(CLI::App& app, const std::vector<std::string>& args
       ->delimiter(',');
   command->add_option("--run-index", options->run_index, "(internal: a --workers child runs this configuration)")
       ->group("");
+  command->add_flag("--fresh", options->fresh,
+                    "train every configuration again (default: reuse the runs an earlier sweep in --out-dir finished "
+                    "with the same recipe)");
   command->footer(kExitCodes);
   return {command, [options, args] { return run_sweep(*options, args); }};
 }

@@ -49,6 +49,7 @@ struct SweepOptions {
   int workers = 0;                   // --workers N: N runs at a time in child processes (0: one after another)
   std::vector<std::string> devices;  // --devices cuda:0,cuda:1: one run per GPU at a time
   int run_index = 0;                 // a child of --workers: run only this configuration (1-based)
+  bool fresh = false;                // train every configuration, even those an earlier sweep finished
 };
 // `args`: the command line after the program name, for the children of --workers.
 int run_sweep(SweepOptions options, const std::vector<std::string>& args);

@@ -1,8 +1,10 @@
 // `digitlab sweep`: the tutorial's comparisons (learning rates, batch sizes, SGD vs Adam, StepLR) as one
 // grid of training runs. Prints and saves the results table (Markdown and CSV) and keeps the best model.
-// With --workers N (or --devices cuda:0,cuda:1,...) the runs go to N child processes of this program at a
-// time, each on its own cores or GPU; each child trains one configuration and leaves its run record and
-// weights in <out-dir>/runs/, from which the parent builds the same table a serial sweep prints.
+// Every run leaves its run record and weights in <out-dir>/runs/, and the table is built from those
+// records. With --workers N (or --devices cuda:0,cuda:1,...) the runs go to N child processes of this
+// program at a time, each on its own cores or GPU. A sweep started again in the same folder reuses the runs
+// an earlier one finished with the same recipe (--fresh: train them all again), so a stopped grid goes on
+// where it stopped.
 // Read next: launcher.hpp, graph.cpp.
 #include <algorithm>
 #include <fstream>
@@ -94,6 +96,21 @@ Result<nlohmann::json> read_record(const std::string& path) {
   }
 }
 
+// A finished run of this configuration from an earlier sweep in the same folder: its record, when the
+// record and the weights are there and the recipe (every option that changes the result) is the same.
+std::optional<nlohmann::json> earlier_run(const SweepOptions& options, std::size_t index, const TrainOptions& run) {
+  if (options.fresh) return std::nullopt;
+  std::ifstream weights(run_file(options, index, ".dlw"));
+  if (!weights) return std::nullopt;
+  auto record = read_record(run_file(options, index, ".dlw.json"));
+  if (!record || !record.value().contains("config") || !record.value().contains("test")) return std::nullopt;
+  const nlohmann::json recipe = run.recipe_json();  // named: items() must not outlive it
+  const nlohmann::json& config = record.value()["config"];
+  for (const auto& [key, value] : recipe.items())
+    if (!config.contains(key) || config[key] != value) return std::nullopt;
+  return record.value();
+}
+
 // The child side of --workers: one configuration, its files in <out-dir>/runs/.
 int run_one(const SweepOptions& options, const std::vector<TrainOptions>& grid) {
   if (options.run_index > static_cast<int>(grid.size()))
@@ -119,7 +136,15 @@ Status run_in_children(const SweepOptions& options, const std::vector<TrainOptio
   std::vector<std::string> child_args = args;
   for (const char* name : {"--workers", "--devices", "--threads", "--device"}) child_args = without_option(child_args, name);
   std::vector<ChildSpec> specs;
+  std::vector<std::size_t> config_of;  // the grid index of each child
   for (std::size_t i = 0; i < grid.size(); ++i) {
+    if (auto earlier = earlier_run(options, i, grid[i])) {
+      std::cout << fmt::format("[{}/{}] {}: done by an earlier sweep, test accuracy {:.2f} % (reused; --fresh "
+                               "trains it again)\n",
+                               i + 1, grid.size(), grid[i].recipe(), 100 * (*earlier)["test"]["accuracy"].get<double>());
+      continue;
+    }
+    config_of.push_back(i);
     ChildSpec spec;
     spec.label = fmt::format("run {}/{}", i + 1, grid.size());
     spec.args = child_args;
@@ -140,7 +165,8 @@ Status run_in_children(const SweepOptions& options, const std::vector<TrainOptio
       return std::vector<std::pair<std::string, std::string>>{{"CUDA_VISIBLE_DEVICES", device.substr(5)}};
     };
   }
-  run_options.on_exit = [&](std::size_t i, const ChildExit& exit) {
+  run_options.on_exit = [&](std::size_t child, const ChildExit& exit) {
+    const std::size_t i = config_of[child];
     if (!exit.ok()) return;
     auto record = read_record(run_file(options, i, ".dlw.json"));
     std::cout << fmt::format("[{}/{}] {}: {}\n", i + 1, grid.size(), grid[i].recipe(),
@@ -153,10 +179,13 @@ Status run_in_children(const SweepOptions& options, const std::vector<TrainOptio
                            options.devices.empty() ? "child processes" : "one per GPU", threads,
                            threads == 1 ? "" : "s");
   const ChildResults results = run_children(specs, run_options);
-  if (results.first_failure >= 0)
+  if (results.first_failure >= 0) {
+    const std::size_t failed = config_of[results.first_failure];
     return make_error(ErrorCode::io, "sweep", 0,
-                      fmt::format("run {} ({}) failed (its error is above); the other runs were stopped",
-                                  results.first_failure + 1, grid[results.first_failure].recipe()));
+                      fmt::format("run {} ({}) failed (its error is above); the other runs were stopped. The "
+                                  "finished ones are kept: the same command goes on from there",
+                                  failed + 1, grid[failed].recipe()));
+  }
   return Ok{};
 }
 
@@ -187,29 +216,33 @@ int run_sweep(SweepOptions options, const std::vector<std::string>& args) {
 
   std::cout << fmt::format("Sweep: {} runs of {} on {}, {} epoch(s) each, seed {}; results in {}\n", grid.size(),
                            base.model, base.dataset, base.epochs, base.seed, options.out_dir);
-  // Each run's record: from memory (serial) or from the children's files (parallel).
-  std::vector<nlohmann::json> records(grid.size());
-  std::optional<TrainResult> best_result;  // serial: the best model, still in memory
+  // Every run's files in <out-dir>/runs/: trained here one after another, or by child processes.
   const bool parallel = options.workers > 0 || !options.devices.empty();
   if (parallel) {
     if (Status ran = run_in_children(options, grid, args); !ran) return sweep_error(ran.error());
-    for (std::size_t i = 0; i < grid.size(); ++i) {
-      auto record = read_record(run_file(options, i, ".dlw.json"));
-      if (!record) return sweep_error(record.error());
-      records[i] = record.value();
-    }
   } else {
-    double best_accuracy = -1;
     for (std::size_t i = 0; i < grid.size(); ++i) {
+      if (auto earlier = earlier_run(options, i, grid[i])) {
+        std::cout << fmt::format("[{}/{}] {}: done by an earlier sweep, test accuracy {:.2f} % (reused; --fresh "
+                                 "trains it again)\n",
+                                 i + 1, grid.size(), grid[i].recipe(),
+                                 100 * (*earlier)["test"]["accuracy"].get<double>());
+        continue;
+      }
       std::cout << fmt::format("[{}/{}] {}\n", i + 1, grid.size(), grid[i].recipe());
       auto result = train(grid[i]);
       if (!result) return sweep_error(result.error());
-      records[i] = run_record(result.value());
-      if (result.value().test.accuracy > best_accuracy) {
-        best_accuracy = result.value().test.accuracy;
-        best_result = std::move(result).value();
-      }
+      if (Status written = write_model_files(result.value(), run_file(options, i, ".dlw"),
+                                             run_file(options, i, ".dlw.json"));
+          !written)
+        return sweep_error(written.error());
     }
+  }
+  std::vector<nlohmann::json> records(grid.size());
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    auto record = read_record(run_file(options, i, ".dlw.json"));
+    if (!record) return sweep_error(record.error());
+    records[i] = record.value();
   }
 
   TextTable table;
@@ -236,10 +269,7 @@ int run_sweep(SweepOptions options, const std::vector<std::string>& args) {
 
   // The best model: weights file and run record.
   const std::string weights_path = grid[best].output, record_path = grid[best].record;
-  if (best_result) {
-    if (Status written = write_model_files(*best_result, weights_path, record_path); !written)
-      return sweep_error(written.error());
-  } else {
+  {
     auto bytes = read_file(run_file(options, best, ".dlw"), 1ull << 30);
     if (!bytes) return sweep_error(bytes.error());
     nlohmann::json record = best_record;

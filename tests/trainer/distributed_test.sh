@@ -188,6 +188,19 @@ sweep)
   else fail "the parallel sweep's figures differ"; fi
   cmp -s "$work/serial/best.dlw" "$work/parallel/best.dlw" && echo "ok: the same best model, byte for byte" \
     || fail "the best models differ"
+  # Started again in the same folder, a sweep reuses what an earlier one finished with the same recipe:
+  # here runs 1, 2 and 4 (run 3's files removed, as if the sweep had stopped there).
+  cp "$work/parallel/sweep.csv" "$work/first.csv"
+  rm "$work/parallel/runs/run-3."*
+  "$digitlab" "${grid[@]}" --out-dir "$work/parallel" >"$work/again.log" 2>&1 || fail "the second sweep failed"
+  reused=$(grep -c "done by an earlier sweep" "$work/again.log")
+  [ "$reused" = 3 ] && grep -q "^\[3/4\] adam lr=0.1 " "$work/again.log" && echo "ok: 3 runs reused, run 3 trained again" \
+    || { fail "expected 3 reused runs, got $reused"; cat "$work/again.log"; }
+  diff <(cut -d, -f1-8 "$work/first.csv") <(cut -d, -f1-8 "$work/parallel/sweep.csv") >/dev/null \
+    && echo "ok: the same table" || fail "the resumed sweep's table differs"
+  # Another recipe reuses nothing.
+  "$digitlab" "${grid[@]}" --out-dir "$work/parallel" --epochs 2 >"$work/other.log" 2>&1 || fail "sweep --epochs 2 failed"
+  grep -q "done by an earlier sweep" "$work/other.log" && fail "a run of another recipe was reused"
   expect 2 "--devices 'gpu0': give GPUs as cuda:0,cuda:1" -- "$digitlab" "${grid[@]}" --out-dir "$work/bad" --devices gpu0
   # Without a GPU, --devices reaches the child's CUDA check, and the sweep says which run failed.
   if ! command -v nvidia-smi >/dev/null; then
