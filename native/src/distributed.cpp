@@ -316,12 +316,18 @@ Status DataParallel::exchange_peers() {
 std::string DataParallel::lost_ranks() const {
   const std::string here = host_name();
   std::vector<std::string> gone, elsewhere;
-  for (int r = 0; r < static_cast<int>(peers_.size()); ++r) {
-    if (r == rank_) continue;
-    if (peers_[r].host != here)
-      elsewhere.push_back(fmt::format("{} on {}", r, peers_[r].host));
-    else if (!process_running(peers_[r].pid))
-      gone.push_back(fmt::format("rank {} (pid {})", r, peers_[r].pid));
+  // A killed peer's sockets close while it is still exiting: give /proc up to 2 s to show it gone.
+  for (int attempt = 0; attempt < 40 && gone.empty(); ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    elsewhere.clear();
+    for (int r = 0; r < static_cast<int>(peers_.size()); ++r) {
+      if (r == rank_) continue;
+      if (peers_[r].host != here)
+        elsewhere.push_back(fmt::format("{} on {}", r, peers_[r].host));
+      else if (!process_running(peers_[r].pid))
+        gone.push_back(fmt::format("rank {} (pid {})", r, peers_[r].pid));
+    }
+    if (gone.empty() && elsewhere.size() + 1 == peers_.size()) break;  // no local peer to wait for
   }
   if (!gone.empty()) {
     std::string text;
