@@ -132,6 +132,24 @@ kill)
   grep -q "rank 1 (pid $rank1) is no longer running" "$work/rank0.log" && echo "ok: rank 0 names rank 1 by itself" \
     || { fail "rank 0 does not name rank 1"; tail -5 "$work/rank0.log"; }
   [ "$(cat "$work/kept.dlw")" = "previous weights" ] || fail "the weights file was replaced"
+
+  # A stuck worker (stopped, not dead): rank 0 gives up after --dist-timeout and says one may be stuck.
+  port=$((port + 1))
+  env RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$digitlab" train "${long[@]}" --dist-timeout 3 \
+    -o "$work/kept.dlw" >"$work/stuck0.log" 2>&1 &
+  rank0=$!
+  env RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$digitlab" train "${long[@]}" --dist-timeout 3 \
+    -o "$work/kept.dlw" >/dev/null 2>&1 &
+  rank1=$!
+  for _ in $(seq 1 600); do grep -q "Step \[40/" "$work/stuck0.log" && break; sleep 0.05; done
+  start=$(date +%s.%N); kill -STOP "$rank1"; wait "$rank0"; code=$?; end=$(date +%s.%N)
+  kill -9 "$rank1"; wait "$rank1" 2>/dev/null
+  seconds=$("$py" -c "print(f'{$end - $start:.2f}')")
+  [ "$code" = 1 ] && grep -q "a timeout: one may be stuck" "$work/stuck0.log" \
+    && "$py" -c "import sys; sys.exit(0 if $seconds < 20 else 1)" \
+    && echo "ok: a stuck rank 1 stopped rank 0 after $seconds s (--dist-timeout 3)" \
+    || { fail "a stuck worker: rank 0 exited $code after $seconds s"; tail -3 "$work/stuck0.log"; }
+  [ "$(cat "$work/kept.dlw")" = "previous weights" ] || fail "the weights file was replaced"
   ;;
 
 errors)
