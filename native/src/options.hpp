@@ -76,6 +76,7 @@ struct TrainOptions {
   std::string progress = "auto";      // auto (bar on a terminal) | on | off
   bool print_model = true;
   bool quiet = false;                 // one line per epoch (sweeps, benchmarks)
+  std::string log_prefix;             // before every printed line ("[3/8] ": a parallel sweep's run)
   bool write_outputs = true;          // weights, record and checkpoints (off for benchmarks)
   bool channels_last = true;          // CPU convolutions in NHWC (faster with oneDNN; same results)
 

@@ -118,7 +118,9 @@ int run_one(const SweepOptions& options, const std::vector<TrainOptions>& grid) 
                                   fmt::format("--run-index {} is outside the grid (1 to {})", options.run_index,
                                               grid.size())));
   const std::size_t index = static_cast<std::size_t>(options.run_index - 1);
-  auto result = train(grid[index]);
+  TrainOptions run = grid[index];
+  run.log_prefix = fmt::format("[{}/{}] ", index + 1, grid.size());  // its lines among the other runs'
+  auto result = train(run);
   if (!result) return sweep_error(result.error());
   if (Status written = write_model_files(result.value(), run_file(options, index, ".dlw"),
                                          run_file(options, index, ".dlw.json"));

@@ -209,17 +209,19 @@ class RunLog {
   RunLog(const TrainOptions& options, bool silent)
       : quiet_(options.quiet || silent),
         silent_(silent),
+        prefix_(options.log_prefix),
         bar_(!quiet_ && options.progress != "off" && (options.progress == "on" || is_terminal(stderr))) {}
   void line(const std::string& text) {
-    if (!quiet_) bar_.print_line(text);
+    if (!quiet_) bar_.print_line(prefix_ + text);
   }
   void always(const std::string& text) {
-    if (!silent_) bar_.print_line(text);
+    if (!silent_) bar_.print_line(prefix_ + text);
   }
   ProgressBar& bar() { return bar_; }
 
  private:
   bool quiet_, silent_;
+  std::string prefix_;
   ProgressBar bar_;
 };
 
