@@ -378,7 +378,7 @@ class Panel final : public TeachingPanel {
     ImGui::PopStyleColor();
     const bool editable = status_ == Status::idle || status_ == Status::done || status_ == Status::failed;
     ImGui::BeginDisabled(!editable);
-    const float width = 150.f * scale, gap = 2.f * ImGui::GetStyle().ItemSpacing.x;
+    const float width = 170.f * scale, gap = 2.f * ImGui::GetStyle().ItemSpacing.x;
     combo(tr("Dataset"), "dataset", &settings_.dataset, 2, [](int i) { return kDatasetNames[i]; }, width);
     ImGui::SameLine(0, gap);
     combo(tr("Model"), "model", &settings_.model, 3, model_label, width);
