@@ -223,7 +223,7 @@ class Panel final : public TeachingPanel {
     accuracies_.clear();
     log_.clear();
     final_ = Evaluation{};
-    last_epoch_ = 0, last_step_ = 0, global_step_ = 0, total_steps_ = 0, steps_per_epoch_ = 0;
+    last_epoch_ = 0, run_epochs_ = 0, last_step_ = 0, global_step_ = 0, total_steps_ = 0, steps_per_epoch_ = 0;
     images_trained_ = 0, training_seconds_ = 0, running_seconds_ = 0;
     training_frames_ = 0, longest_slice_ = 0, longest_piece_ = 0;
     piece_seconds_.clear();
@@ -252,7 +252,8 @@ class Panel final : public TeachingPanel {
     held_out_count_ = held_out_.count;
 
     TrainerOptions options;
-    options.epochs = settings_.epochs;
+    run_epochs_ = settings_.epochs;
+    options.epochs = run_epochs_;
     options.batch_size = kBatchSizes[settings_.batch];
     options.seed = kSeed;
     options.optimizer.kind = settings_.optimizer == 0 ? OptimizerKind::sgd : OptimizerKind::adam;
@@ -326,7 +327,7 @@ class Panel final : public TeachingPanel {
     images_trained_ += std::uint64_t(report.batch);
     losses_.emplace_back(float(double(report.global_step) / double(steps_per_epoch_)), report.loss);
     if (report.step % log_every_ == 0 || report.epoch_finished)
-      log_.push_back(format_text(tr("Epoch [%d/%d], Step [%lld/%lld], Loss: %.4f"), report.epoch, settings_.epochs,
+      log_.push_back(format_text(tr("Epoch [%d/%d], Step [%lld/%lld], Loss: %.4f"), report.epoch, run_epochs_,
                                  (long long)report.step, (long long)steps_per_epoch_, double(report.loss)));
     if (report.epoch_finished) {
       epoch_losses_.push_back(trainer_->epoch_mean_loss());
@@ -341,7 +342,7 @@ class Panel final : public TeachingPanel {
     evaluating_ = false;
     accuracies_.push_back(evaluation_.accuracy);
     log_.push_back(format_text(tr("Epoch [%d/%d]: mean loss %.4f, accuracy on the %d held-out images: %.2f %%"),
-                               last_epoch_, settings_.epochs, epoch_losses_.back(), int(held_out_.count),
+                               last_epoch_, run_epochs_, epoch_losses_.back(), int(held_out_.count),
                                100.0 * evaluation_.accuracy));
     final_ = evaluation_;
     if (trainer_->finished()) {
@@ -354,7 +355,7 @@ class Panel final : public TeachingPanel {
   double seconds_left() const {
     const double rate = images_per_second();
     if (!trainer_ || rate <= 0 || status_ == Status::done) return 0.0;
-    const double images_left = double(train_count_) * settings_.epochs - double(images_trained_);
+    const double images_left = double(train_count_) * run_epochs_ - double(images_trained_);
     return std::max(0.0, images_left) / rate;
   }
   std::vector<double> per_class_accuracy() const {
@@ -430,7 +431,7 @@ class Panel final : public TeachingPanel {
       case Status::running:
       case Status::paused:
       case Status::done: {
-        std::string line = format_text(tr("Epoch %d/%d, step %lld/%lld"), std::max(1, last_epoch_), settings_.epochs,
+        std::string line = format_text(tr("Epoch %d/%d, step %lld/%lld"), std::max(1, last_epoch_), run_epochs_,
                                        (long long)last_step_, (long long)steps_per_epoch_);
         if (images_per_second() > 0)
           line += format_text(tr(", %s images/s"), with_thousands(std::int64_t(images_per_second())).c_str());
@@ -460,7 +461,7 @@ class Panel final : public TeachingPanel {
     const float gap = ImGui::GetStyle().ItemSpacing.x * 2.f;
     const float chart_width = std::max(120.f, (width - gap) / 2.f);
     const float chart_height = 170.f * context.ui_scale;
-    const double epochs = double(settings_.epochs);
+    const double epochs = double(std::max(1, run_epochs_));
 
     ImGui::BeginGroup();
     float y_max = 0.f;
@@ -585,6 +586,7 @@ class Panel final : public TeachingPanel {
   std::vector<std::string> class_names_;
 
   std::optional<Trainer> trainer_;
+  int run_epochs_ = 0;  // the run's (the settings can change once it is done)
   std::int64_t log_every_ = 100;
   std::vector<double> piece_seconds_;  // what each piece of a step took last time (the budget's forecast)
   std::size_t piece_index_ = 0;
