@@ -75,8 +75,11 @@ TEST_CASE("train panel: Start trains the MLP on the subset, logs, measures, paus
   const std::vector<std::uint8_t> images = band_images(&labels);
   app.asset_arrived(images_path, ByteSpan(gzip_stored(images)));
   app.asset_arrived(labels_path, ByteSpan(gzip_stored(labels)));
-  imgui.frame(app);
+  imgui.frame(app);  // parses the subset
+  CHECK(train_state(app)["status"] == "loading");
+  imgui.frame(app);  // creates the Trainer (each in a frame of its own)
   t = train_state(app);
+  CHECK(t["global_step"] == 0);
   CHECK(t["status"] == "running");
   CHECK(t["train_images"] == 800);
   CHECK(t["held_out_images"] == 200);

@@ -68,10 +68,13 @@ std::string minutes_seconds(double seconds) {
   return format_text("%ld:%02ld", total / 60, total % 60);
 }
 
-bool combo(const char* label, const char* id, int* index, int count, const char* (*name)(int), float width) {
+// A combo box of `count` choices; its rectangle (for tests and the page) goes into *rect.
+bool combo(const char* label, const char* id, int* index, int count, const char* (*name)(int), float width, Rect* rect) {
   bool changed = false;
   ImGui::SetNextItemWidth(width);
-  if (ImGui::BeginCombo(widgets::labelled(label, id).c_str(), name(*index))) {
+  const bool open = ImGui::BeginCombo(widgets::labelled(label, id).c_str(), name(*index));
+  *rect = widgets::item_rect();
+  if (open) {
     for (int i = 0; i < count; ++i)
       if (ImGui::Selectable(name(i), i == *index) && i != *index) {
         *index = i;
@@ -85,8 +88,13 @@ bool combo(const char* label, const char* id, int* index, int count, const char*
 class Panel final : public TeachingPanel {
  public:
   void draw(PanelContext& context) override {
-    update_data(context);
-    if (status_ == Status::running) run_slice();
+    // Parsing the subset, creating the Trainer and training each take a frame of their own (none of them
+    // small): a frame that parsed does not also start, one that started does not also train.
+    const bool parsed = update_data(context);
+    if (status_ == Status::loading && !parsed && subset_ && subset_->dataset == kDatasets[settings_.dataset])
+      begin_run();
+    else if (status_ == Status::running)
+      run_slice();
     draw_settings(context);
     draw_buttons(context);
     draw_progress(context);
@@ -130,6 +138,10 @@ class Panel final : public TeachingPanel {
     json.key("training_frames").integer(training_frames_).key("training_seconds").number(training_seconds_);
     json.key("longest_slice_ms").number(1000.0 * longest_slice_);
     json.key("longest_piece_ms").number(1000.0 * longest_piece_);
+    json.key("longest_snapshot_ms").number(1000.0 * longest_snapshot_);
+    json.key("snapshot_ms").begin_array();
+    for (double seconds : snapshot_seconds_) json.number(1000.0 * seconds);
+    json.end_array();
     json.key("per_class_accuracy").begin_array();
     for (double accuracy : per_class_accuracy()) json.number(accuracy);
     json.end_array();
@@ -141,6 +153,9 @@ class Panel final : public TeachingPanel {
     }
     json.end_array();
     json.key("problem").string(problem_);
+    json.key("setting_rects").begin_object();
+    for (int i = 0; i < 7; ++i) json.key(kSettingNames[i]).rect(setting_rects_[i]);
+    json.end_object();
     json.key("start_rect").rect(start_rect_).key("pause_rect").rect(pause_rect_).key("reset_rect").rect(reset_rect_);
     json.end_object();
   }
@@ -150,11 +165,11 @@ class Panel final : public TeachingPanel {
 
   // ---- the data: the shipped subset, split into a training part and a held-out part ---------------------------
 
-  // Follows the chosen dataset's subset files; starts a run that waited for them.
-  void update_data(PanelContext& context) {
+  // Follows the chosen dataset's subset files once Start wants them; true in the frame that parsed them.
+  bool update_data(PanelContext& context) {
     const std::string dataset = kDatasets[settings_.dataset];
-    if (subset_ && subset_->dataset == dataset) return;
-    if (status_ != Status::loading && !data_wanted_) return;  // nothing fetched until Start
+    if (subset_ && subset_->dataset == dataset) return false;
+    if (status_ != Status::loading && !data_wanted_) return false;  // nothing fetched until Start
     const Asset& images = context.assets.request(test_subset_images_path(dataset));
     const Asset& labels = context.assets.request(test_subset_labels_path(dataset));
     const std::string paths[2] = {test_subset_images_path(dataset), test_subset_labels_path(dataset)};
@@ -164,23 +179,23 @@ class Panel final : public TeachingPanel {
         fail(format_text(tr("The site has no test subset for %s (%s: %s): rebuild it with the wasm preset (make demo)."),
                          dataset.c_str(), paths[f].c_str(), files[f]->error.c_str()));
         data_wanted_ = false;
-        return;
+        return false;
       }
     }
-    if (images.state != Asset::State::ready || labels.state != Asset::State::ready) return;
+    if (images.state != Asset::State::ready || labels.state != Asset::State::ready) return false;
     auto parsed = parse_test_subset(dataset, ByteSpan(images.bytes), ByteSpan(labels.bytes));
     data_wanted_ = false;
     if (!parsed.ok()) {
       fail(parsed.error().to_string());
-      return;
+      return true;
     }
     if (parsed.value().size() <= kHeldOut || parsed.value().images.rows != 28 || parsed.value().images.cols != 28) {
       fail(format_text(tr("The test subset for %s has %u images; training here needs more than %d."), dataset.c_str(),
                        parsed.value().size(), int(kHeldOut)));
-      return;
+      return true;
     }
     subset_ = std::make_unique<TestSubset>(std::move(parsed.value()));
-    if (status_ == Status::loading) begin_run();
+    return true;
   }
 
   void fail(std::string why) {
@@ -211,7 +226,7 @@ class Panel final : public TeachingPanel {
       update_data(context);
       return;
     }
-    begin_run();
+    status_ = Status::loading;  // the next frame creates the Trainer
   }
 
   void clear_run() {
@@ -225,8 +240,9 @@ class Panel final : public TeachingPanel {
     final_ = Evaluation{};
     last_epoch_ = 0, run_epochs_ = 0, last_step_ = 0, global_step_ = 0, total_steps_ = 0, steps_per_epoch_ = 0;
     images_trained_ = 0, training_seconds_ = 0, running_seconds_ = 0;
-    training_frames_ = 0, longest_slice_ = 0, longest_piece_ = 0;
+    training_frames_ = 0, longest_slice_ = 0, longest_piece_ = 0, longest_snapshot_ = 0;
     piece_seconds_.clear();
+    snapshot_seconds_.clear();
     piece_index_ = 0;
     train_count_ = held_out_count_ = 0;
     last_running_frame_.reset();
@@ -286,10 +302,21 @@ class Panel final : public TeachingPanel {
     int pieces = 0;
     while (status_ == Status::running) {
       const double elapsed = seconds_since(start);
+      if (evaluating_ && !evaluation_model_) {
+        // The model as trained so far (a copy, its weights packed for forward()): the deep MLP's takes tens
+        // of milliseconds, so it starts a frame of its own.
+        if (pieces > 0) break;
+        const Clock::time_point t0 = Clock::now();
+        evaluation_model_ = trainer_->model();
+        snapshot_seconds_.push_back(seconds_since(t0));
+        longest_snapshot_ = std::max(longest_snapshot_, snapshot_seconds_.back());
+        ++pieces;
+        continue;
+      }
       if (evaluating_) {
         if (pieces > 0 && elapsed + evaluation_piece_seconds_ > kTrainBudgetSeconds) break;
         const Clock::time_point t0 = Clock::now();
-        auto part = evaluate(evaluation_model_, held_out_.slice(evaluated_, kEvaluationSlice));
+        auto part = evaluate(*evaluation_model_, held_out_.slice(evaluated_, kEvaluationSlice));
         evaluation_piece_seconds_ = seconds_since(t0);
         ++pieces;
         if (!part.ok()) return fail(part.error().to_string());
@@ -331,7 +358,7 @@ class Panel final : public TeachingPanel {
                                  (long long)report.step, (long long)steps_per_epoch_, double(report.loss)));
     if (report.epoch_finished) {
       epoch_losses_.push_back(trainer_->epoch_mean_loss());
-      evaluation_model_ = trainer_->model();
+      evaluation_model_.reset();  // taken at the start of the next slice
       evaluation_ = Evaluation{};
       evaluated_ = 0;
       evaluating_ = true;
@@ -340,6 +367,7 @@ class Panel final : public TeachingPanel {
 
   void finish_evaluation() {
     evaluating_ = false;
+    evaluation_model_.reset();
     accuracies_.push_back(evaluation_.accuracy);
     log_.push_back(format_text(tr("Epoch [%d/%d]: mean loss %.4f, accuracy on the %d held-out images: %.2f %%"),
                                last_epoch_, run_epochs_, epoch_losses_.back(), int(held_out_.count),
@@ -380,26 +408,27 @@ class Panel final : public TeachingPanel {
     const bool editable = status_ == Status::idle || status_ == Status::done || status_ == Status::failed;
     ImGui::BeginDisabled(!editable);
     const float width = 170.f * scale, gap = 2.f * ImGui::GetStyle().ItemSpacing.x;
-    combo(tr("Dataset"), "dataset", &settings_.dataset, 2, [](int i) { return kDatasetNames[i]; }, width);
+    combo(tr("Dataset"), "dataset", &settings_.dataset, 2, [](int i) { return kDatasetNames[i]; }, width,
+          &setting_rects_[0]);
     ImGui::SameLine(0, gap);
-    combo(tr("Model"), "model", &settings_.model, 3, model_label, width);
+    combo(tr("Model"), "model", &settings_.model, 3, model_label, width, &setting_rects_[1]);
     ImGui::SameLine(0, gap);
     ImGui::SetNextItemWidth(width);
     ImGui::SliderInt(widgets::labelled(tr("Epochs"), "epochs").c_str(), &settings_.epochs, 1, 20);
-    combo(tr("Optimizer"), "optimizer", &settings_.optimizer, 2, optimizer_label, width);
+    combo(tr("Optimizer"), "optimizer", &settings_.optimizer, 2, optimizer_label, width, &setting_rects_[2]);
     ImGui::SameLine(0, gap);
     combo(tr("Learning rate"), "rate", &settings_.rate, 6,
           [](int i) { static char text[16]; std::snprintf(text, sizeof text, "%g", kLearningRates[i]); return (const char*)text; },
-          width);
+          width, &setting_rects_[3]);
     ImGui::SameLine(0, gap);
-    combo(tr("Scheduler"), "scheduler", &settings_.scheduler, 3, scheduler_label, width);
+    combo(tr("Scheduler"), "scheduler", &settings_.scheduler, 3, scheduler_label, width, &setting_rects_[4]);
     combo(tr("Batch size"), "batch", &settings_.batch, 5,
           [](int i) { static char text[16]; std::snprintf(text, sizeof text, "%d", kBatchSizes[i]); return (const char*)text; },
-          width);
+          width, &setting_rects_[5]);
     ImGui::SameLine(0, gap);
     combo(tr("Training images"), "train-size", &settings_.train_size, 4,
           [](int i) { static char text[16]; std::snprintf(text, sizeof text, "%d", kTrainSizes[i]); return (const char*)text; },
-          width);
+          width, &setting_rects_[6]);
     ImGui::EndDisabled();
   }
 
@@ -592,7 +621,7 @@ class Panel final : public TeachingPanel {
   std::size_t piece_index_ = 0;
   // After each epoch: the model as trained so far, evaluated on the held-out images a slice at a time.
   bool evaluating_ = false;
-  Model evaluation_model_;
+  std::optional<Model> evaluation_model_;
   Evaluation evaluation_, final_;
   std::size_t evaluated_ = 0;
   double evaluation_piece_seconds_ = 0;
@@ -611,9 +640,14 @@ class Panel final : public TeachingPanel {
   double training_seconds_ = 0, running_seconds_ = 0;
   std::optional<Clock::time_point> last_running_frame_;
   std::int64_t training_frames_ = 0;
-  double longest_slice_ = 0, longest_piece_ = 0;
+  double longest_slice_ = 0, longest_piece_ = 0, longest_snapshot_ = 0;
+  std::vector<double> snapshot_seconds_;  // what each epoch's Trainer::model() took
 
   Rect start_rect_, pause_rect_, reset_rect_;
+  // The settings' combo boxes as last drawn, in kSettingNames order.
+  static constexpr const char* kSettingNames[] = {"dataset", "model", "optimizer", "learning_rate", "scheduler",
+                                                  "batch_size", "train_images"};
+  Rect setting_rects_[7];
 };
 
 }  // namespace
