@@ -203,6 +203,7 @@ class Panel final : public TeachingPanel {
     status_ = Status::failed;
     trainer_.reset();
     evaluating_ = false;
+    evaluation_model_.reset();
   }
 
   // ---- the run --------------------------------------------------------------------------------------------------
@@ -232,6 +233,7 @@ class Panel final : public TeachingPanel {
   void clear_run() {
     trainer_.reset();
     evaluating_ = false;
+    evaluation_model_.reset();  // a Reset during an evaluation must not hand the old model to the next run
     problem_.clear();
     losses_.clear();
     epoch_losses_.clear();
