@@ -16,6 +16,7 @@ std::unique_ptr<TeachingPanel> make_teaching_panel(PanelId id) {
     case PanelId::training: return make_training_panel();
     case PanelId::compare: return make_compare_panel();
     case PanelId::number: return make_number_panel();
+    case PanelId::train: return make_train_panel();
     case PanelId::draw:
     case PanelId::prediction:
     case PanelId::input:

@@ -3,7 +3,7 @@
 // timings), and the sweep tables the manifest lists (sortable, best run marked, accuracy bars).
 // The files are read by training_record.cpp. Read next: training_record.hpp, scripts/train-zoo.mjs.
 //
-// Sections: plotting (axes, ticks, hover) - the three charts - the sweep table - the panel and its state.
+// Sections: the three charts (drawn with widgets.hpp's chart helpers) - the sweep table - the panel and its state.
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
@@ -28,12 +28,6 @@ constexpr ImU32 kAccuracyColor = IM_COL32(235, 120, 20, 255);  // orange
 constexpr ImU32 kRateColor = IM_COL32(40, 160, 90, 255);       // green
 
 
-ImU32 style_color(ImGuiCol id, float alpha = 1.f) {
-  ImVec4 c = ImGui::GetStyleColorVec4(id);
-  c.w *= alpha;
-  return ImGui::ColorConvertFloat4ToU32(c);
-}
-
 std::string with_commas(long long n) {
   std::string digits = std::to_string(n < 0 ? -n : n), out;
   for (std::size_t i = 0; i < digits.size(); ++i) {
@@ -43,119 +37,13 @@ std::string with_commas(long long n) {
   return n < 0 ? "-" + out : out;
 }
 
-// ---- plotting ------------------------------------------------------------------------------------------------
-
-// A tick step of 1, 2 or 5 times a power of ten that gives about `count` ticks over `range`.
-double nice_step(double range, int count) {
-  const double raw = range / std::max(count, 1);
-  const double power = std::pow(10.0, std::floor(std::log10(raw)));
-  const double fraction = raw / power;
-  return (fraction < 1.5 ? 1.0 : fraction < 3.5 ? 2.0 : fraction < 7.5 ? 5.0 : 10.0) * power;
-}
-
-void format_tick(char* buffer, std::size_t size, double value, double step) {
-  if (std::fabs(value) < step * 1e-6) value = 0;
-  const int decimals = step >= 1 ? 0 : std::min(6, int(std::ceil(-std::log10(step) - 1e-9)));
-  std::snprintf(buffer, size, "%.*f", decimals, value);
-}
-
-// A chart: a title line, a framed data area with ticks and grid, an x label under the axis. to_screen maps
-// data to pixels; hovered is true when the mouse is over the data area.
-struct Chart {
-  ImVec2 p0, p1;  // the data area
-  double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
-  bool hovered = false;
-  ImVec2 to_screen(double x, double y) const {
-    return ImVec2(p0.x + float((x - x_min) / (x_max - x_min)) * (p1.x - p0.x),
-                  p1.y - float((y - y_min) / (y_max - y_min)) * (p1.y - p0.y));
-  }
-  double x_at(float screen_x) const { return x_min + double((screen_x - p0.x) / (p1.x - p0.x)) * (x_max - x_min); }
-};
-
-// Lays out a chart of the given outer size at the cursor and draws its frame, grid, ticks and labels.
-// x ticks are whole epochs (at most about 8 labelled).
-Chart begin_chart(const char* id, ImVec2 size, const char* title, const char* y_label, const char* x_label,
-                  double x_min, double x_max, double y_min, double y_max, bool y_percent = false) {
-  Chart chart;
-  chart.x_min = x_min, chart.x_max = x_max > x_min ? x_max : x_min + 1;
-  chart.y_min = y_min, chart.y_max = y_max > y_min ? y_max : y_min + 1;
-  const ImVec2 origin = ImGui::GetCursorScreenPos();
-  ImGui::InvisibleButton(id, size);
-  chart.hovered = ImGui::IsItemHovered();
-  ImDrawList* draw = ImGui::GetWindowDrawList();
-  const float line = ImGui::GetTextLineHeight();
-  const float left = ImGui::CalcTextSize("0.0000").x + 6.f;
-  chart.p0 = ImVec2(origin.x + left, origin.y + line * 1.3f);
-  chart.p1 = ImVec2(origin.x + size.x - 8.f, origin.y + size.y - line * 2.2f);
-  const ImU32 text = style_color(ImGuiCol_Text), faint = style_color(ImGuiCol_TextDisabled),
-              grid = style_color(ImGuiCol_TextDisabled, 0.25f);
-
-  // The y label over the tick labels, the title centred over the data area.
-  draw->AddText(ImVec2(origin.x, origin.y), faint, y_label);
-  const float title_width = ImGui::CalcTextSize(title).x;
-  draw->AddText(ImVec2(std::max(chart.p0.x, (chart.p0.x + chart.p1.x - title_width) * 0.5f), origin.y), text, title);
-  draw->AddRectFilled(chart.p0, chart.p1, style_color(ImGuiCol_FrameBg, 0.5f));
-  char label[32];
-  const double y_step = nice_step(chart.y_max - chart.y_min, 4);
-  for (double y = std::ceil(chart.y_min / y_step - 1e-9) * y_step; y <= chart.y_max + y_step * 1e-6; y += y_step) {
-    const ImVec2 at = chart.to_screen(chart.x_min, y);
-    draw->AddLine(ImVec2(chart.p0.x, at.y), ImVec2(chart.p1.x, at.y), grid);
-    format_tick(label, sizeof label, y_percent ? 100 * y : y, y_percent ? 100 * y_step : y_step);
-    const ImVec2 label_size = ImGui::CalcTextSize(label);
-    draw->AddText(ImVec2(chart.p0.x - label_size.x - 4.f, at.y - label_size.y * 0.5f), faint, label);
-  }
-  const double x_step = std::max(1.0, nice_step(chart.x_max - chart.x_min, 8));
-  for (double x = std::ceil(chart.x_min / x_step - 1e-9) * x_step; x <= chart.x_max + 1e-6; x += x_step) {
-    const ImVec2 at = chart.to_screen(x, chart.y_min);
-    draw->AddLine(ImVec2(at.x, chart.p0.y), ImVec2(at.x, chart.p1.y), grid);
-    std::snprintf(label, sizeof label, "%.0f", std::fabs(x) < 1e-9 ? 0.0 : x);  // never "-0"
-    const ImVec2 label_size = ImGui::CalcTextSize(label);
-    draw->AddText(ImVec2(at.x - label_size.x * 0.5f, chart.p1.y + 2.f), faint, label);
-  }
-  draw->AddRect(chart.p0, chart.p1, faint);
-  // The x label centred under the tick labels.
-  const ImVec2 x_label_size = ImGui::CalcTextSize(x_label);
-  draw->AddText(ImVec2((chart.p0.x + chart.p1.x - x_label_size.x) * 0.5f, chart.p1.y + line + 3.f), faint, x_label);
-  return chart;
-}
-
-void polyline(const Chart& chart, const std::vector<ImVec2>& data, ImU32 color, float thickness) {
-  std::vector<ImVec2> points;
-  points.reserve(data.size());
-  for (const ImVec2& point : data) points.push_back(chart.to_screen(point.x, point.y));
-  ImDrawList* draw = ImGui::GetWindowDrawList();
-  draw->PushClipRect(chart.p0, chart.p1, true);
-  draw->AddPolyline(points.data(), int(points.size()), color, ImDrawFlags_None, thickness);
-  draw->PopClipRect();
-}
-
-void markers(const Chart& chart, const std::vector<ImVec2>& data, ImU32 color, float radius) {
-  ImDrawList* draw = ImGui::GetWindowDrawList();
-  for (const ImVec2& point : data) draw->AddCircleFilled(chart.to_screen(point.x, point.y), radius, color);
-}
-
-// A legend entry: a short line in the series' colour, then its text, on the current line.
-void legend(ImU32 color, const char* text) {
-  const ImVec2 at = ImGui::GetCursorScreenPos();
-  const float line = ImGui::GetTextLineHeight();
-  ImGui::GetWindowDrawList()->AddLine(ImVec2(at.x, at.y + line * 0.5f), ImVec2(at.x + line * 1.2f, at.y + line * 0.5f),
-                                      color, 3.f);
-  ImGui::Dummy(ImVec2(line * 1.4f, line));
-  ImGui::SameLine(0, 2.f);
-  ImGui::TextUnformatted(text);
-}
-
-// Index of the point nearest the mouse along x, -1 when the chart is not hovered.
-int hovered_point(const Chart& chart, const std::vector<ImVec2>& data) {
-  if (!chart.hovered || data.empty()) return -1;
-  const double x = chart.x_at(ImGui::GetIO().MousePos.x);
-  int best = 0;
-  for (std::size_t i = 1; i < data.size(); ++i)
-    if (std::fabs(data[i].x - x) < std::fabs(data[std::size_t(best)].x - x)) best = int(i);
-  ImGui::GetWindowDrawList()->AddCircle(chart.to_screen(data[std::size_t(best)].x, data[std::size_t(best)].y), 5.f,
-                                        style_color(ImGuiCol_Text), 0, 1.5f);
-  return best;
-}
+using widgets::Chart;
+using widgets::begin_chart;
+using widgets::hovered_point;
+using widgets::legend;
+using widgets::markers;
+using widgets::polyline;
+using widgets::style_color;
 
 // ---- the panel -------------------------------------------------------------------------------------------------
 
