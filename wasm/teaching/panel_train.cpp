@@ -1,7 +1,8 @@
 // The "train" teaching panel (panels.hpp): the tutorial's training loop run in the page with the core's
 // Trainer (shared/include/digitlab/train.hpp) on the site's shipped test subset, time-sliced: each frame
 // runs Trainer::advance() pieces for at most kTrainBudgetSeconds (a clock decides), so the page stays
-// responsive and needs no worker or COOP/COEP headers. Read next: shared/include/digitlab/train.hpp, docs/core.md ("Training").
+// responsive and needs no worker or COOP/COEP headers.
+// Read next: shared/include/digitlab/train.hpp, docs/core.md ("Training").
 //
 // Sections: the choices - the data (the shipped subset, split) - the run (start, slices, epochs, held-out
 // evaluation) - drawing (settings, buttons, progress, charts, log, results) - the state.
