@@ -6,6 +6,7 @@
 #include "digitlab/kernels.hpp"
 
 #include "conv_wide.hpp"
+#include "vec4.hpp"
 
 #include <Eigen/Core>
 
@@ -21,19 +22,14 @@ namespace kernels {
 // ---- 1. Vector helpers ------------------------------------------------------------------------------
 // A GCC/Clang vector of 4 floats: SSE2 natively, SIMD128 under Emscripten (-msimd128). memcpy gives
 // unaligned loads and stores without breaking aliasing rules.
-typedef float f32x4 __attribute__((vector_size(16)));
-typedef std::int32_t i32x4 __attribute__((vector_size(16)));
+using vec4::f32x4;
+using vec4::i32x4;
+using vec4::load4;
+using vec4::splat;
+using vec4::store4;
 
 namespace {
 
-inline f32x4 load4(const float* p) {
-  f32x4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store4(float* p, f32x4 v) { std::memcpy(p, &v, sizeof v); }
-// Broadcast by construction, not by `f32x4{} + s`: adding +0 would turn -0 into +0.
-inline f32x4 splat(float s) { return f32x4{s, s, s, s}; }
 
 using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 

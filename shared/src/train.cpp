@@ -23,15 +23,16 @@
 #include "digitlab/architectures.hpp"
 #include "digitlab/kernels.hpp"
 #include "digitlab/train_gemm.hpp"
+#include "vec4.hpp"
 
 namespace digitlab {
 namespace {
 
 using train_gemm::MatrixView;
 
-// GCC/Clang vectors of 4 (SSE2 natively, SIMD128 in wasm), as in kernels.cpp.
-typedef float f32x4 __attribute__((vector_size(16)));
-typedef std::int32_t i32x4 __attribute__((vector_size(16)));
+// GCC/Clang vectors of 4 (SSE2 natively, SIMD128 in wasm): vec4.hpp.
+using vec4::f32x4;
+using vec4::i32x4;
 
 // ---- 1. Deterministic maths ---------------------------------------------------------------------------
 // libm's log and cos differ between glibc and Emscripten's musl; these use + - * / and sqrt only.

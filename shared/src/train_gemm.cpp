@@ -9,24 +9,22 @@
 #include <algorithm>
 #include <cstring>
 
+#include "vec4.hpp"
+
 namespace digitlab {
 namespace train_gemm {
 namespace {
 
-typedef float f32x4 __attribute__((vector_size(16)));
+using vec4::f32x4;
+using vec4::load4;
+using vec4::splat;
+using vec4::store4;
 
 constexpr int kRows = 4;      // rows of C per register tile
 constexpr int kColumns = 8;   // columns of C per register tile (two vectors)
 constexpr int kColumnChunk = 256;
 constexpr int kDepthChunk = 256;  // packed B: (256 k, 256 columns) = 256 KB, in L2
 
-inline f32x4 load4(const float* p) {
-  f32x4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store4(float* p, f32x4 v) { std::memcpy(p, &v, sizeof v); }
-inline f32x4 splat(float s) { return f32x4{s, s, s, s}; }
 
 // panel (k, 8): columns [column, column + 8) of b, zeros past n.
 void pack_b_panel(const MatrixView& b, int n, int k, int column, float* panel) {
