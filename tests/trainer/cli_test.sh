@@ -6,22 +6,8 @@
 set -uo pipefail
 case_name=$1 digitlab=$2 data=$3 work=$4/$1
 rm -rf "$work" && mkdir -p "$work"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect CODE REGEX -- COMMAND...: the exit code must be CODE and the output (stdout + stderr) match REGEX.
-expect() {
-  local want_code=$1 pattern=$2; shift 3
-  local output code
-  output=$("$@" 2>&1); code=$?
-  if [ "$code" != "$want_code" ]; then
-    fail "exit code $code (expected $want_code) from: $*"; echo "$output" | tail -15; return
-  fi
-  if ! grep -Eq -- "$pattern" <<<"$output"; then
-    fail "output does not match /$pattern/ from: $*"; echo "$output" | tail -15; return
-  fi
-  echo "ok: exit $code, /$pattern/ <- ${*:2}"
-}
+# shellcheck source=check_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"  # fail, expect
 
 # A small, fast recipe: the CNN (batch norm, dropout) on 640 training images, 2 epochs of 10 steps.
 # (CLI11 refuses an option given twice: cases that change one option spell the list out.)

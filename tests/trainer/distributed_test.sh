@@ -11,23 +11,9 @@
 set -uo pipefail
 case_name=$1 digitlab=$2 data=$3 work=$4/$1
 rm -rf "$work" && mkdir -p "$work"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# shellcheck source=check_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"  # fail, expect
 py=/usr/bin/python3  # Debian's, with python3-torch (scripts/setup installs it)
-
-# expect CODE REGEX -- COMMAND...: the exit code must be CODE and the output (stdout + stderr) match REGEX.
-expect() {
-  local want_code=$1 pattern=$2; shift 3
-  local output code
-  output=$("$@" 2>&1); code=$?
-  if [ "$code" != "$want_code" ]; then
-    fail "exit code $code (expected $want_code) from: $*"; echo "$output" | tail -15; return
-  fi
-  if ! grep -Eq -- "$pattern" <<<"$output"; then
-    fail "output does not match /$pattern/ from: $*"; echo "$output" | tail -15; return
-  fi
-  echo "ok: exit $code, /$pattern/ <- ${*:2}"
-}
 
 # Largest |difference| between two weights files' tensors (through `digitlab export` and torch.load).
 max_weight_difference() {
