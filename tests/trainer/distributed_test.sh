@@ -104,12 +104,21 @@ kill)
   ls -a "$work" | grep -q '\.tmp-' && fail "a temporary file was left behind: $(ls -a "$work")"
 
   # torchrun's way (no launcher): two workers started by hand, rank 1 killed; rank 0 stops by itself.
+  # Starts ranks 0 and 1 of the long run by hand on port $1 (their logs $2 and $3, more options after),
+  # sets rank0 and rank1 to their pids and returns once rank 0 has logged step 40.
+  start_two_ranks() {
+    local port=$1 log0=$2 log1=$3
+    shift 3
+    env RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$digitlab" train "${long[@]}" "$@" \
+      -o "$work/kept.dlw" >"$log0" 2>&1 &
+    rank0=$!
+    env RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$digitlab" train "${long[@]}" "$@" \
+      -o "$work/kept.dlw" >"$log1" 2>&1 &
+    rank1=$!
+    for _ in $(seq 1 600); do grep -q "Step \[40/" "$log0" && break; sleep 0.05; done
+  }
   port=$((20000 + RANDOM % 20000))
-  env RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$digitlab" train "${long[@]}" -o "$work/kept.dlw" >"$work/rank0.log" 2>&1 &
-  rank0=$!
-  env RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$digitlab" train "${long[@]}" -o "$work/kept.dlw" >"$work/rank1.log" 2>&1 &
-  rank1=$!
-  for _ in $(seq 1 600); do grep -q "Step \[40/" "$work/rank0.log" && break; sleep 0.05; done
+  start_two_ranks $port "$work/rank0.log" "$work/rank1.log"
   start=$(date +%s.%N); kill -9 "$rank1"; wait "$rank1" 2>/dev/null; wait "$rank0"; code=$?; end=$(date +%s.%N)
   seconds=$("$py" -c "print(f'{$end - $start:.2f}')")
   [ "$code" = 1 ] || fail "rank 0 exited with $code, expected 1"
@@ -121,13 +130,7 @@ kill)
 
   # A stuck worker (stopped, not dead): rank 0 gives up after --dist-timeout and says one may be stuck.
   port=$((port + 1))
-  env RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$digitlab" train "${long[@]}" --dist-timeout 3 \
-    -o "$work/kept.dlw" >"$work/stuck0.log" 2>&1 &
-  rank0=$!
-  env RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$digitlab" train "${long[@]}" --dist-timeout 3 \
-    -o "$work/kept.dlw" >/dev/null 2>&1 &
-  rank1=$!
-  for _ in $(seq 1 600); do grep -q "Step \[40/" "$work/stuck0.log" && break; sleep 0.05; done
+  start_two_ranks $port "$work/stuck0.log" /dev/null --dist-timeout 3
   start=$(date +%s.%N); kill -STOP "$rank1"; wait "$rank0"; code=$?; end=$(date +%s.%N)
   kill -9 "$rank1"; wait "$rank1" 2>/dev/null
   seconds=$("$py" -c "print(f'{$end - $start:.2f}')")
