@@ -128,7 +128,7 @@ class Panel final : public TeachingPanel {
     if (error_.empty()) json.null();
     else json.string(error_);
     json.key("updates").integer(updates_);
-    json.key("controls").begin_object().key("patch").rect(patch_box_).key("fill").rect(fill_box_);
+    json.key("controls").begin_object().key("patch").rect(patch_box_);
     json.key("step").rect(step_box_).key("target").rect(target_box_).end_object();
     if (has_saliency_) {
       json.key("label").integer(saliency_.label).key("class").string(class_of(saliency_.label));
@@ -202,15 +202,6 @@ class Panel final : public TeachingPanel {
       ImGui::EndCombo();
     }
     patch_box_ = widgets::item_rect();
-    ImGui::SameLine();
-    ImGui::SetNextItemWidth(110.f * scale);
-    const char* fills[2] = {tr("background"), tr("grey")};
-    if (ImGui::BeginCombo(widgets::labelled(tr("filled with"), "fill").c_str(), fills[fill_])) {
-      for (int i = 0; i < 2; ++i)
-        if (ImGui::Selectable(fills[i], i == fill_) && i != fill_) fill_ = i, restart_occlusion_ = true;
-      ImGui::EndCombo();
-    }
-    fill_box_ = widgets::item_rect();
     ImGui::SameLine(0.f, 3.f * ImGui::GetStyle().ItemSpacing.x);
     char step_name[16];
     std::snprintf(step_name, sizeof step_name, "%d/255", kStepSizes[step_]);
@@ -286,7 +277,6 @@ class Panel final : public TeachingPanel {
     if (restart_occlusion_) {
       OcclusionOptions options;
       options.patch = kPatchSizes[patch_];
-      options.fill = fill_ == 0 ? 0.f : 0.5f;
       occlusion_frames_ = 0;
       if (Status started = occlusion_.start(model, image_, options); !started) error_ = started.error().to_string();
     }
@@ -316,7 +306,7 @@ class Panel final : public TeachingPanel {
 
   void draw_results(PanelContext& context) {
     if (!context.catalog.has_model()) {
-      ImGui::TextWrapped("%s", tr("No model is loaded yet: pick one in the Model panel (or wait for the default)."));
+      ImGui::TextWrapped("%s", tr("No model is loaded yet: wait for it, or pick one in the Model panel."));
       return;
     }
     if (!error_.empty()) {
@@ -326,7 +316,7 @@ class Panel final : public TeachingPanel {
       return;
     }
     if (!has_saliency_) {
-      ImGui::TextWrapped("%s", tr("Draw a digit: this panel shows which pixels the model's answer depends on, and the smallest change that makes it answer something else."));
+      ImGui::TextWrapped("%s", tr("Draw a digit: see which pixels the answer depends on, and the smallest change that alters it."));
       return;
     }
     const float scale = context.ui_scale;
@@ -339,7 +329,7 @@ class Panel final : public TeachingPanel {
 
     // Row 1: the input, the saliency map, the occlusion map.
     ImGui::BeginGroup();
-    ImGui::Text(tr("Input: %s (%.0f %%)"), label.c_str(), 100.0 * saliency_.probability);
+    ImGui::Text(tr("Model: %s (%.0f %%)"), label.c_str(), 100.0 * saliency_.probability);
     widgets::gray_image("input", image_.data(), kSide, kSide, cell);
     ImGui::EndGroup();
     ImGui::SameLine(0.f, spacing);
@@ -348,7 +338,7 @@ class Panel final : public TeachingPanel {
     ImGui::TextUnformatted(tr("Saliency (logit gradient)"));
     signed_map("saliency", image_, saliency_.gradient, saliency_.largest, cell);
     saliency_box_ = widgets::item_rect();
-    if (ImGui::IsItemHovered()) hover_value(saliency_.gradient, saliency_box_, cell, tr("logit change per unit of ink: %+.3g"));
+    if (ImGui::IsItemHovered()) hover_value(saliency_.gradient, saliency_box_, cell, "%+.3g");
     signed_legend(saliency_.largest, column_w);
     ImGui::TextDisabled(tr("red: more ink here raises %s; blue: lowers it"), label.c_str());
     ImGui::PopTextWrapPos();
@@ -363,7 +353,7 @@ class Panel final : public TeachingPanel {
     for (float d : drops) largest = std::max(largest, std::fabs(d));
     signed_map("occlusion", image_, drops, std::max(largest, 1e-6f), cell);
     const Rect occlusion_box = widgets::item_rect();
-    if (ImGui::IsItemHovered()) hover_value(drops, occlusion_box, cell, tr("probability drop: %+.3f"));
+    if (ImGui::IsItemHovered()) hover_value(drops, occlusion_box, cell, "%+.3f");
     if (!occlusion_.finished()) {
       char progress[64];
       std::snprintf(progress, sizeof progress, "%d / %d", occlusion_.done(), occlusion_.positions());
@@ -371,7 +361,7 @@ class Panel final : public TeachingPanel {
     } else {
       signed_legend(largest, column_w);
     }
-    ImGui::TextDisabled(tr("red: covering it lowers p(%s); blue: raises it"), label.c_str());
+    ImGui::TextDisabled(tr("red: blanking it lowers p(%s); blue: raises it"), label.c_str());
     ImGui::PopTextWrapPos();
     ImGui::EndGroup();
 
@@ -407,7 +397,7 @@ class Panel final : public TeachingPanel {
     }
     ImGui::Text(tr("Largest pixel change: %.0f of 255"), nudge_.linf_255());
     ImGui::Text(tr("L2 size: %.0f (pixels 0-255), %d pixels"), nudge_.l2_255(), nudge_.pixels_changed());
-    ImGui::TextDisabled(tr("Each step moves every pixel by %d/255 against the gradient."), kStepSizes[step_]);
+    ImGui::TextDisabled(tr("Each step moves each pixel %d/255 by the gradient's sign."), kStepSizes[step_]);
     ImGui::PopTextWrapPos();
     ImGui::EndGroup();
   }
@@ -423,7 +413,7 @@ class Panel final : public TeachingPanel {
     ImGui::EndTooltip();
   }
 
-  int patch_ = 1, fill_ = 0, step_ = 1, target_ = -1;
+  int patch_ = 1, step_ = 1, target_ = -1;
   bool restart_occlusion_ = false, restart_nudge_ = false;
   bool key_valid_ = false, has_work_ = false, has_saliency_ = false;
   std::uint64_t key_ = 0;
@@ -438,7 +428,7 @@ class Panel final : public TeachingPanel {
   int occlusion_frames_ = 0;
   std::int64_t updates_ = 0;
   double longest_slice_ = 0;
-  Rect patch_box_, fill_box_, step_box_, target_box_, saliency_box_;
+  Rect patch_box_, step_box_, target_box_, saliency_box_;
 };
 
 }  // namespace
