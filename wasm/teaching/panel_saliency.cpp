@@ -112,8 +112,8 @@ class Panel final : public TeachingPanel {
       ImGui::SameLine(0.f, 2.f * spacing);
     }
     ImGui::BeginGroup();
-    update(context);
-    work(context);
+    // The frame that computes the saliency map (a backward pass) leaves occlusion and the nudge to the next.
+    if (!update(context)) work(context);
     draw_results(context);
     ImGui::EndGroup();
   }
@@ -229,15 +229,15 @@ class Panel final : public TeachingPanel {
     target_box_ = widgets::item_rect();
   }
 
-  // Starts again when the model input, the model or a choice changed.
-  void update(PanelContext& context) {
+  // Starts again when the model input, the model or a choice changed; true when it computed something.
+  bool update(PanelContext& context) {
     const bool has_model = context.catalog.has_model();
     model_name_ = has_model && context.catalog.active_entry() ? context.catalog.active_entry()->name : "";
     const std::uint64_t key = fingerprint(context.preprocessed.image28) ^ (context.model_generation * 0x9e3779b97f4a7c15ull) ^
                               (context.has_prediction ? 1u : 0u) ^ (has_model ? 2u : 0u);
-    if (key_valid_ && key == key_ && !restart_occlusion_ && !restart_nudge_) return;
+    if (key_valid_ && key == key_ && !restart_occlusion_ && !restart_nudge_) return false;
     // A forward and a backward pass per update: while a stroke is drawn, at most five a second.
-    if (key_valid_ && key != key_ && context.drawing.stroke_in_progress() && context.now - computed_at_ < 0.2) return;
+    if (key_valid_ && key != key_ && context.drawing.stroke_in_progress() && context.now - computed_at_ < 0.2) return false;
     const bool input_changed = !key_valid_ || key != key_;
     key_valid_ = true, key_ = key, computed_at_ = context.now;
     if (input_changed) {
@@ -245,22 +245,22 @@ class Panel final : public TeachingPanel {
       error_.clear();
       occlusion_ = Occlusion{}, nudge_ = Nudge{};
       occlusion_frames_ = 0;
-      if (!has_model) return;
+      if (!has_model) return true;
       const Model& model = context.catalog.active().model;
       class_names_ = model.card.class_names;
       if (target_ >= int(class_names_.size())) target_ = -1;
       if (Status fits = check_image_model(model, context.preprocessed.image28); !fits) {
         error_ = fits.error().to_string();
-        return;
+        return true;
       }
-      if (!context.has_prediction) return;
+      if (!context.has_prediction) return true;
       image_ = context.preprocessed.image28;
       has_work_ = true;
       ++updates_;
       Result<Saliency> saliency = compute_saliency(model, image_);
       if (!saliency) {
         error_ = saliency.error().to_string();
-        return;
+        return true;
       }
       saliency_ = std::move(saliency).value();
       has_saliency_ = true;
@@ -271,7 +271,7 @@ class Panel final : public TeachingPanel {
     }
     if (!has_work_ || !error_.empty()) {
       restart_occlusion_ = restart_nudge_ = false;
-      return;
+      return true;
     }
     const Model& model = context.catalog.active().model;
     if (restart_occlusion_) {
@@ -287,6 +287,7 @@ class Panel final : public TeachingPanel {
       if (Status started = nudge_.start(model, image_, options); !started) error_ = started.error().to_string();
     }
     restart_occlusion_ = restart_nudge_ = false;
+    return true;
   }
 
   // This frame's share of occlusion and the nudge, in that order.

@@ -165,18 +165,26 @@ Status Nudge::classify(const Model& model) {
   return Ok{};
 }
 
-Status Nudge::step(const Model& model) {
+// A step in two pieces of one backward pass each (a CNN's takes about as long as a frame has): first the
+// gradient of logit[to], then that of logit[from] and the update.
+Status Nudge::piece(const Model& model) {
   // Towards `to`, away from `from`.
   const int to = options_.target >= 0 ? options_.target : strongest_other(logits_, original_label_);
   const int from = options_.target >= 0 ? strongest_other(logits_, options_.target) : original_label_;
   const std::vector<float> input = normalise_image(model.card, image_);
-  Result<std::vector<float>> up = input_gradient(model, input.data(), input.size(), to);
-  if (!up) return up.error();
+  if (!has_up_) {
+    Result<std::vector<float>> up = input_gradient(model, input.data(), input.size(), to);
+    if (!up) return up.error();
+    up_ = std::move(up).value();
+    has_up_ = true;
+    return Ok{};
+  }
   Result<std::vector<float>> down = input_gradient(model, input.data(), input.size(), from);
   if (!down) return down.error();
+  has_up_ = false;
   // The gradient with respect to the ink is the input's divided by std > 0: the same signs.
   for (std::size_t i = 0; i < image_.size(); ++i) {
-    const float d = up.value()[i] - down.value()[i];
+    const float d = up_[i] - down.value()[i];
     const float moved = image_[i] + (d > 0.f ? options_.step : d < 0.f ? -options_.step : 0.f);
     image_[i] = std::clamp(moved, 0.f, 1.f);
   }
@@ -193,12 +201,12 @@ Status Nudge::advance(const Model& model, double budget_seconds) {
   for (int pieces = 0; started_ && !finished_; ++pieces) {
     if (pieces > 0 && seconds_since(start) + last > budget_seconds) break;
     const Clock::time_point t0 = Clock::now();
-    Status stepped = step(model);
+    Status done = piece(model);
     last = seconds_since(t0);
     seconds_ += last;
-    if (!stepped) {
+    if (!done) {
       finished_ = true;
-      return stepped.error();
+      return done.error();
     }
   }
   return Ok{};

@@ -89,13 +89,13 @@ struct NudgeOptions {
 
 // The basic iterative method (FGSM repeated): x <- clip(x + step * sign(d), 0, 1) with d the gradient of
 // logit[to] - logit[from] with respect to the ink, where (untargeted) from is the original class and to the
-// current runner-up, or (targeted) to is the target and from the strongest other class. Each step is one
-// forward pass and two input_gradient calls; it stops when the prediction has changed (to the target, when
-// one is given) or after max_steps.
+// current runner-up, or (targeted) to is the target and from the strongest other class. Each step is two
+// input_gradient calls (advance() runs them as separate pieces) and one forward pass; it stops when the
+// prediction has changed (to the target, when one is given) or after max_steps.
 class Nudge {
  public:
   Status start(const Model& model, const std::vector<float>& image, const NudgeOptions& options);
-  // Steps until `budget_seconds` have gone by (at least one).
+  // Half-steps (one backward pass each) until `budget_seconds` have gone by (at least one).
   Status advance(const Model& model, double budget_seconds);
   bool started() const { return started_; }
   bool finished() const { return finished_; }
@@ -114,10 +114,12 @@ class Nudge {
   double seconds() const { return seconds_; }
 
  private:
-  Status step(const Model& model);
+  Status piece(const Model& model);
   Status classify(const Model& model);
 
   bool started_ = false, finished_ = false, changed_ = false;
+  bool has_up_ = false;    // the first half of the step is done: up_ holds d logit[to] / d input
+  std::vector<float> up_;
   NudgeOptions options_;
   std::vector<float> original_, image_;
   int steps_ = 0, original_label_ = -1, label_ = -1;
