@@ -70,6 +70,21 @@ TEST_CASE("saliency panel: a drawn line, its maps, the nudge, a model switch", "
   started.services.now += 10.0;  // past the app's own settling time
   CHECK_FALSE(app.busy());        // done: the page may go idle
 
+  // The 4x4 patch, chosen in its combo: occlusion again, 169 placements; the nudge is kept.
+  const json nudge_before = panel["nudge"];
+  imgui.click_center(app, panel["controls"]["patch"]);
+  imgui.frame(app);  // the popup is placed in the frame after it appears
+  panel = saliency_state(app);
+  INFO(panel["controls"].dump());
+  REQUIRE(panel["controls"]["patch_options"].size() == 2);
+  imgui.click_center(app, panel["controls"]["patch_options"][0]);
+  panel = run_to_end(imgui, app);
+  CHECK(panel["occlusion"]["patch"] == 4);
+  CHECK(panel["occlusion"]["positions"] == 13 * 13);
+  CHECK(panel["occlusion"]["finished"] == true);
+  CHECK(panel["occlusion"]["background_largest_change"].get<double>() == 0.0);
+  CHECK(panel["nudge"]["nudged"] == nudge_before["nudged"]);
+
   // Another model: everything is computed again for it.
   const std::int64_t updates = panel["updates"].get<std::int64_t>();
   std::string why;

@@ -4,10 +4,11 @@
 // where the patch covers only background) and a nudge that changes the answer, its largest pixel change what
 // the two images in the state show; then the MLP and the int8 CNN. Every animation-frame callback is timed from
 // the drawing to the end: 95 % of them must take at most 50 ms; the longest is printed with the panel's own
-// longest slice. The page goes idle when it is done. Screenshot panel-saliency.png.
+// longest slice. The page goes idle when it is done; the Patch combo's 4x4 runs occlusion again. Screenshot
+// panel-saliency.png.
 // Usage: node teaching_saliency_panel.test.mjs --root build/wasm/web --out <folder>. Read next: harness.mjs,
 // wasm/teaching/panel_saliency.cpp.
-import {DIGITS, checker, drawStrokes, options, run, screenshot, start, state, waitForState} from './harness.mjs';
+import {DIGITS, checker, displayToPage, drawStrokes, options, run, screenshot, start, state, waitForState} from './harness.mjs';
 
 const opts = options();
 const {check, finish} = checker();
@@ -18,6 +19,10 @@ const quantile = (values, q) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))] : NaN;
 };
+async function clickBox(page, box) {
+  const [x, y] = await displayToPage(page, box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.click(x, y);
+}
 const framesOver = async (page, ms) => {
   const before = (await state(page)).frames;
   await page.waitForTimeout(ms);
@@ -83,6 +88,18 @@ await run(site, {check, finish}, 'teaching_saliency_panel', async () => {
   await screenshot(page, opts, 'panel-saliency');
   const idle = await framesOver(page, 1500);
   check(idle === 0, 'done: the page goes idle', `${idle} frames in 1.5 s`);
+
+  // ---- the 4x4 patch, chosen in its combo: occlusion again over 169 placements ---------------------------------
+  await clickBox(page, p.controls.patch);
+  s = await waitForState(page, (st) => st.panel_state.saliency.controls.patch_options.length === 2);
+  await page.waitForTimeout(200);  // the popup is placed in the frame after it appears
+  s = await state(page);
+  await clickBox(page, s.panel_state.saliency.controls.patch_options[0]);
+  s = await waitForState(page, (st) => st.panel_state.saliency.occlusion.patch === 4 && st.panel_state.saliency.occlusion.finished);
+  p = s.panel_state.saliency;
+  check(p.occlusion.positions === 169 && p.occlusion.background_largest_change === 0,
+        'the Patch combo: 4x4 gives 169 placements, background still unchanged',
+        `${p.occlusion.positions} placements, ${p.occlusion.milliseconds.toFixed(0)} ms over ${p.occlusion.frames} frames`);
 
   // ---- the MLP and the int8 CNN: computed again for each --------------------------------------------------------
   for (const name of ['mnist-mlp', 'mnist-cnn-int8']) {

@@ -129,7 +129,10 @@ class Panel final : public TeachingPanel {
     else json.string(error_);
     json.key("updates").integer(updates_);
     json.key("controls").begin_object().key("patch").rect(patch_box_);
-    json.key("step").rect(step_box_).key("target").rect(target_box_).end_object();
+    json.key("step").rect(step_box_).key("target").rect(target_box_);
+    json.key("patch_options").begin_array();  // the open combo's 4x4 and 6x6 items
+    for (const Rect& option : patch_options_) json.rect(option);
+    json.end_array().end_object();
     if (has_saliency_) {
       json.key("label").integer(saliency_.label).key("class").string(class_of(saliency_.label));
       json.key("probability").number(saliency_.probability);
@@ -194,30 +197,37 @@ class Panel final : public TeachingPanel {
     char patch_name[16];
     std::snprintf(patch_name, sizeof patch_name, "%dx%d", kPatchSizes[patch_], kPatchSizes[patch_]);
     ImGui::SetNextItemWidth(70.f * scale);
-    if (ImGui::BeginCombo(widgets::labelled(tr("Patch"), "patch").c_str(), patch_name)) {
+    // The combo's rectangle is the last item right after a BeginCombo that stays closed.
+    const bool patch_open = ImGui::BeginCombo(widgets::labelled(tr("Patch"), "patch").c_str(), patch_name);
+    if (!patch_open) patch_box_ = widgets::item_rect();  // (open, the last item is the popup's)
+    patch_options_.clear();
+    if (patch_open) {
       for (int i = 0; i < 2; ++i) {
         std::snprintf(patch_name, sizeof patch_name, "%dx%d", kPatchSizes[i], kPatchSizes[i]);
         if (ImGui::Selectable(patch_name, i == patch_) && i != patch_) patch_ = i, restart_occlusion_ = true;
+        patch_options_.push_back(widgets::item_rect());
       }
       ImGui::EndCombo();
     }
-    patch_box_ = widgets::item_rect();
     ImGui::SameLine(0.f, 3.f * ImGui::GetStyle().ItemSpacing.x);
     char step_name[16];
     std::snprintf(step_name, sizeof step_name, "%d/255", kStepSizes[step_]);
     ImGui::SetNextItemWidth(80.f * scale);
-    if (ImGui::BeginCombo(widgets::labelled(tr("Nudge step"), "step").c_str(), step_name)) {
+    const bool step_open = ImGui::BeginCombo(widgets::labelled(tr("Nudge step"), "step").c_str(), step_name);
+    if (!step_open) step_box_ = widgets::item_rect();
+    if (step_open) {
       for (int i = 0; i < 4; ++i) {
         std::snprintf(step_name, sizeof step_name, "%d/255", kStepSizes[i]);
         if (ImGui::Selectable(step_name, i == step_) && i != step_) step_ = i, restart_nudge_ = true;
       }
       ImGui::EndCombo();
     }
-    step_box_ = widgets::item_rect();
     ImGui::SameLine();
     ImGui::SetNextItemWidth(120.f * scale);
     const std::string target_name = target_ < 0 ? std::string(tr("any other")) : std::string(tr(class_of(target_)));
-    if (ImGui::BeginCombo(widgets::labelled(tr("towards"), "target").c_str(), target_name.c_str())) {
+    const bool target_open = ImGui::BeginCombo(widgets::labelled(tr("towards"), "target").c_str(), target_name.c_str());
+    if (!target_open) target_box_ = widgets::item_rect();
+    if (target_open) {
       if (ImGui::Selectable(tr("any other"), target_ < 0) && target_ >= 0) target_ = -1, restart_nudge_ = true;
       for (int c = 0; c < int(class_names_.size()); ++c) {
         ImGui::PushID(c);
@@ -226,7 +236,6 @@ class Panel final : public TeachingPanel {
       }
       ImGui::EndCombo();
     }
-    target_box_ = widgets::item_rect();
   }
 
   // Starts again when the model input, the model or a choice changed; true when it computed something.
@@ -430,6 +439,7 @@ class Panel final : public TeachingPanel {
   std::int64_t updates_ = 0;
   double longest_slice_ = 0;
   Rect patch_box_, step_box_, target_box_, saliency_box_;
+  std::vector<Rect> patch_options_;
 };
 
 }  // namespace
