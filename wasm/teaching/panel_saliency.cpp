@@ -376,6 +376,7 @@ class Panel final : public TeachingPanel {
     ImGui::EndGroup();
 
     // Row 2: the nudge.
+    if (!nudge_.started() || nudge_.image().size() != image_.size()) return;
     ImGui::Spacing();
     ImGui::BeginGroup();
     ImGui::TextUnformatted(tr("Nudged input"));

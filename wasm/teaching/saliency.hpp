@@ -50,7 +50,7 @@ class Occlusion {
  public:
   // Checks the model and options and runs the unoccluded input (the baseline). label < 0: the predicted one.
   Status start(const Model& model, const std::vector<float>& image, const OcclusionOptions& options, int label = -1);
-  // Forward passes until `budget_seconds` have gone by (at least one); false on the model's error.
+  // Forward passes until `budget_seconds` have gone by (at least one); the model's error if one fails.
   Status advance(const Model& model, double budget_seconds);
   bool finished() const { return started_ && done_ == positions(); }
   bool started() const { return started_; }
