@@ -15,3 +15,16 @@ if(DIGITLAB_BUILD_BENCHMARKS)
   add_test(NAME ${DIGITLAB_TEST_PREFIX}.bench_core-smoke COMMAND bench_core --runs 20 --warmup 2 ${_bench_args})
   set_tests_properties(${DIGITLAB_TEST_PREFIX}.bench_core-smoke PROPERTIES TIMEOUT 120 LABELS bench)
 endif()
+
+# The saliency panel's figures (tests/bench/saliency_figures.cpp, docs/teaching.md): run by hand; the smoke
+# run on the MLP keeps it working.
+if(DIGITLAB_BUILD_BENCHMARKS AND TARGET digitlab_app_logic)
+  add_executable(saliency_figures bench/saliency_figures.cpp)
+  target_link_libraries(saliency_figures PRIVATE digitlab_app_logic digitlab::core)
+  target_compile_definitions(saliency_figures PRIVATE DIGITLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  if(EMSCRIPTEN)
+    target_link_options(saliency_figures PRIVATE -sNODERAWFS=1 -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1)
+  endif()
+  add_test(NAME ${DIGITLAB_TEST_PREFIX}.saliency_figures-smoke COMMAND saliency_figures mnist-mlp.dlw)
+  set_tests_properties(${DIGITLAB_TEST_PREFIX}.saliency_figures-smoke PROPERTIES TIMEOUT 120 LABELS bench)
+endif()

@@ -25,6 +25,7 @@ enum class PanelId {
   compare,      // the drawing classified by every shipped model side by side
   number,       // a whole number: the drawing split into digits, each read
   train,        // the tutorial's training loop run in the page on the shipped subset, live curves and log
+  saliency,     // where the model looks: saliency map, occlusion, the smallest nudge that changes its mind
 };
 
 struct PanelInfo {
@@ -63,6 +64,9 @@ inline const std::vector<PanelInfo>& panel_list() {
       {PanelId::train, "train", "Train a network",
        "train the tutorial's networks in the page on the shipped subset: its log, live curves, confusion matrix", 2.4f,
        false, false},
+      {PanelId::saliency, "saliency", "Where the model looks",
+       "which pixels the answer depends on (gradient, occlusion) and the smallest nudge that changes it", 2.f, false,
+       true},
   };
   return panels;
 }

@@ -17,6 +17,7 @@ std::unique_ptr<TeachingPanel> make_teaching_panel(PanelId id) {
     case PanelId::compare: return make_compare_panel();
     case PanelId::number: return make_number_panel();
     case PanelId::train: return make_train_panel();
+    case PanelId::saliency: return make_saliency_panel();
     case PanelId::draw:
     case PanelId::prediction:
     case PanelId::input:

@@ -93,6 +93,7 @@ std::unique_ptr<TeachingPanel> make_training_panel();
 std::unique_ptr<TeachingPanel> make_compare_panel();
 std::unique_ptr<TeachingPanel> make_number_panel();
 std::unique_ptr<TeachingPanel> make_train_panel();
+std::unique_ptr<TeachingPanel> make_saliency_panel();
 
 // null for the demo's own panels (draw, prediction, input, model: drawn by App itself).
 std::unique_ptr<TeachingPanel> make_teaching_panel(PanelId id);
