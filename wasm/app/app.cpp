@@ -259,9 +259,9 @@ bool App::activations_wanted() const {
   return false;
 }
 
-Status App::open_user_file(const std::string& file_name, ByteSpan bytes) {
+Status App::open_user_file(const std::string& file_name, ByteSpan bytes, const std::string& label) {
   int index = -1;
-  Status status = catalog_.load_user_file(file_name, bytes, &index);
+  Status status = catalog_.load_user_file(file_name, bytes, &index, label);
   if (status) {
     pending_model_ = -1;
     last_error_.clear();
@@ -584,7 +584,11 @@ void App::draw_panel(PanelId id) {
                              [this](float side) { draw_canvas(side); },
                              std::find(options_.panels.begin(), options_.panels.end(), PanelId::draw) !=
                                  options_.panels.end(),
-                             [this](std::string text) { add_message(std::move(text)); }};
+                             [this](std::string text) { add_message(std::move(text)); },
+                             [this](const std::string& name, ByteSpan bytes, const std::string& label) {
+                               return open_user_file(name, bytes, label);
+                             },
+                             &services_};
         panel->draw(context);
       }
       break;
@@ -770,9 +774,9 @@ void App::draw_model_panel() {
   if (entries.empty()) ImGui::TextWrapped("%s", tr("weights/manifest.json lists no models."));
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const ModelEntry& entry = entries[i];
-    std::string label = entry.name;
+    std::string label = entry.label.empty() ? entry.name : entry.label;
     if (entry.is_default) label += tr("  (default)");
-    if (entry.user_file) label += tr("  (your file)");
+    if (entry.user_file && entry.label.empty()) label += tr("  (your file)");
     if (int(i) == pending_model_) label += tr("  loading...");
     label += "##model" + std::to_string(i);
     if (ImGui::Selectable(label.c_str(), int(i) == catalog_.active_index()) && int(i) != catalog_.active_index())

@@ -85,11 +85,12 @@ Status ModelCatalog::replace_active_model(Model model) {
   return Ok{};
 }
 
-Status ModelCatalog::load_user_file(const std::string& file_name, ByteSpan bytes, int* index) {
+Status ModelCatalog::load_user_file(const std::string& file_name, ByteSpan bytes, int* index, const std::string& label) {
   ModelEntry entry;
   entry.name = file_name.empty() ? std::string("your file") : file_name;
   entry.file = entry.name;
   entry.user_file = true;
+  entry.label = label;
   entry.bytes = bytes.size;
   int slot = -1;
   for (std::size_t i = 0; i < entries_.size(); ++i)

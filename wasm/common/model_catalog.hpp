@@ -25,7 +25,8 @@ struct ModelEntry {
   std::string sha256;
   std::string record;        // the training run record, relative to the manifest's folder ("" = none)
   bool is_default = false;
-  bool user_file = false;      // opened by the user, not listed in the manifest
+  bool user_file = false;      // opened by the user (or trained in the page), not listed in the manifest
+  std::string label;           // shown in the model list instead of name ("" = name): a model trained in the page
 };
 
 // A sweep's results (digitlab sweep --json), listed in the manifest's "sweeps" for the training panel.
@@ -53,8 +54,10 @@ class ModelCatalog {
   // changes and the loader's error comes back (bad_argument for an index out of range).
   Status load(int index, ByteSpan bytes);
   // A file the user opened: on success it is added (or replaces an earlier user file of that name) and
-  // becomes active. *index receives its position.
-  Status load_user_file(const std::string& file_name, ByteSpan bytes, int* index = nullptr);
+  // becomes active. *index receives its position. A model trained in the page (the train panel's "Use for
+  // drawing") comes this way too, as the weights file it writes, with a label for the model list.
+  Status load_user_file(const std::string& file_name, ByteSpan bytes, int* index = nullptr,
+                        const std::string& label = {});
 
   // The active model with other layers or card (an imported model's assumptions changed in the model
   // panel): checked and packed as a loaded file is; on failure nothing changes. Its self-test is dropped
