@@ -87,7 +87,7 @@ void YourModelWidget::draw(PanelContext& context, const Trainer& trainer, const 
   const char* python_class = tutorial_class_for(card_);
   if (ready && *python_class) {
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-    ImGui::TextWrapped(tr("In the tutorial's Python: model = %s(); model.load_state_dict(torch.load(\"%s.pth\")); model.eval()"),
+    ImGui::TextWrapped(tr("In the tutorial's Python: model = %s(); model.load_state_dict(torch.load('%s.pth')); model.eval()"),
                        python_class, name_.c_str());
     ImGui::PopStyleColor();
   }
