@@ -229,7 +229,7 @@ TEST_CASE("your model: the trained MLP joins the model list, every panel uses it
   CHECK(compared == std::vector<std::string>{"main", "your-model", "your-model-2"});
 }
 
-TEST_CASE("your model: a platform that cannot save says so, and the names and label", "[app][ui][panels][train][your_model]") {
+TEST_CASE("your model: a platform that cannot save says so", "[app][ui][panels][train][your_model]") {
   StartedApp started({entry("main", true)}, "panels=train");
   ImGui::GetIO().DisplaySize = ImVec2(1100, 1000);  // the widget under the results, without scrolling
   Headless& imgui = started.imgui;
@@ -243,19 +243,4 @@ TEST_CASE("your model: a platform that cannot save says so, and the names and la
   const json widget = train_state(app)["your_model"];
   CHECK(widget["saved"].empty());
   CHECK(widget["problem"] == "your-model.dlw could not be saved here.");
-
-  // The names: the first free one, skipping names the catalog or the widget already gave.
-  ModelCatalog catalog;
-  CHECK(next_your_model_name(catalog, {}) == "your-model");
-  CHECK(next_your_model_name(catalog, {"your-model"}) == "your-model-2");
-  ModelEntry taken;
-  taken.name = "your-model-2";
-  catalog.add(taken);
-  CHECK(next_your_model_name(catalog, {"your-model"}) == "your-model-3");
-  ModelCard card = make_mnist_card("cnn");
-  card.dataset = "fashion-mnist";
-  CHECK(your_model_label("your-model-3", card, {100, 1, 0.5, 200}) == "your model 3: CNN on Fashion-MNIST, 100 images, 1 epoch, 50.0 %");
-  CHECK(std::string(tutorial_class_for(card)) == "ConvNeuralNetwork");
-  CHECK(std::string(tutorial_class_for(make_mnist_card("mlp-deep"))) == "NeuralNetwork_v1");
-  CHECK(std::string(tutorial_class_for(make_mnist_card("tiny-linear"))).empty());
 }
