@@ -69,6 +69,9 @@ class ModelCatalog {
   // The loaded model of entry index (active or not), null when not loaded (or out of range).
   const LoadedWeights* loaded(int index) const;
   bool activate(int index);
+  // Changes whenever entry `index` gets a newly loaded model and never repeats (0: not loaded): what caches
+  // of a model's results key on. Not the model's address: a replaced model's memory can hold the next one.
+  std::uint64_t load_serial(int index) const { return is_loaded(index) ? serials_[std::size_t(index)] : 0; }
 
   bool has_model() const { return active_ >= 0; }
   int active_index() const { return active_; }
@@ -79,6 +82,8 @@ class ModelCatalog {
   std::vector<ModelEntry> entries_;
   std::vector<SweepEntry> sweeps_;
   std::vector<std::unique_ptr<LoadedWeights>> loaded_;  // parallel to entries_; null until loaded
+  std::vector<std::uint64_t> serials_;                    // parallel to entries_: load_serial()
+  std::uint64_t last_serial_ = 0;
   int active_ = -1;
 };
 
