@@ -585,10 +585,7 @@ void App::draw_panel(PanelId id) {
                              std::find(options_.panels.begin(), options_.panels.end(), PanelId::draw) !=
                                  options_.panels.end(),
                              [this](std::string text) { add_message(std::move(text)); },
-                             [this](const std::string& name, ByteSpan bytes, const std::string& label) {
-                               return open_user_file(name, bytes, label);
-                             },
-                             &services_};
+                             this};
         panel->draw(context);
       }
       break;

@@ -123,6 +123,7 @@ class App {
   // (docs/embedding.md); what "Copy link" and the page's shareUrl() hand out.
   std::string share_query() const;
   const Drawing& drawing() const { return drawing_; }
+  AppServices& services() { return services_; }
 
  private:
   void request_model(int index);

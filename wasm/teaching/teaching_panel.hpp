@@ -24,7 +24,7 @@ struct ImFont;
 
 namespace digitlab::app {
 
-class AppServices;  // app/app.hpp
+class App;  // app/app.hpp
 
 // Below this top probability a label carries an "unsure" mark (the prediction panel, the number panel).
 // Fitted on held-out drawings and MNIST test images (docs/benchmarks.md, "Digits as people write them"):
@@ -61,10 +61,9 @@ struct PanelContext {
   bool draw_panel_shown = false;
   // Sets the text of the page's messages banner (for errors the user can act on).
   std::function<void(std::string)> add_message;
-  // A weights file made in the page (the train panel's model) joins the model list and becomes active, as
-  // a file the user opened does (App::open_user_file); label is what the model list shows.
-  std::function<Status(const std::string& name, ByteSpan bytes, const std::string& label)> open_model;
-  AppServices* services = nullptr;  // save_file() for the download buttons
+  // The app itself, for what few panels need (the train panel's model: App::open_user_file, and
+  // App::services().save_file for its downloads).
+  App* app = nullptr;
 };
 
 class TeachingPanel {

@@ -44,7 +44,7 @@ bool YourModelWidget::prepare(const Trainer& trainer, const TrainedRun& run, con
 }
 
 void YourModelWidget::save(PanelContext& context, const std::string& file_name, const std::vector<std::uint8_t>& bytes) {
-  if (context.services && context.services->save_file(file_name, ByteSpan(bytes))) {
+  if (context.app->services().save_file(file_name, ByteSpan(bytes))) {
     saved_.erase(std::remove(saved_.begin(), saved_.end(), file_name), saved_.end());
     saved_.push_back(file_name);
     problem_.clear();
@@ -54,7 +54,7 @@ void YourModelWidget::save(PanelContext& context, const std::string& file_name, 
 }
 
 void YourModelWidget::draw(PanelContext& context, const Trainer& trainer, const TrainedRun& run) {
-  const bool ready = prepare(trainer, run, context.catalog);
+  const bool ready = context.app && prepare(trainer, run, context.catalog);  // no app: nothing to offer
   const int index = ready ? context.catalog.find(name_) : -1;
   in_list_ = index >= 0;
   const bool active = in_list_ && context.catalog.active_index() == index;
@@ -64,7 +64,7 @@ void YourModelWidget::draw(PanelContext& context, const Trainer& trainer, const 
     if (in_list_) {
       context.select_model(index);
     } else {
-      Status added = context.open_model(name_, ByteSpan(weights_), your_model_label(name_, card_, run));
+      Status added = context.app->open_user_file(name_, ByteSpan(weights_), your_model_label(name_, card_, run));
       if (!added) problem_ = added.error().to_string();
     }
   }
