@@ -14,7 +14,7 @@ digitlab_add_catch_test(NAME app
   LIBS digitlab_app_logic)
 
 # The ImGui-free folders stay ImGui-free (wasm/README.md): wasm/common/ and each teaching panel's own logic
-# (wasm/teaching/ except panel_* and widgets.*). The compile would not notice a header that only ImGui files include.
+# (wasm/teaching/ except panel_* and widgets*). The compile would not notice a header that only ImGui files include.
 if(NOT EMSCRIPTEN)
   add_test(NAME ${DIGITLAB_TEST_PREFIX}.app_imgui_free WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}/wasm" COMMAND sh -c
            "! grep -n '#include.*imgui' common/* $(ls teaching/* | grep -v -e /panel_ -e /widgets)")
