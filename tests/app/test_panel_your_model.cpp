@@ -2,9 +2,10 @@
 // "Use for drawing" adds it to the model list next to the model already loaded, the prediction, explorer,
 // confusion and compare panels then work on it, and the downloads give a .dlw the core's loader reads back
 // and a .pth the core's PyTorch reader reads back, both predicting exactly as the model in the app. A second,
-// different run becomes your-model-2 (evaluated afresh); the same run again keeps its name. With
-// DIGITLAB_YOUR_MODEL_OUT set, the .pth and the app's logits on seeded inputs are written there for the real
-// PyTorch check (tests/pytorch/check_your_model.py). Read next: test_panel_train.cpp.
+// different run becomes your-model-2 (evaluated afresh); the same run again keeps its name; a CNN's .pth is
+// for ConvNeuralNetwork. With DIGITLAB_YOUR_MODEL_OUT set, each .pth and the app's logits on seeded inputs
+// are written there for the real PyTorch check (tests/pytorch/check_your_model.py). Read next:
+// test_panel_train.cpp.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -74,6 +75,37 @@ void write_raw(const std::string& path, const void* data, std::size_t size) {
   REQUIRE(file);
   REQUIRE(std::fwrite(data, 1, size, file) == size);
   REQUIRE(std::fclose(file) == 0);
+}
+
+// The downloaded .dlw and .pth, read back by the core's loaders, give the model's logits exactly on seeded
+// inputs; with DIGITLAB_YOUR_MODEL_OUT set, the .pth, the inputs, the logits and the Python class the widget
+// names are written there as <stem>.* for tests/pytorch/check_your_model.py.
+void check_downloads_and_export(const std::vector<std::uint8_t>& dlw_bytes, const std::vector<std::uint8_t>& pth_bytes,
+                                const Model& in_app, const std::string& python_class, const std::string& stem) {
+  auto dlw = load_weights(ByteSpan(dlw_bytes));
+  REQUIRE(dlw.ok());
+  CHECK(dlw.value().has_self_test);
+  auto pth = pytorch::load_pytorch(ByteSpan(pth_bytes));
+  INFO((pth.ok() ? std::string() : pth.error().to_string()));
+  REQUIRE(pth.ok());
+  SeededRandom random(7);
+  std::vector<float> inputs, logits;
+  for (int sample = 0; sample < 8; ++sample) {
+    std::vector<float> x(784);
+    for (float& v : x) v = random.uniform(-1.f, 1.f);
+    const std::vector<float> reference = logits_of(in_app, x);
+    CHECK(max_difference(logits_of(dlw.value().model, x), reference) == 0.f);
+    CHECK(max_difference(logits_of(pth.value().model, x), reference) == 0.f);
+    inputs.insert(inputs.end(), x.begin(), x.end());
+    logits.insert(logits.end(), reference.begin(), reference.end());
+  }
+  if (const char* out = std::getenv("DIGITLAB_YOUR_MODEL_OUT")) {
+    const std::string prefix = std::string(out) + "/" + stem;
+    write_raw(prefix + ".pth", pth_bytes.data(), pth_bytes.size());
+    write_raw(prefix + ".inputs.f32", inputs.data(), inputs.size() * sizeof(float));
+    write_raw(prefix + ".logits.f32", logits.data(), logits.size() * sizeof(float));
+    write_raw(prefix + ".class.txt", python_class.data(), python_class.size());
+  }
 }
 
 }  // namespace
@@ -169,31 +201,7 @@ TEST_CASE("your model: the trained MLP joins the model list, every panel uses it
   CHECK(services.saved[0].first == "your-model.dlw");
   CHECK(services.saved[1].first == "your-model.pth");
   CHECK(train_state(app)["your_model"]["saved"] == json::array({"your-model.dlw", "your-model.pth"}));
-  auto dlw = load_weights(ByteSpan(services.saved[0].second));
-  REQUIRE(dlw.ok());
-  CHECK(dlw.value().has_self_test);
-  auto pth = pytorch::load_pytorch(ByteSpan(services.saved[1].second));
-  INFO((pth.ok() ? std::string() : pth.error().to_string()));
-  REQUIRE(pth.ok());
-  SeededRandom random(7);
-  std::vector<float> inputs, logits;
-  for (int sample = 0; sample < 8; ++sample) {
-    std::vector<float> x(784);
-    for (float& v : x) v = random.uniform(-1.f, 1.f);
-    const std::vector<float> reference = logits_of(in_app.model, x);
-    CHECK(max_difference(logits_of(dlw.value().model, x), reference) == 0.f);
-    CHECK(max_difference(logits_of(pth.value().model, x), reference) == 0.f);
-    inputs.insert(inputs.end(), x.begin(), x.end());
-    logits.insert(logits.end(), reference.begin(), reference.end());
-  }
-  if (const char* out = std::getenv("DIGITLAB_YOUR_MODEL_OUT")) {  // for tests/pytorch/check_your_model.py
-    const std::string dir = out;
-    write_raw(dir + "/your-model.pth", services.saved[1].second.data(), services.saved[1].second.size());
-    write_raw(dir + "/inputs.f32", inputs.data(), inputs.size() * sizeof(float));
-    write_raw(dir + "/logits.f32", logits.data(), logits.size() * sizeof(float));
-    const std::string python_class = widget["python_class"];
-    write_raw(dir + "/class.txt", python_class.data(), python_class.size());
-  }
+  check_downloads_and_export(services.saved[0].second, services.saved[1].second, in_app.model, widget["python_class"], "mlp");
 
   // The same run again: the same bits, so it keeps its name and the list does not grow.
   imgui.click_center(app, train_state(app)["reset_rect"]);
@@ -243,4 +251,31 @@ TEST_CASE("your model: a platform that cannot save says so", "[app][ui][panels][
   const json widget = train_state(app)["your_model"];
   CHECK(widget["saved"].empty());
   CHECK(widget["problem"] == "your-model.dlw could not be saved here.");
+}
+
+TEST_CASE("your model: a trained CNN downloads as a .pth for ConvNeuralNetwork", "[app][ui][panels][train][your_model]") {
+  StartedApp started({entry("main", true)}, "panels=train");
+  ImGui::GetIO().DisplaySize = ImVec2(1100, 1000);
+  Headless& imgui = started.imgui;
+  App& app = started.app;
+  imgui.frame(app);
+  choose(imgui, app, train_state(app)["setting_rects"]["model"], 2);
+  choose(imgui, app, train_state(app)["setting_rects"]["train_images"], 0);
+  REQUIRE(train_state(app)["model"] == "cnn");
+  std::vector<std::uint8_t> labels;
+  const std::vector<std::uint8_t> images = band_images(&labels);
+  train_to_end(imgui, app, started.services, gzip_stored(images), gzip_stored(labels));
+  json widget = train_state(app)["your_model"];
+  CHECK(train_state(app)["train_images"] == 100);
+  CHECK(widget["python_class"] == "ConvNeuralNetwork");
+  imgui.click_center(app, widget["use_rect"]);
+  REQUIRE(state_of(app)["model"] == "your-model");
+  CHECK(app.catalog().active_entry()->label.rfind("your model: CNN on MNIST, 100 images, 5 epochs, ", 0) == 0);
+  imgui.frame(app);
+  widget = train_state(app)["your_model"];
+  imgui.click_center(app, widget["dlw_rect"]);
+  imgui.click_center(app, widget["pth_rect"]);
+  REQUIRE(started.services.saved.size() == 2);
+  check_downloads_and_export(started.services.saved[0].second, started.services.saved[1].second,
+                             app.catalog().active().model, widget["python_class"], "cnn");
 }
