@@ -279,3 +279,47 @@ TEST_CASE("your model: a trained CNN downloads as a .pth for ConvNeuralNetwork",
   check_downloads_and_export(started.services.saved[0].second, started.services.saved[1].second,
                              app.catalog().active().model, widget["python_class"], "cnn");
 }
+
+TEST_CASE("model panel (lab build): the active model downloads as .dlw and .pth", "[app][ui][panels][your_model]") {
+  StartedApp started({entry("mnist-mlp", true), entry("tiny")}, "panels=model");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
+  Model mlp = make_mlp(9);
+  WriteOptions options;
+  options.dtype = DType::float16;
+  app.weights_arrived(0, ByteSpan(write_weights(mlp, options).value()));
+  imgui.frame(app);
+  json panel = state_of(app)["panel_state"]["model"];
+  imgui.click_center(app, panel["dlw_rect"]);
+  imgui.click_center(app, panel["pth_rect"]);
+  REQUIRE(started.services.saved.size() == 2);
+  CHECK(started.services.saved[0].first == "mnist-mlp.dlw");
+  CHECK(started.services.saved[1].first == "mnist-mlp.pth");
+  CHECK(state_of(app)["panel_state"]["model"]["said"] == "Saved: mnist-mlp.pth");
+  auto dlw = load_weights(ByteSpan(started.services.saved[0].second));
+  REQUIRE(dlw.ok());
+  CHECK(dlw.value().dtype == DType::float16);  // as the model was shipped
+  CHECK(dlw.value().has_self_test);
+  auto pth = pytorch::load_pytorch(ByteSpan(started.services.saved[1].second));
+  REQUIRE(pth.ok());
+  std::vector<float> x(784);
+  SeededRandom random(3);
+  for (float& v : x) v = random.uniform(-1.f, 1.f);
+  const std::vector<float> reference = logits_of(app.catalog().active().model, x);
+  CHECK(max_difference(logits_of(dlw.value().model, x), reference) == 0.f);
+  CHECK(max_difference(logits_of(pth.value().model, x), reference) == 0.f);
+
+  // A network of no tutorial class (a softmax layer between linears) has no .pth: the panel says why.
+  Model odd;
+  odd.card = make_mnist_card("odd");
+  odd.layers = {make_simple_layer(LayerKind::flatten), make_linear_layer(784, 32), make_simple_layer(LayerKind::softmax),
+                make_linear_layer(32, 10)};
+  randomize_parameters(odd, 4);
+  REQUIRE(app.select_model("tiny", nullptr));
+  app.weights_arrived(1, ByteSpan(write_weights(odd).value()));
+  imgui.frame(app);
+  imgui.click_center(app, state_of(app)["panel_state"]["model"]["pth_rect"]);
+  CHECK(started.services.saved.size() == 2);
+  const std::string said = state_of(app)["panel_state"]["model"]["said"];
+  CHECK(said.find("only the tutorial's MLP") != std::string::npos);
+}

@@ -98,8 +98,11 @@ std::unique_ptr<TeachingPanel> make_training_panel();
 std::unique_ptr<TeachingPanel> make_compare_panel();
 std::unique_ptr<TeachingPanel> make_number_panel();
 std::unique_ptr<TeachingPanel> make_train_panel();
+// Not a panel of its own: drawn under the App's model panel in the lab build, the active model's downloads
+// (.dlw, PyTorch .pth; widgets_your_model.cpp).
+std::unique_ptr<TeachingPanel> make_model_downloads();
 
-// null for the demo's own panels (draw, prediction, input, model: drawn by App itself).
+// null for the demo's own panels (draw, prediction, input: drawn by App itself; model: its downloads only).
 std::unique_ptr<TeachingPanel> make_teaching_panel(PanelId id);
 
 // How the App gets its teaching panels. The browser has two builds of the app (wasm/CMakeLists.txt):

@@ -1,5 +1,6 @@
-// The "your model" widget's buttons (ImGui; its logic and interface: your_model.hpp). Shown by the train
-// panel under its results once a run is done. Read next: your_model.cpp.
+// The "your model" widget's buttons (ImGui; its logic and interface: your_model.hpp), shown by the train
+// panel under its results once a run is done; and the same downloads for any active model under the model
+// panel (lab build). Read next: your_model.cpp.
 #include <algorithm>
 
 #include "app/app.hpp"
@@ -8,6 +9,8 @@
 #include "digitlab/pytorch.hpp"
 #include "digitlab/text.hpp"
 #include "digitlab/train.hpp"
+#include "digitlab/architectures.hpp"  // SeededRandom
+#include "digitlab/weights.hpp"
 #include "imgui.h"
 #include "teaching/teaching_panel.hpp"
 #include "teaching/widgets.hpp"
@@ -102,6 +105,59 @@ void YourModelWidget::draw(PanelContext& context, const Trainer& trainer, const 
     ImGui::PopStyleColor();
   }
 }
+
+namespace {
+
+// Under the model panel (lab build): the active model as a .dlw (at its own dtype, with a self-test) and as
+// the tutorial's state_dict; a model of another shape has no Python class, and the panel says so.
+class ModelDownloads final : public TeachingPanel {
+ public:
+  void draw(PanelContext& context) override {
+    const ModelEntry* entry = context.catalog.active_entry();
+    if (!entry || !context.app) return;
+    const Model& model = context.catalog.active().model;
+    std::string stem = entry->name;  // "mnist-cnn", or a user's "mine.dlw" without its extension
+    if (entry->user_file && stem.rfind('.') != std::string::npos) stem.erase(stem.rfind('.'));
+    ImGui::Spacing();
+    if (ImGui::Button(widgets::labelled(tr("Download .dlw"), "model_dlw").c_str())) {
+      WriteOptions options;
+      options.dtype = context.catalog.active().dtype;
+      SeededRandom random(20261203);
+      const std::int64_t size = model.card.input_channels * model.card.input_height * model.card.input_width;
+      for (std::int64_t i = 0; i < size; ++i) options.self_test_input.push_back(random.uniform(-1.f, 1.f));
+      auto file = write_weights(model, options);
+      finish(context, stem + ".dlw", file);
+    }
+    dlw_rect_ = widgets::item_rect();
+    ImGui::SameLine();
+    if (ImGui::Button(widgets::labelled(tr("Download .pth (PyTorch)"), "model_pth").c_str()))
+      finish(context, stem + ".pth", pytorch::export_state_dict(model));
+    pth_rect_ = widgets::item_rect();
+    if (!said_.empty()) ImGui::TextWrapped("%s", said_.c_str());
+  }
+
+  void write_state(JsonWriter& json) const override {
+    json.begin_object().key("saved").string(saved_).key("said").string(said_);
+    json.key("dlw_rect").rect(dlw_rect_).key("pth_rect").rect(pth_rect_).end_object();
+  }
+
+ private:
+  void finish(PanelContext& context, const std::string& file_name, const Result<std::vector<std::uint8_t>>& bytes) {
+    saved_.clear();
+    if (!bytes.ok()) said_ = bytes.error().message;
+    else if (!context.app->services().save_file(file_name, ByteSpan(bytes.value())))
+      said_ = format_text(tr("%s could not be saved here."), file_name.c_str());
+    else
+      said_ = format_text(tr("Saved: %s"), file_name.c_str()), saved_ = file_name;
+  }
+
+  std::string saved_, said_;
+  Rect dlw_rect_, pth_rect_;
+};
+
+}  // namespace
+
+std::unique_ptr<TeachingPanel> make_model_downloads() { return std::make_unique<ModelDownloads>(); }
 
 void YourModelWidget::write_state(JsonWriter& json) const {
   json.begin_object();
