@@ -46,8 +46,9 @@ class AppServices {
   // "Copy link" in the menu: url_query (App::share_query) reopens what is shown; the browser copies the
   // page's URL with it, the desktop prints it.
   virtual void copy_link(const std::string& url_query) { (void)url_query; }
-  // A "Download" button (the train panel's your-model files): the browser saves the bytes as file_name, the
-  // desktop writes them into the current directory and prints the path. false when they were not saved.
+  // A "Download" button (the train panel's model, the model panel's in the lab build): the browser saves
+  // the bytes as file_name, the desktop writes them into its current directory and prints the path. false
+  // when they were not saved.
   virtual bool save_file(const std::string& file_name, ByteSpan bytes) { return (void)file_name, (void)bytes, false; }
 };
 
