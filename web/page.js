@@ -237,6 +237,15 @@
       copied.then(() => say(tr('Link copied: it reopens this model, these panels and this drawing.')),
                   () => say(tr('The clipboard was refused; copy this link: %s', url)));
     },
+    // A "Download" button (the train panel's model files): the bytes as a Blob behind an <a download>.
+    saveFile(name, bytes) {
+      const url = URL.createObjectURL(new Blob([bytes], {type: 'application/octet-stream'}));
+      const link = Object.assign(document.createElement('a'), {href: url, download: name});
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    },
     stateChanged() {
       if (publishQueued) return;
       publishQueued = true;

@@ -31,6 +31,14 @@ struct FakeServices : AppServices {
   const char* open_files_hint() const override { return "drop a file"; }
   void state_changed() override { ++changes; }
   double now_seconds() const override { return now; }
+  // What the download buttons saved: file name and bytes, in order. save_refused: as a platform that cannot.
+  std::vector<std::pair<std::string, std::vector<std::uint8_t>>> saved;
+  bool save_refused = false;
+  bool save_file(const std::string& file_name, ByteSpan bytes) override {
+    if (save_refused) return false;
+    saved.emplace_back(file_name, std::vector<std::uint8_t>(bytes.data, bytes.data + bytes.size));
+    return true;
+  }
 };
 
 // ImGui with no window and no GPU: enough for App::frame() to lay out and predict.

@@ -117,15 +117,27 @@ TEST_CASE("user files join the list, replace their namesake, and a bad one leave
   CHECK(catalog.active_index() == 1);
   CHECK(catalog.default_index() == 0);  // a user file is never the default
 
+  const std::uint64_t first_serial = catalog.load_serial(1);
+  CHECK(first_serial > catalog.load_serial(0));
   REQUIRE(catalog.load_user_file("mine.dlw", tiny_weights(4), &index));
   CHECK(index == 1);
   CHECK(catalog.entries().size() == 2);
+  CHECK(catalog.load_serial(1) > first_serial);  // a new model there: caches of results start afresh
 
+  const std::uint64_t serial = catalog.load_serial(1);
   Status bad = catalog.load_user_file("broken.dlw", std::vector<std::uint8_t>{1, 2, 3});
   REQUIRE_FALSE(bad);
   CHECK(catalog.entries().size() == 2);
   CHECK(catalog.active_index() == 1);
   CHECK(catalog.find("broken.dlw") == -1);
+  CHECK(catalog.load_serial(1) == serial);
+  CHECK(catalog.load_serial(2) == 0);  // no such entry
+
+  // A trained model comes in as its weights file, with a label for the list.
+  REQUIRE(catalog.load_user_file("your-model", tiny_weights(5), &index, "your model: tiny"));
+  CHECK(index == 2);
+  CHECK(catalog.entries()[2].label == "your model: tiny");
+  CHECK(catalog.entries()[2].user_file);
 }
 
 TEST_CASE("sizes and accuracies read well", "[app][catalog]") {

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "app_harness.hpp"
+#include "digitlab/train.hpp"  // evaluate: the expected counts
 #include "teaching/test_subset.hpp"
 #include "test_subset_fixture.hpp"
 
@@ -145,4 +146,30 @@ TEST_CASE("explorer: the dataset picker switches to that dataset's best model an
   INFO(panel.dump());
   CHECK(panel["evaluated"] == 12);
   CHECK(panel["misclassified"] == 2);
+}
+
+// A user file replaced by another of the same name, again and again (the catalog frees the old model each
+// time, so a new one may land at a freed one's address): each is evaluated afresh, never served an older
+// model's results.
+TEST_CASE("explorer: each replacement of a user file is evaluated afresh", "[app][ui][explorer]") {
+  StartedApp started({dataset_entry("reader", "mnist", 0.9f, true)}, "?panels=explorer");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
+  app.weights_arrived(0, pixel_reader_weights());
+  app.asset_arrived(test_subset_images_path("mnist"), subset_images_gz());
+  app.asset_arrived(test_subset_labels_path("mnist"), subset_labels_gz());
+  const std::vector<std::uint8_t> images = idx_images(kLooksLike), labels = idx_labels(kLabels);
+  const ImageSet subset{images.data() + 16, labels.data() + 8, kLabels.size(), 1, 28, 28};
+  for (std::uint64_t seed : {1, 2, 3, 4, 5, 6}) {
+    const std::vector<std::uint8_t> file = seed % 2 ? pixel_reader_weights() : tiny_weights(seed);
+    REQUIRE(app.open_user_file("mine.dlw", file).ok());
+    auto expected = evaluate(app.catalog().active().model, subset);
+    REQUIRE(expected.ok());
+    imgui.frame(app);
+    for (int i = 0; i < 20 && state_of(app)["panel_state"]["explorer"]["evaluated"] != 12; ++i) imgui.frame(app);
+    const json panel = state_of(app)["panel_state"]["explorer"];
+    INFO("file " << seed << ": " << panel.dump());
+    CHECK(panel["model"] == "mine.dlw");
+    CHECK(panel["misclassified"] == 12 - expected.value().correct);
+  }
 }

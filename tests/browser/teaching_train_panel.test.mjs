@@ -2,18 +2,24 @@
 // Browser test of the "train" teaching panel alone (?panels=train): Start trains the tutorial's MLP on the
 // shipped MNIST subset (800 images to learn from, 200 held out), the tutorial's log line appears, Pause stops
 // the frames, Resume finishes the run with the loss down and per-class accuracy and a confusion matrix,
-// the page goes idle, Reset clears it. Every animation-frame callback is timed while it trains (the app's
-// whole frame: training slice, ImGui, GL calls): 95 % of them must take at most 50 ms; the longest is
-// printed with the images per second the panel measured. Screenshot panel-train.png.
+// the page goes idle; "your model" downloads as .dlw and .pth (Blob downloads), joins the model list, the
+// prediction panel predicts with it and PyTorch's NeuralNetwork with the downloaded .pth agrees; Reset clears
+// it. Every animation-frame callback is timed while it trains (the app's whole frame: training slice, ImGui,
+// GL calls): 95 % of them must take at most 50 ms; the longest is printed with the images per second the
+// panel measured. Screenshot panel-train.png.
 // Usage: node teaching_train_panel.test.mjs --root build/wasm/web --out <folder>. Read next: harness.mjs,
 // wasm/teaching/panel_train.cpp.
-import {checker, displayToPage, options, run, screenshot, start, state, waitForState} from './harness.mjs';
+import {execFileSync} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {DIGITS, checker, displayToPage, drawStrokes, options, repo, run, screenshot, start, state, waitForState} from './harness.mjs';
 
 const opts = options();
 const {check, finish} = checker();
 const site = await start(opts, {need: ['digitlab-lab.js', 'digitlab-lab.wasm', 'data/mnist/test-subset-images-idx3-ubyte.gz',
                                        'data/mnist/test-subset-labels-idx1-ubyte.gz']});
 const LONGEST_FRAME_MS = 50;
+const python = '/usr/bin/python3';
 const RUN_TIMEOUT = 180000;  // ms: 65 MLP steps and 5 held-out evaluations, 12 ms of them per frame
 
 const quantile = (values, q) => {
@@ -107,6 +113,52 @@ await run(site, {check, finish}, 'teaching_train_panel', async () => {
   await screenshot(page, opts, 'panel-train');
   const idleFrames = await framesOver(page, 1500);
   check(idleFrames === 0, 'done: the page goes idle', `${idleFrames} frames in 1.5 s`);
+
+  // ---- Your model: the downloads, then the model list and the prediction (PyTorch agrees) -----------------------
+  await page.setViewportSize({width: 1100, height: 1000});  // the widget under the results, without scrolling
+  s = await waitForState(page, (st) => st.panel_state.train.your_model.pth_rect.y > 0 &&
+                                       st.panel_state.train.your_model.pth_rect.y + 40 < window.innerHeight);
+  let mine = s.panel_state.train.your_model;
+  check(mine.name === 'your-model' && !mine.in_list && mine.python_class === 'NeuralNetwork',
+        'done: the run would join the list as your-model, its .pth for the tutorial\'s NeuralNetwork', JSON.stringify(mine));
+  const download = async (box) => {
+    const [file] = await Promise.all([page.waitForEvent('download'), clickBox(page, box)]);
+    return {name: file.suggestedFilename(), bytes: fs.readFileSync(await file.path())};
+  };
+  const dlw = await download(mine.dlw_rect);
+  const dlwMagic = [0x89, 0x44, 0x4c, 0x57, 0x0d, 0x0a, 0x1a, 0x0a];
+  check(dlw.name === 'your-model.dlw' && dlwMagic.every((b, i) => dlw.bytes[i] === b) && dlw.bytes.length > 2000000,
+        'Download .dlw: the browser saves your-model.dlw, a weights file', `${dlw.name}, ${dlw.bytes.length} B`);
+  const pth = await download(mine.pth_rect);
+  check(pth.name === 'your-model.pth' && pth.bytes[0] === 0x50 && pth.bytes[1] === 0x4b && pth.bytes.length > 2000000,
+        'Download .pth: the browser saves your-model.pth, a torch.save ZIP', `${pth.name}, ${pth.bytes.length} B`);
+  const pthFile = path.join(opts.out, 'your-model.pth');
+  fs.writeFileSync(pthFile, pth.bytes);
+  const shippedModels = s.models;
+  await clickBox(page, mine.use_rect);
+  s = await waitForState(page, (st) => st.model === 'your-model');
+  check(s.models.length === shippedModels.length + 1 && s.models.at(-1) === 'your-model' && s.panel_state.train.your_model.in_list,
+        'Use for drawing: your-model joins the list and is in use', s.models.join(', '));
+  await page.evaluate(() => window.digitlab.showPanels('draw,prediction'));
+  await page.waitForFunction(() => { const r = window.digitlab.drawingRect(); return r && r.width > 0; });
+  s = await drawStrokes(page, DIGITS[7]);
+  check(s.model === 'your-model' && s.prediction !== null, 'the prediction panel predicts with your-model',
+        `${s.model}: ${s.label} (${(100 * (s.top_probability || 0)).toFixed(1)} %)`);
+  let torchReady = true;
+  try { execFileSync(python, ['-c', 'import torch'], {stdio: 'ignore'}); } catch (e) { torchReady = false; }
+  if (torchReady) {
+    const image = await page.evaluate(() => window.digitlab.modelInput());
+    const expected = JSON.parse(execFileSync(python, [path.join(repo, 'tests/browser/pytorch_page_models.py'), 'predict',
+                                                      pthFile, 'mlp'], {input: JSON.stringify(image)}).toString());
+    const worst = Math.max(...expected.map((p, i) => Math.abs(p - s.probabilities[i])));
+    check(worst <= 1e-4, 'PyTorch\'s NeuralNetwork with the downloaded .pth gives the page\'s probabilities',
+          `largest difference ${worst.toExponential(2)} (tolerance 1e-4)`);
+  } else {
+    console.log(`note: ${python} cannot import torch, so the downloaded .pth is not run in PyTorch here`);
+  }
+  await page.evaluate(() => window.digitlab.showPanels('train'));
+  s = await waitForState(page, (st) => st.panel_state.train && st.panel_state.train.reset_rect.width > 0);
+  t = s.panel_state.train;
 
   // ---- Reset ------------------------------------------------------------------------------------------------------
   await clickBox(page, t.reset_rect);

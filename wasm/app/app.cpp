@@ -246,7 +246,7 @@ std::string App::query_for(const std::vector<PanelId>& panels) const {
 
 TeachingPanel* App::teaching_panel(PanelId id) {
   const std::size_t slot = std::size_t(id);
-  if (slot >= teaching_.size() || !is_teaching_panel(id) || !panel_factory_) return nullptr;
+  if (slot >= teaching_.size() || !panel_factory_) return nullptr;
   if (!teaching_[slot]) teaching_[slot] = panel_factory_(id);
   return teaching_[slot].get();
 }
@@ -259,9 +259,9 @@ bool App::activations_wanted() const {
   return false;
 }
 
-Status App::open_user_file(const std::string& file_name, ByteSpan bytes) {
+Status App::open_user_file(const std::string& file_name, ByteSpan bytes, const std::string& label) {
   int index = -1;
-  Status status = catalog_.load_user_file(file_name, bytes, &index);
+  Status status = catalog_.load_user_file(file_name, bytes, &index, label);
   if (status) {
     pending_model_ = -1;
     last_error_.clear();
@@ -566,28 +566,29 @@ void App::draw_panel(PanelId id) {
     case PanelId::prediction: draw_prediction_panel(); break;
     case PanelId::input: draw_input_panel(); break;
     case PanelId::model: draw_model_panel(); break;
-    default:
-      if (TeachingPanel* panel = teaching_panel(id)) {
-        PanelContext context{options_,
-                             ui_scale_,
-                             font_big_,
-                             services_.now_seconds(),
-                             catalog_,
-                             model_generation_,
-                             drawing_,
-                             catalog_.has_model() && !empty_,
-                             preprocessed_,
-                             prediction_,
-                             assets_,
-                             [this](int index) { preload_model(index); },
-                             [this](int index) { request_model(index); },
-                             [this](float side) { draw_canvas(side); },
-                             std::find(options_.panels.begin(), options_.panels.end(), PanelId::draw) !=
-                                 options_.panels.end(),
-                             [this](std::string text) { add_message(std::move(text)); }};
-        panel->draw(context);
-      }
-      break;
+    default: break;
+  }
+  // A teaching panel, or what the lab build adds to one of the demo's (the model panel's downloads).
+  if (TeachingPanel* panel = teaching_panel(id)) {
+    PanelContext context{options_,
+                         ui_scale_,
+                         font_big_,
+                         services_.now_seconds(),
+                         catalog_,
+                         model_generation_,
+                         drawing_,
+                         catalog_.has_model() && !empty_,
+                         preprocessed_,
+                         prediction_,
+                         assets_,
+                         [this](int index) { preload_model(index); },
+                         [this](int index) { request_model(index); },
+                         [this](float side) { draw_canvas(side); },
+                         std::find(options_.panels.begin(), options_.panels.end(), PanelId::draw) !=
+                             options_.panels.end(),
+                         [this](std::string text) { add_message(std::move(text)); },
+                         this};
+    panel->draw(context);
   }
 }
 
@@ -770,9 +771,9 @@ void App::draw_model_panel() {
   if (entries.empty()) ImGui::TextWrapped("%s", tr("weights/manifest.json lists no models."));
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const ModelEntry& entry = entries[i];
-    std::string label = entry.name;
+    std::string label = entry.label.empty() ? entry.name : entry.label;
     if (entry.is_default) label += tr("  (default)");
-    if (entry.user_file) label += tr("  (your file)");
+    if (entry.user_file && entry.label.empty()) label += tr("  (your file)");
     if (int(i) == pending_model_) label += tr("  loading...");
     label += "##model" + std::to_string(i);
     if (ImGui::Selectable(label.c_str(), int(i) == catalog_.active_index()) && int(i) != catalog_.active_index())

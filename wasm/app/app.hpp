@@ -46,6 +46,10 @@ class AppServices {
   // "Copy link" in the menu: url_query (App::share_query) reopens what is shown; the browser copies the
   // page's URL with it, the desktop prints it.
   virtual void copy_link(const std::string& url_query) { (void)url_query; }
+  // A "Download" button (the train panel's model, the model panel's in the lab build): the browser saves
+  // the bytes as file_name, the desktop writes them into its current directory and prints the path. false
+  // when they were not saved.
+  virtual bool save_file(const std::string& file_name, ByteSpan bytes) { return (void)file_name, (void)bytes, false; }
 };
 
 // While a stroke is being drawn, predict at most this often (a finished stroke is predicted at once).
@@ -74,8 +78,9 @@ class App {
   void set_panels(const std::vector<PanelId>& panels);
 
   // A file the user opened or dropped. On failure the message is the loader's Error::to_string(), it is
-  // shown in the page, and the previous model stays.
-  Status open_user_file(const std::string& file_name, ByteSpan bytes);
+  // shown in the page, and the previous model stays. label: for a model trained in the page (the train
+  // panel writes its weights file), what the model list shows instead of the name.
+  Status open_user_file(const std::string& file_name, ByteSpan bytes, const std::string& label = {});
   // A file that never reached the loader (the page's PyTorch importer refused it): shown like a rejected
   // weights file, with error_text as the reason; the previous model stays.
   void user_file_failed(const std::string& file_name, const std::string& error_text, ErrorCode code = ErrorCode::ok);
@@ -119,6 +124,7 @@ class App {
   // (docs/embedding.md); what "Copy link" and the page's shareUrl() hand out.
   std::string share_query() const;
   const Drawing& drawing() const { return drawing_; }
+  AppServices& services() { return services_; }
 
  private:
   void request_model(int index);

@@ -23,6 +23,7 @@ LoadOptions app_load_options() {
 void ModelCatalog::add(ModelEntry entry) {
   entries_.push_back(std::move(entry));
   loaded_.emplace_back();
+  serials_.push_back(0);
 }
 
 bool ModelCatalog::is_loaded(int index) const {
@@ -69,6 +70,7 @@ Status ModelCatalog::load(int index, ByteSpan bytes) {
   if (entry.dtype.empty()) entry.dtype = weights_format::dtype_name(model->dtype);
   if (entry.bytes == 0) entry.bytes = bytes.size;
   loaded_[std::size_t(index)] = std::move(model);
+  serials_[std::size_t(index)] = ++last_serial_;
   active_ = index;
   return Ok{};
 }
@@ -77,19 +79,21 @@ Status ModelCatalog::replace_active_model(Model model) {
   if (active_ < 0) return make_error(ErrorCode::bad_argument, "model", 0, tr("no model is loaded"));
   model.prepared.reset();
   if (Status prepared = prepare(model); !prepared) return prepared;
-  // A new object, so that caches keyed on the loaded model (the test-subset evaluations) start afresh.
+  // A new object (and a new load_serial), so that caches of the old model's results start afresh.
   auto replaced = std::make_unique<LoadedWeights>(*loaded_[std::size_t(active_)]);
   replaced->model = std::move(model);
   replaced->has_self_test = false;
   loaded_[std::size_t(active_)] = std::move(replaced);
+  serials_[std::size_t(active_)] = ++last_serial_;
   return Ok{};
 }
 
-Status ModelCatalog::load_user_file(const std::string& file_name, ByteSpan bytes, int* index) {
+Status ModelCatalog::load_user_file(const std::string& file_name, ByteSpan bytes, int* index, const std::string& label) {
   ModelEntry entry;
   entry.name = file_name.empty() ? std::string("your file") : file_name;
   entry.file = entry.name;
   entry.user_file = true;
+  entry.label = label;
   entry.bytes = bytes.size;
   int slot = -1;
   for (std::size_t i = 0; i < entries_.size(); ++i)
@@ -98,17 +102,17 @@ Status ModelCatalog::load_user_file(const std::string& file_name, ByteSpan bytes
   add(entry);
   const int trial = int(entries_.size()) - 1;
   Status status = load(trial, bytes);  // on failure active_ is untouched
-  if (!status) {
+  if (slot >= 0 || !status) {  // the trial slot goes: into the earlier file's place, or away
+    if (status) {
+      entries_[std::size_t(slot)] = std::move(entries_.back());
+      loaded_[std::size_t(slot)] = std::move(loaded_.back());
+      serials_[std::size_t(slot)] = serials_.back();
+      active_ = slot;
+    }
     entries_.pop_back();
     loaded_.pop_back();
-    return status;
-  }
-  if (slot >= 0) {
-    entries_[std::size_t(slot)] = std::move(entries_.back());
-    loaded_[std::size_t(slot)] = std::move(loaded_.back());
-    entries_.pop_back();
-    loaded_.pop_back();
-    active_ = slot;
+    serials_.pop_back();
+    if (!status) return status;
   }
   if (index) *index = active_;
   return Ok{};

@@ -25,7 +25,8 @@ struct ModelEntry {
   std::string sha256;
   std::string record;        // the training run record, relative to the manifest's folder ("" = none)
   bool is_default = false;
-  bool user_file = false;      // opened by the user, not listed in the manifest
+  bool user_file = false;      // opened by the user (or trained in the page), not listed in the manifest
+  std::string label;           // shown in the model list instead of name ("" = name): a model trained in the page
 };
 
 // A sweep's results (digitlab sweep --json), listed in the manifest's "sweeps" for the training panel.
@@ -53,8 +54,10 @@ class ModelCatalog {
   // changes and the loader's error comes back (bad_argument for an index out of range).
   Status load(int index, ByteSpan bytes);
   // A file the user opened: on success it is added (or replaces an earlier user file of that name) and
-  // becomes active. *index receives its position.
-  Status load_user_file(const std::string& file_name, ByteSpan bytes, int* index = nullptr);
+  // becomes active. *index receives its position. A model trained in the page (the train panel's "Use for
+  // drawing") comes this way too, as the weights file it writes, with a label for the model list.
+  Status load_user_file(const std::string& file_name, ByteSpan bytes, int* index = nullptr,
+                        const std::string& label = {});
 
   // The active model with other layers or card (an imported model's assumptions changed in the model
   // panel): checked and packed as a loaded file is; on failure nothing changes. Its self-test is dropped
@@ -66,6 +69,9 @@ class ModelCatalog {
   // The loaded model of entry index (active or not), null when not loaded (or out of range).
   const LoadedWeights* loaded(int index) const;
   bool activate(int index);
+  // Changes whenever entry `index` gets a newly loaded model and never repeats (0: not loaded): what caches
+  // of a model's results key on. Not the model's address: a replaced model's memory can hold the next one.
+  std::uint64_t load_serial(int index) const { return is_loaded(index) ? serials_[std::size_t(index)] : 0; }
 
   bool has_model() const { return active_ >= 0; }
   int active_index() const { return active_; }
@@ -76,6 +82,8 @@ class ModelCatalog {
   std::vector<ModelEntry> entries_;
   std::vector<SweepEntry> sweeps_;
   std::vector<std::unique_ptr<LoadedWeights>> loaded_;  // parallel to entries_; null until loaded
+  std::vector<std::uint64_t> serials_;                    // parallel to entries_: load_serial()
+  std::uint64_t last_serial_ = 0;
   int active_ = -1;
 };
 

@@ -5,9 +5,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -242,6 +244,16 @@ class DesktopPlatform final : public Platform {
   double now_seconds() const override { return glfwGetTime(); }
   // No clipboard worth the code here: the link's query goes to stdout, for index.html?<query>.
   void copy_link(const std::string& query) override { std::printf("link: ?%s\n", query.c_str()); }
+  // A download: into the current directory (an earlier file of that name is replaced), the path printed.
+  bool save_file(const std::string& file_name, ByteSpan bytes) override {
+    const std::string path = (std::filesystem::current_path() / std::filesystem::path(file_name).filename()).string();
+    std::FILE* file = std::fopen(path.c_str(), "wb");
+    bool written = file && std::fwrite(bytes.data, 1, bytes.size, file) == bytes.size;
+    if (file && std::fclose(file) != 0) written = false;
+    if (written) std::printf("saved: %s (%zu bytes)\n", path.c_str(), bytes.size);
+    else std::fprintf(stderr, "digitlab-app: could not write %s: %s\n", path.c_str(), std::strerror(errno));
+    return written;
+  }
 
  private:
   void save_screenshot(GLFWwindow* window) {

@@ -26,6 +26,9 @@ EM_JS(void, page_fetch_asset, (const char* path), { Module.digitlabPage.fetchAss
 EM_JS(void, page_open_teaching_build, (const char* query), { Module.digitlabPage.openTeachingBuild(UTF8ToString(query)); });
 EM_JS(void, page_open_file_picker, (), { Module.digitlabPage.openFilePicker(); });
 EM_JS(void, page_copy_link, (const char* query), { Module.digitlabPage.copyLink(UTF8ToString(query)); });
+EM_JS(void, page_save_file, (const char* name, const std::uint8_t* data, int size), {
+  Module.digitlabPage.saveFile(UTF8ToString(name), HEAPU8.slice(data, data + size));
+});
 EM_JS(void, page_state_changed, (), { Module.digitlabPage.stateChanged(); });
 EM_JS(void, page_fatal, (const char* message), { Module.digitlabPage.fatal(UTF8ToString(message)); });
 
@@ -130,6 +133,10 @@ class WebPlatform final : public Platform {
   void state_changed() override { page_state_changed(); }
   double now_seconds() const override { return emscripten_get_now() / 1000.0; }
   void copy_link(const std::string& query) override { page_copy_link(query.c_str()); }
+  bool save_file(const std::string& file_name, ByteSpan bytes) override {
+    page_save_file(file_name.c_str(), bytes.data, int(bytes.size));
+    return true;
+  }
 
  private:
   // A finger that lands on the drawing area draws: its events are taken (preventDefault), so the page

@@ -41,7 +41,7 @@ const char* short_dtype(const std::string& dtype) {
 // One loaded model's reading of the drawing.
 struct Row {
   int index = -1;  // catalog entry
-  // Only used in the frame the row was made or computed in: the catalog may replace a user file later.
+  // Valid while the entry's load_serial() is what the rows were made from (restart_if_needed remakes them).
   const LoadedWeights* weights = nullptr;
   std::string name, dataset, architecture, dtype;
   bool done = false;
@@ -66,9 +66,9 @@ class ComparePanel final : public TeachingPanel {
   void draw_summary(PanelContext& context);
   void draw_table(PanelContext& context);
 
-  // What the rows were made from: the drawing and which models were loaded (pointer per entry).
+  // What the rows were made from: the drawing and which models were loaded (load_serial per entry).
   std::uint64_t revision_ = ~0ull;
-  std::vector<const LoadedWeights*> loaded_;
+  std::vector<std::uint64_t> loaded_;
   double started_ = -1.0;
   bool empty_ = true;
   std::vector<Row> rows_;
@@ -82,8 +82,8 @@ class ComparePanel final : public TeachingPanel {
 
 void ComparePanel::restart_if_needed(PanelContext& context) {
   const ModelCatalog& catalog = context.catalog;
-  std::vector<const LoadedWeights*> loaded(catalog.entries().size());
-  for (std::size_t i = 0; i < loaded.size(); ++i) loaded[i] = catalog.loaded(int(i));
+  std::vector<std::uint64_t> loaded(catalog.entries().size());
+  for (std::size_t i = 0; i < loaded.size(); ++i) loaded[i] = catalog.load_serial(int(i));
   const bool models_changed = loaded != loaded_;
   if (!models_changed && revision_ == context.drawing.revision()) return;
   if (!models_changed && context.drawing.stroke_in_progress() && started_ >= 0 &&
@@ -98,10 +98,10 @@ void ComparePanel::restart_if_needed(PanelContext& context) {
     if (!loaded_[i]) continue;
     Row row;
     row.index = int(i);
-    row.weights = loaded_[i];
+    row.weights = catalog.loaded(int(i));
     row.name = catalog.entries()[i].name;
-    row.dataset = loaded_[i]->model.card.dataset;
-    row.architecture = loaded_[i]->model.card.architecture;
+    row.dataset = row.weights->model.card.dataset;
+    row.architecture = row.weights->model.card.architecture;
     row.dtype = catalog.entries()[i].dtype;
     row.done = empty_;
     rows_.push_back(std::move(row));

@@ -18,10 +18,10 @@ std::unique_ptr<TeachingPanel> make_teaching_panel(PanelId id) {
     case PanelId::number: return make_number_panel();
     case PanelId::train: return make_train_panel();
     case PanelId::saliency: return make_saliency_panel();
+    case PanelId::model: return make_model_downloads();  // under the App's own model panel
     case PanelId::draw:
     case PanelId::prediction:
-    case PanelId::input:
-    case PanelId::model: return nullptr;
+    case PanelId::input: return nullptr;
   }
   return nullptr;
 }

@@ -22,6 +22,7 @@
 #include "teaching/teaching_panel.hpp"
 #include "teaching/test_subset.hpp"
 #include "teaching/widgets.hpp"
+#include "teaching/your_model.hpp"
 
 namespace digitlab::app {
 
@@ -158,6 +159,8 @@ class Panel final : public TeachingPanel {
     for (int i = 0; i < 7; ++i) json.key(kSettingNames[i]).rect(setting_rects_[i]);
     json.end_object();
     json.key("start_rect").rect(start_rect_).key("pause_rect").rect(pause_rect_).key("reset_rect").rect(reset_rect_);
+    json.key("your_model");
+    your_model_.write_state(json);
     json.end_object();
   }
 
@@ -605,6 +608,7 @@ class Panel final : public TeachingPanel {
     }
     ImGui::Dummy(ImVec2(left + cell * float(n), line + cell * float(n)));
     ImGui::EndGroup();
+    if (trainer_) your_model_.draw(context, *trainer_, {train_count_, run_epochs_, final_.accuracy, final_.count});
   }
 
   Settings settings_;
@@ -647,6 +651,7 @@ class Panel final : public TeachingPanel {
   std::vector<double> snapshot_seconds_;  // what each epoch's Trainer::model() took
 
   Rect start_rect_, pause_rect_, reset_rect_;
+  YourModelWidget your_model_;  // use the trained model in the other panels, download it
   // The settings' combo boxes as last drawn, in kSettingNames order.
   static constexpr const char* kSettingNames[] = {"dataset", "model", "optimizer", "learning_rate", "scheduler",
                                                   "batch_size", "train_images"};

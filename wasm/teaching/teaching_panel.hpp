@@ -24,6 +24,8 @@ struct ImFont;
 
 namespace digitlab::app {
 
+class App;  // app/app.hpp
+
 // Below this top probability a label carries an "unsure" mark (the prediction panel, the number panel).
 // Fitted on held-out drawings and MNIST test images (docs/benchmarks.md, "Digits as people write them"):
 // with the default model it marks 38 of its 48 MNIST test mistakes and 0.9 % of its right answers.
@@ -59,6 +61,9 @@ struct PanelContext {
   bool draw_panel_shown = false;
   // Sets the text of the page's messages banner (for errors the user can act on).
   std::function<void(std::string)> add_message;
+  // The app itself, for what few panels need (the train panel's model: App::open_user_file, and
+  // App::services().save_file for its downloads).
+  App* app = nullptr;
 };
 
 class TeachingPanel {
@@ -94,8 +99,11 @@ std::unique_ptr<TeachingPanel> make_compare_panel();
 std::unique_ptr<TeachingPanel> make_number_panel();
 std::unique_ptr<TeachingPanel> make_train_panel();
 std::unique_ptr<TeachingPanel> make_saliency_panel();
+// Not a panel of its own: drawn under the App's model panel in the lab build, the active model's downloads
+// (.dlw, PyTorch .pth; widgets_your_model.cpp).
+std::unique_ptr<TeachingPanel> make_model_downloads();
 
-// null for the demo's own panels (draw, prediction, input, model: drawn by App itself).
+// null for the demo's own panels (draw, prediction, input: drawn by App itself; model: its downloads only).
 std::unique_ptr<TeachingPanel> make_teaching_panel(PanelId id);
 
 // How the App gets its teaching panels. The browser has two builds of the app (wasm/CMakeLists.txt):

@@ -212,9 +212,10 @@ SubsetView SubsetEvaluator::update(const ModelCatalog& catalog, AssetStore& asse
 
   SubsetEvaluation* found = nullptr;
   for (Cached& cached : evaluations_)
-    if (cached.index == index && cached.model == &loaded && cached.name == entry.name) found = cached.evaluation.get();
+    if (cached.index == index && cached.serial == catalog.load_serial(index) && cached.name == entry.name)
+      found = cached.evaluation.get();
   if (!found) {
-    evaluations_.push_back({index, &loaded, entry.name, std::make_unique<SubsetEvaluation>()});
+    evaluations_.push_back({index, catalog.load_serial(index), entry.name, std::make_unique<SubsetEvaluation>()});
     found = evaluations_.back().evaluation.get();
     found->model_name = entry.name;
     found->num_classes = int(card.class_names.size());

@@ -93,11 +93,11 @@ class SubsetEvaluator {
     std::string problem;                 // when a file is missing or corrupt
   };
   std::vector<Loaded> subsets_;  // one per dataset asked for
-  // One per model, keyed on the catalog entry and the loaded model's identity: switching back to a model
-  // is instant, and a file that replaced the entry is evaluated afresh. (unique_ptr: panels keep pointers.)
+  // One per model, keyed on the catalog entry and its load_serial(): switching back to a model is instant,
+  // and a file that replaced the entry is evaluated afresh. (unique_ptr: panels keep pointers.)
   struct Cached {
     int index;
-    const LoadedWeights* model;
+    std::uint64_t serial;
     std::string name;
     std::unique_ptr<SubsetEvaluation> evaluation;
   };
