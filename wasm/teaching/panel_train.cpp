@@ -751,7 +751,7 @@ class Panel final : public TeachingPanel {
   void draw_table(PanelContext&) {
     if (runs_.size() < 2 || status_ != Status::done) return;
     if (!ImGui::BeginTable("##runs", 4, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit)) return;
-    ImGui::TableSetupColumn(tr("run"));
+    ImGui::TableSetupColumn(tr("settings"));
     ImGui::TableSetupColumn(tr("final loss"));
     ImGui::TableSetupColumn(tr("accuracy"));
     ImGui::TableSetupColumn(tr("time"));
