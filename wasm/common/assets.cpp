@@ -13,11 +13,6 @@ std::string test_subset_labels_path(const std::string& dataset) {
   return "data/" + dataset + "/test-subset-labels-idx1-ubyte.gz";
 }
 
-std::uint64_t max_asset_bytes(const std::string& path) {
-  const bool training_set = path.rfind("data/", 0) == 0 && path.find("/train-", 5) != std::string::npos;
-  return training_set ? kMaxTrainingSetBytes : kMaxAssetBytes;
-}
-
 const Asset& AssetStore::request(const std::string& path) {
   auto found = assets_.find(path);
   if (found != assets_.end()) return found->second;
@@ -33,9 +28,9 @@ const Asset* AssetStore::find(const std::string& path) const {
 
 void AssetStore::arrived(const std::string& path, std::vector<std::uint8_t> bytes) {
   Asset& asset = assets_[path];
-  if (bytes.size() > max_asset_bytes(path)) {
+  if (bytes.size() > kMaxAssetBytes) {
     failed(path, format_text(tr("%s is %zu bytes, more than the %zu MiB a panel may load"), path.c_str(), bytes.size(),
-                             std::size_t(max_asset_bytes(path) >> 20)));
+                             std::size_t(kMaxAssetBytes >> 20)));
     return;
   }
   asset.state = Asset::State::ready;

@@ -230,7 +230,7 @@ class DesktopPlatform final : public Platform {
       the_app->asset_failed(path, path + " is not a file of the site (weights/... or data/...)");
       return;
     }
-    Result<std::vector<std::uint8_t>> bytes = read_file(file, max_asset_bytes(path));
+    Result<std::vector<std::uint8_t>> bytes = read_file(file, kMaxAssetBytes);
     if (bytes)
       the_app->asset_arrived(path, bytes.value());
     else
