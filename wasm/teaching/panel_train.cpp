@@ -523,8 +523,8 @@ class Panel final : public TeachingPanel {
     const float scale = context.ui_scale;
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
     if (site_has_training_set(settings_.dataset))
-      ImGui::TextWrapped(tr("Trains networks here in the page: on up to %s images of the full training set, tested on the %d shipped test images, or on the shipped test subset (up to its first %d images to learn from, its last %d held out to test on)."),
-                         with_thousands(kTrainSizes[offered_train_sizes() - 1]).c_str(), kTestSubsetSize,
+      ImGui::TextWrapped(tr("Trains networks here in the page: on up to %s images of the full training set, tested on the %s shipped test images, or on the shipped test subset (up to its first %d images to learn from, its last %d held out to test on)."),
+                         with_thousands(kTrainSizes[offered_train_sizes() - 1]).c_str(), with_thousands(kTestSubsetSize).c_str(),
                          int(kTestSubsetSize - int(kHeldOut)), int(kHeldOut));
     else
       ImGui::TextWrapped(tr("Trains networks here in the page, on the site's shipped test subset: up to its first %d images to learn from, its last %d held out to test on. This site has no full training sets (built with DIGITLAB_WEB_TRAINING_SETS=OFF, or still loading its index)."),
@@ -532,18 +532,19 @@ class Panel final : public TeachingPanel {
     ImGui::PopStyleColor();
     ImGui::BeginDisabled(!editable());
     const float width = 170.f * scale, gap = 2.f * ImGui::GetStyle().ItemSpacing.x;
-    combo(tr("Dataset"), "dataset", &settings_.dataset, 2, [](int i) { return kDatasetNames[i]; }, width,
+    // What every run shares on the first line, the first run's own choices on the second.
+    combo(tr("Dataset"), "dataset", &settings_.dataset, 2, [](int i) { return kDatasetNames[i]; }, width * 0.85f,
           &setting_rects_[0]);
     ImGui::SameLine(0, gap);
     combo(tr("Model"), "model", &settings_.model, 3, model_label, width, &setting_rects_[1]);
     ImGui::SameLine(0, gap);
-    ImGui::SetNextItemWidth(width);
+    settings_.train_size = std::min(settings_.train_size, offered_train_sizes() - 1);
+    combo(tr("Training images"), "train-size", &settings_.train_size, offered_train_sizes(), train_size_label,
+          width * 0.7f, &setting_rects_[6]);
+    ImGui::SameLine(0, gap);
+    ImGui::SetNextItemWidth(width * 0.7f);
     ImGui::SliderInt(widgets::labelled(tr("Epochs"), "epochs").c_str(), &settings_.epochs, 1, 20);
     draw_choice(context, &settings_.run, &setting_rects_[2]);
-    ImGui::SameLine(0, gap);
-    settings_.train_size = std::min(settings_.train_size, offered_train_sizes() - 1);
-    combo(tr("Training images"), "train-size", &settings_.train_size, offered_train_sizes(), train_size_label, width,
-          &setting_rects_[6]);
     ImGui::EndDisabled();
   }
 
