@@ -47,8 +47,7 @@ struct LabelledImages {
 };
 
 // Two idx files (gzipped or raw), named in the error by their paths. Errors: the idx/gzip reader's (a
-// corrupt or truncated download), count_mismatch (images of
-// another shape are refused by Trainer::create).
+// corrupt or truncated download), count_mismatch (images of another shape are refused by Trainer::create).
 Result<LabelledImages> parse_labelled_images(const std::string& dataset, ByteSpan images, const std::string& images_path,
                                              ByteSpan labels, const std::string& labels_path);
 
