@@ -61,7 +61,7 @@ inline const std::vector<PanelInfo>& panel_list() {
       {PanelId::number, "number", "Whole number", "draw a number of several digits: each digit found and read", 1.4f,
        false, true},
       {PanelId::train, "train", "Train a network",
-       "train the tutorial's networks in the page, several side by side: logs, live curves, confusion matrix", 2.4f,
+       "train the tutorial's networks in the page on the shipped subset: its log, live curves, confusion matrix", 2.4f,
        false, false},
   };
   return panels;
