@@ -144,6 +144,12 @@ constexpr ImU32 kRunColors[kMaxRuns] = {IM_COL32(52, 120, 230, 255), IM_COL32(23
                                         IM_COL32(40, 160, 70, 255), IM_COL32(150, 70, 200, 255)};
 ImU32 faded(ImU32 color) { return (color & 0x00FFFFFFu) | (ImU32(110) << IM_COL32_A_SHIFT); }
 constexpr ImU32 kAccuracyColor = IM_COL32(235, 120, 20, 255);
+// A run's colour in front of its line of settings (custom mode).
+void color_chip(ImU32 color) {
+  ImGui::ColorButton("##colour", ImGui::ColorConvertU32ToFloat4(color),
+                     ImGuiColorEditFlags_NoTooltip | ImGuiColorEditFlags_NoDragDrop,
+                     ImVec2(ImGui::GetFrameHeight(), ImGui::GetFrameHeight()));
+}
 
 std::string minutes_seconds(double seconds) {
   const long total = long(std::max(0.0, std::round(seconds)));
@@ -544,6 +550,10 @@ class Panel final : public TeachingPanel {
     ImGui::SameLine(0, gap);
     ImGui::SetNextItemWidth(width * 0.7f);
     ImGui::SliderInt(widgets::labelled(tr("Epochs"), "epochs").c_str(), &settings_.epochs, 1, 20);
+    if (compare_ == Compare::custom) {  // the first run's colour, as the lines of the others below
+      color_chip(kRunColors[0]);
+      ImGui::SameLine();
+    }
     draw_choice(context, &settings_.run, &setting_rects_[2]);
     ImGui::EndDisabled();
   }
@@ -581,8 +591,7 @@ class Panel final : public TeachingPanel {
     if (compare_ == Compare::custom) {
       for (std::size_t r = 0; r < custom_.size(); ++r) {
         ImGui::PushID(int(r) + 1);
-        ImGui::ColorButton("##colour", ImGui::ColorConvertU32ToFloat4(kRunColors[r + 1]), ImGuiColorEditFlags_NoTooltip,
-                           ImVec2(ImGui::GetFrameHeight(), ImGui::GetFrameHeight()));
+        color_chip(kRunColors[r + 1]);
         ImGui::SameLine();
         draw_choice(context, &custom_[r], nullptr);
         ImGui::SameLine();
