@@ -3,7 +3,7 @@
 // held-out accuracy is measured after each epoch, and the run ends with per-class accuracy and a confusion
 // matrix; Pause stops the work (the panel is no longer busy), Resume goes on, Reset forgets the run; a
 // missing subset gives a sentence and Start tries again. Side by side: a comparison's runs share the frames
-// and each has its curves, log and legend. The full training set: offered when the site's index lists it,
+// and each has its curves, log and legend; each preset makes its runs; custom runs stop at four. The full training set: offered when the site's index lists it,
 // downloaded on Start, held out on the whole shipped subset; a missing or corrupt one is a sentence.
 // Read next: band_images.hpp, test_train_run.cpp (one run alone).
 #include <catch2/catch.hpp>
@@ -333,4 +333,34 @@ TEST_CASE("train panel: a site without training sets offers the shipped subset o
   CHECK(t["training_sets"].empty());
   CHECK(t["train_size_choices"] == json::array({100, 200, 400, 800}));
   CHECK(t["problem"] == "");  // not an error: the panel says which data it trains on
+}
+
+TEST_CASE("train panel: each preset makes the runs of the tutorial's comparison, named by what differs",
+          "[app][ui][panels][train]") {
+  StartedApp started({entry("main", true)}, "panels=train");
+  Headless& imgui = started.imgui;
+  App& app = started.app;
+  imgui.frame(app);
+  const std::vector<std::pair<int, std::vector<std::string>>> presets = {
+      {2, {"batch 16", "batch 64", "batch 256"}},
+      {3, {"SGD, lr 0.01", "Adam, lr 0.001"}},
+      {4, {"no scheduler", "StepLR"}},
+  };
+  bool fed = false;
+  for (const auto& [button, labels] : presets) {
+    imgui.click_center(app, train_state(app)["compare_rects"][std::size_t(button)]);
+    imgui.frame(app);
+    imgui.click_center(app, train_state(app)["start_rect"]);
+    if (!fed) feed_subset(started), fed = true;
+    for (int i = 0; i < 10 && train_state(app)["status"] != "running"; ++i) imgui.frame(app);
+    const json t = train_state(app);
+    INFO(t.dump());
+    REQUIRE(t["status"] == "running");
+    REQUIRE(t["runs"].size() == labels.size());
+    for (std::size_t r = 0; r < labels.size(); ++r) CHECK(t["runs"][r]["label"] == labels[r]);
+    imgui.click_center(app, t["pause_rect"]);
+    imgui.click_center(app, train_state(app)["reset_rect"]);
+    imgui.frame(app);
+    REQUIRE(train_state(app)["status"] == "idle");
+  }
 }
