@@ -323,7 +323,7 @@ TEST_CASE("train panel: a missing or corrupt training set is a sentence; the sub
   CHECK(t["train_images"] == 800);
 }
 
-TEST_CASE("train panel: a site without training sets offers the shipped subset only", "[app][ui][panels][train]") {
+TEST_CASE("train panel: a site without training sets (its index answers 404) offers the shipped subset only", "[app][ui][panels][train]") {
   StartedApp started({entry("main", true)}, "panels=train");
   started.imgui.frame(started.app);
   started.app.asset_failed(kTrainingSetsIndexPath, "HTTP 404 Not Found");
@@ -333,6 +333,17 @@ TEST_CASE("train panel: a site without training sets offers the shipped subset o
   CHECK(t["training_sets"].empty());
   CHECK(t["train_size_choices"] == json::array({100, 200, 400, 800}));
   CHECK(t["problem"] == "");  // not an error: the panel says which data it trains on
+}
+
+TEST_CASE("train panel: a site built with DIGITLAB_WEB_TRAINING_SETS=OFF (an empty index) offers the subset only",
+          "[app][ui][panels][train]") {
+  StartedApp off({entry("main", true)}, "panels=train");
+  off.imgui.frame(off.app);
+  answer_index(off, "");
+  const json o = train_state(off.app);
+  CHECK(o["index_state"] == "ready");
+  CHECK(o["training_sets"].empty());
+  CHECK(o["train_size_choices"] == json::array({100, 200, 400, 800}));
 }
 
 TEST_CASE("train panel: each preset makes the runs of the tutorial's comparison, named by what differs",
