@@ -6,7 +6,7 @@
 // --images 60000 trains on the full training set (the site must have it); --epoch runs each model for one whole
 // epoch instead of --seconds and prints its time (download and parse included in "ready") and accuracy.
 //   node tests/bench/train_panel_frames.mjs [--root build/wasm/web] [--seconds 8] [--batch 64] [--images 800]
-//        [--epoch] [--models mlp,cnn]
+//        [--epoch] [--models mlp,cnn] [--dataset fashion-mnist]
 // Read next: tests/browser/teaching_train_panel.test.mjs (the same timing, as a test), wasm/teaching/panel_train.cpp.
 import {displayToPage, options, start, state, waitForState} from '../browser/harness.mjs';
 
@@ -16,7 +16,8 @@ const seconds = Number(option('--seconds', '8'));
 const batch = option('--batch', '64');
 const images = Number(option('--images', '800'));
 const wholeEpoch = argv.includes('--epoch');
-const ours = ['--seconds', '--batch', '--images', '--models'];
+const dataset = option('--dataset', 'mnist');
+const ours = ['--seconds', '--batch', '--images', '--models', '--dataset'];
 const opts = options(argv.filter((a, i) => !ours.includes(a) && !ours.includes(argv[i - 1]) && a !== '--epoch'));
 const ALL_MODELS = ['mlp', 'mlp-deep', 'cnn'];
 const MODELS = option('--models', ALL_MODELS.join(',')).split(',');
@@ -53,12 +54,14 @@ async function choose(setting, index, expect) {
 
 await waitForState(page, (st) => st.panel_state.train && st.panel_state.train.start_rect.width > 0);
 await choose('batch_size', BATCHES.indexOf(batch), ['batch_size', Number(batch)]);
+if (dataset !== 'mnist') await choose('dataset', ['mnist', 'fashion-mnist'].indexOf(dataset), ['dataset', dataset]);
 if (images !== 800) {
   const sizes = (await waitForState(page, (st) => st.panel_state.train.index_state !== 'pending')).panel_state.train.train_size_choices;
   if (!sizes.includes(images)) throw new Error(`the site offers ${sizes.join(', ')} training images, not ${images}`);
   await choose('train_images', sizes.indexOf(images), ['train_size_choices.length', sizes.length]);
 }
 const rows = [];
+console.log(`${dataset}, ${images} training images`);
 for (const model of MODELS) {
   await choose('model', ALL_MODELS.indexOf(model), ['model', model]);
   let t = await panel();
