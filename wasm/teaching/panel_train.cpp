@@ -792,7 +792,9 @@ class Panel final : public TeachingPanel {
 
   // Each run's log; with several runs a tab per run (the tab shown also picks whose results are drawn).
   void draw_logs(PanelContext& context) {
-    if (runs_.empty() || runs_.front().log().empty()) return;
+    bool any = false;
+    for (const TrainRun& run : runs_) any |= !run.log().empty();
+    if (!any) return;
     if (runs_.size() == 1) return draw_log(context, runs_.front());
     if (!ImGui::BeginTabBar("##logs")) return;
     for (std::size_t r = 0; r < runs_.size(); ++r) {
