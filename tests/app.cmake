@@ -8,7 +8,7 @@ endif()
 digitlab_add_catch_test(NAME app
   SOURCES app/test_drawing.cpp app/test_drawing_code.cpp app/test_url_options.cpp app/test_layout.cpp app/test_model_catalog.cpp
           app/test_assets.cpp app/test_activations_maths.cpp app/test_preprocess_steps.cpp
-          app/test_training_record.cpp app/test_your_model.cpp
+          app/test_training_record.cpp app/test_your_model.cpp app/test_train_run.cpp
           app/test_test_subset.cpp app/test_saliency.cpp
           app/test_json_reader.cpp app/test_json_writer.cpp app/test_i18n.cpp
   LIBS digitlab_app_logic)

@@ -38,4 +38,12 @@ TEST_CASE("assets: fetched once, then ready or failed with the reason; a failure
   CHECK(store.find("big")->state == Asset::State::failed);
   CHECK(store.find("big")->error.find("MiB") != std::string::npos);
   CHECK(store.find("never") == nullptr);
+
+  // The largest asset, Fashion-MNIST's training images (26 MB gzipped), fits; forget() frees one.
+  const std::string training = "data/fashion-mnist/train-images-idx3-ubyte.gz";
+  store.request(training);
+  store.arrived(training, std::vector<std::uint8_t>(26421856));
+  CHECK(store.find(training)->state == Asset::State::ready);
+  store.forget(training);
+  CHECK(store.find(training) == nullptr);
 }

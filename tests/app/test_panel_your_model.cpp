@@ -17,6 +17,7 @@
 
 #include "app/app.hpp"
 #include "app_harness.hpp"
+#include "band_images.hpp"
 #include "digitlab/architectures.hpp"
 #include "digitlab/pytorch.hpp"
 #include "digitlab/train.hpp"
@@ -122,7 +123,7 @@ TEST_CASE("your model: the trained MLP joins the model list, every panel uses it
   REQUIRE(state_of(app)["model"] == "main");
   imgui.frame(app);
   std::vector<std::uint8_t> labels;
-  const std::vector<std::uint8_t> images = band_images(&labels);
+  const std::vector<std::uint8_t> images = band_images(1000, &labels);
   const std::vector<std::uint8_t> images_gz = gzip_stored(images), labels_gz = gzip_stored(labels);
   train_to_end(imgui, app, services, images_gz, labels_gz);
   const json trained = train_state(app);
@@ -245,7 +246,7 @@ TEST_CASE("your model: a platform that cannot save says so", "[app][ui][panels][
   started.services.save_refused = true;
   imgui.frame(app);
   std::vector<std::uint8_t> labels;
-  const std::vector<std::uint8_t> images = band_images(&labels);
+  const std::vector<std::uint8_t> images = band_images(1000, &labels);
   train_to_end(imgui, app, started.services, gzip_stored(images), gzip_stored(labels));
   imgui.click_center(app, train_state(app)["your_model"]["dlw_rect"]);
   const json widget = train_state(app)["your_model"];
@@ -263,7 +264,7 @@ TEST_CASE("your model: a trained CNN downloads as a .pth for ConvNeuralNetwork",
   choose(imgui, app, train_state(app)["setting_rects"]["train_images"], 0);
   REQUIRE(train_state(app)["model"] == "cnn");
   std::vector<std::uint8_t> labels;
-  const std::vector<std::uint8_t> images = band_images(&labels);
+  const std::vector<std::uint8_t> images = band_images(1000, &labels);
   train_to_end(imgui, app, started.services, gzip_stored(images), gzip_stored(labels));
   json widget = train_state(app)["your_model"];
   CHECK(train_state(app)["train_images"] == 100);

@@ -73,27 +73,6 @@ inline std::vector<std::uint8_t> gzip_stored(const std::vector<std::uint8_t>& ra
   return out;
 }
 
-// For the train panel: 1,000 images an MLP learns in a few epochs. Class c inks a 3-pixel-high band at
-// rows 2c+3..2c+5, over a stretch of columns that moves with the image's index.
-inline std::vector<std::uint8_t> band_images(std::vector<std::uint8_t>* labels) {
-  std::vector<std::uint8_t> out = {0, 0, 8, 3};
-  const std::uint32_t count = 1000;
-  put_u32_be(out, count);
-  put_u32_be(out, 28);
-  put_u32_be(out, 28);
-  *labels = {0, 0, 8, 1};
-  put_u32_be(*labels, count);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const int c = int((i * 7) % 10), start = 4 + int(i % 9);
-    std::vector<std::uint8_t> image(28 * 28, 0);
-    for (int y = 2 * c + 3; y < 2 * c + 6; ++y)
-      for (int x = start; x < start + 14; ++x) image[std::size_t(y * 28 + x)] = 255;
-    out.insert(out.end(), image.begin(), image.end());
-    labels->push_back(std::uint8_t(c));
-  }
-  return out;
-}
-
 inline std::vector<std::uint8_t> subset_images_gz() { return gzip_stored(idx_images(kLooksLike)); }
 inline std::vector<std::uint8_t> subset_labels_gz() { return gzip_stored(idx_labels(kLabels)); }
 

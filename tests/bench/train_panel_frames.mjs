@@ -3,7 +3,10 @@
 // tests run it), ?panels=train, each model at the chosen batch size trained for a few seconds on the shipped
 // MNIST subset while every requestAnimationFrame callback is timed (the app's whole frame: training slice,
 // ImGui, GL calls). Prints frames, median / p95 / longest frame, the panel's longest piece and images/s.
-//   node tests/bench/train_panel_frames.mjs [--root build/wasm/web] [--seconds 8] [--batch 64]
+// --images 60000 trains on the full training set (the site must have it); --epoch runs each model for one whole
+// epoch instead of --seconds and prints its time (download and parse included in "ready") and accuracy.
+//   node tests/bench/train_panel_frames.mjs [--root build/wasm/web] [--seconds 8] [--batch 64] [--images 800]
+//        [--epoch] [--models mlp,cnn] [--dataset fashion-mnist]
 // Read next: tests/browser/teaching_train_panel.test.mjs (the same timing, as a test), wasm/teaching/panel_train.cpp.
 import {displayToPage, options, start, state, waitForState} from '../browser/harness.mjs';
 
@@ -11,8 +14,13 @@ const argv = process.argv.slice(2);
 const option = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
 const seconds = Number(option('--seconds', '8'));
 const batch = option('--batch', '64');
-const opts = options(argv.filter((a, i) => !['--seconds', '--batch'].includes(a) && !['--seconds', '--batch'].includes(argv[i - 1])));
-const MODELS = ['mlp', 'mlp-deep', 'cnn'];
+const images = Number(option('--images', '800'));
+const wholeEpoch = argv.includes('--epoch');
+const dataset = option('--dataset', 'mnist');
+const ours = ['--seconds', '--batch', '--images', '--models', '--dataset'];
+const opts = options(argv.filter((a, i) => !ours.includes(a) && !ours.includes(argv[i - 1]) && a !== '--epoch'));
+const ALL_MODELS = ['mlp', 'mlp-deep', 'cnn'];
+const MODELS = option('--models', ALL_MODELS.join(',')).split(',');
 const BATCHES = ['16', '32', '64', '128', '256'];
 const quantile = (values, q) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -38,34 +46,52 @@ const click = async (x, y) => page.mouse.click(...await displayToPage(page, x, y
 async function choose(setting, index, expect) {
   const rect = (await panel()).setting_rects[setting];
   await click(rect.x + 20, rect.y + rect.height / 2);
-  await page.waitForTimeout(200);
-  const frame = 19, line = 17, padding = 8;  // the app's default style at UI scale 1
-  await click(rect.x + 20, rect.y + frame + padding + line * index + line / 2 - 2);
+  await page.waitForTimeout(200);  // the popup's first frame places it
+  const line = (await panel()).open_choices[index];  // the open combo's lines, as the panel reports them
+  await click(line.x + line.width / 2, line.y + line.height / 2);
   await waitForState(page, new Function('st', `return st.panel_state.train.${expect[0]} === ${JSON.stringify(expect[1])};`), 5000);
 }
 
 await waitForState(page, (st) => st.panel_state.train && st.panel_state.train.start_rect.width > 0);
 await choose('batch_size', BATCHES.indexOf(batch), ['batch_size', Number(batch)]);
+if (dataset !== 'mnist') await choose('dataset', ['mnist', 'fashion-mnist'].indexOf(dataset), ['dataset', dataset]);
+if (images !== 800) {
+  const sizes = (await waitForState(page, (st) => st.panel_state.train.index_state !== 'pending')).panel_state.train.train_size_choices;
+  if (!sizes.includes(images)) throw new Error(`the site offers ${sizes.join(', ')} training images, not ${images}`);
+  await choose('train_images', sizes.indexOf(images), ['train_size_choices.length', sizes.length]);
+}
 const rows = [];
-for (const [index, model] of MODELS.entries()) {
-  await choose('model', index, ['model', model]);
+console.log(`${dataset}, ${images} training images`);
+for (const model of MODELS) {
+  await choose('model', ALL_MODELS.indexOf(model), ['model', model]);
   let t = await panel();
   await page.evaluate(() => { window.__frameMs = []; window.__timeFrames = true; });
+  const clicked = Date.now();
   await click(t.start_rect.x + t.start_rect.width / 2, t.start_rect.y + t.start_rect.height / 2);
-  await page.waitForTimeout(seconds * 1000);
+  t = (await waitForState(page, (st) => st.panel_state.train.status !== 'loading' && st.panel_state.train.status !== 'idle',
+                          120000)).panel_state.train;
+  const ready = (Date.now() - clicked) / 1000;
+  if (wholeEpoch) {
+    await waitForState(page, (st) => st.panel_state.train.accuracies.length > 0 || st.panel_state.train.status === 'failed', 1800000);
+  } else {
+    await page.waitForTimeout(seconds * 1000);
+  }
+  const elapsed = (Date.now() - clicked) / 1000 - ready;
   t = await panel();
   const frameMs = await page.evaluate(() => { window.__timeFrames = false; return window.__frameMs; });
   rows.push({model, batch, frames: frameMs.length, median: quantile(frameMs, 0.5), p95: quantile(frameMs, 0.95),
              max: Math.max(...frameMs), piece: t.longest_piece_ms, snapshot: t.longest_snapshot_ms, slice: t.longest_slice_ms, steps: t.global_step,
-             rate: t.images_per_second, status: t.status, problem: t.problem, snapshots: t.snapshot_ms});
+             rate: t.images_per_second, status: t.status, problem: t.problem, snapshots: t.snapshot_ms, ready, elapsed,
+             accuracy: t.accuracy, images: t.train_images});
   await click(t.reset_rect.x + t.reset_rect.width / 2, t.reset_rect.y + t.reset_rect.height / 2);
   await waitForState(page, (st) => st.panel_state.train.status === 'idle');
 }
 await site.close();
-console.log(`| model | batch | frames in ${seconds} s | frame median | p95 | longest | longest piece | longest slice | model copy | steps | images/s |`);
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+console.log(`| model | batch | images | ready | ${wholeEpoch ? 'epoch 1 (training + held-out test)' : 'seconds'} | held-out accuracy | frames | frame median | p95 | longest | longest piece | longest slice | model copy | steps | images/s |`);
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.model} | ${r.batch} | ${r.frames} | ${r.median.toFixed(1)} ms | ${r.p95.toFixed(1)} ms | ${r.max.toFixed(1)} ms | ` +
+  console.log(`| ${r.model} | ${r.batch} | ${r.images} | ${r.ready.toFixed(1)} s | ${r.elapsed.toFixed(1)} s | ` +
+              `${r.accuracy === null ? '-' : (100 * r.accuracy).toFixed(2) + ' %'} | ${r.frames} | ${r.median.toFixed(1)} ms | ${r.p95.toFixed(1)} ms | ${r.max.toFixed(1)} ms | ` +
               `${r.piece.toFixed(1)} ms | ${r.slice.toFixed(1)} ms | ${r.snapshot.toFixed(1)} ms | ${r.steps} | ${Math.round(r.rate)} |` +
               (r.problem ? ` ${r.status}: ${r.problem}` : "") + ` model copies: ${r.snapshots.map((x) => x.toFixed(1)).join(", ")} ms`);
 }

@@ -24,7 +24,7 @@ enum class PanelId {
   training,     // loss and accuracy curves and the sweep table from the run records
   compare,      // the drawing classified by every shipped model side by side
   number,       // a whole number: the drawing split into digits, each read
-  train,        // the tutorial's training loop run in the page on the shipped subset, live curves and log
+  train,        // the tutorial's training loop run in the page (1-4 runs side by side), live curves and logs
   saliency,     // where the model looks: saliency map, occlusion, the smallest nudge that changes its mind
 };
 

@@ -19,14 +19,13 @@
 namespace digitlab::app {
 
 // Writes the run's weights file once per run (a new run has other losses), and names the run.
-bool YourModelWidget::prepare(const Trainer& trainer, const TrainedRun& run, const ModelCatalog& catalog) {
-  if (key_step_ == trainer.global_step() && key_loss_ == trainer.last_loss() && key_mean_loss_ == trainer.epoch_mean_loss())
-    return !weights_.empty();
-  key_step_ = trainer.global_step(), key_loss_ = trainer.last_loss(), key_mean_loss_ = trainer.epoch_mean_loss();
+bool YourModelWidget::prepare(const Model& model, std::uint64_t run_serial, const TrainedRun& run,
+                              const ModelCatalog& catalog) {
+  if (run_serial_ == run_serial) return !weights_.empty();
+  run_serial_ = run_serial;
   weights_.clear();
   problem_.clear();
   saved_.clear();
-  const Model model = trainer.model();
   card_ = model.card;
   auto written = your_model_weights(model, run);
   if (!written.ok()) {
@@ -56,8 +55,8 @@ void YourModelWidget::save(PanelContext& context, const std::string& file_name, 
   }
 }
 
-void YourModelWidget::draw(PanelContext& context, const Trainer& trainer, const TrainedRun& run) {
-  const bool ready = context.app && prepare(trainer, run, context.catalog);  // no app: nothing to offer
+void YourModelWidget::draw(PanelContext& context, const Model& model, std::uint64_t run_serial, const TrainedRun& run) {
+  const bool ready = context.app && prepare(model, run_serial, run, context.catalog);  // no app: nothing to offer
   const int index = ready ? context.catalog.find(name_) : -1;
   in_list_ = index >= 0;
   const bool active = in_list_ && context.catalog.active_index() == index;
@@ -81,7 +80,7 @@ void YourModelWidget::draw(PanelContext& context, const Trainer& trainer, const 
   dlw_rect_ = widgets::item_rect();
   ImGui::SameLine();
   if (ImGui::Button(widgets::labelled(tr("Download .pth (PyTorch)"), "download_pth").c_str())) {
-    auto exported = pytorch::export_state_dict(trainer.model());
+    auto exported = pytorch::export_state_dict(model);
     if (exported.ok()) save(context, name_ + ".pth", exported.value());
     else problem_ = exported.error().to_string();
   }

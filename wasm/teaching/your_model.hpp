@@ -15,10 +15,6 @@
 #include "common/json_writer.hpp"
 #include "digitlab/model.hpp"
 
-namespace digitlab {
-class Trainer;
-}
-
 namespace digitlab::app {
 
 struct PanelContext;
@@ -51,7 +47,8 @@ const char* tutorial_class_for(const ModelCard& card);
 // adding a copy.
 class YourModelWidget {
  public:
-  void draw(PanelContext& context, const Trainer& trainer, const TrainedRun& run);
+  // `model` is the finished run's; `run_serial` tells runs apart (TrainRun::serial()).
+  void draw(PanelContext& context, const Model& model, std::uint64_t run_serial, const TrainedRun& run);
   // {"name", "in_list", "python_class", "saved" (file names), "problem", "use_rect", "dlw_rect", "pth_rect"}
   void write_state(JsonWriter& json) const;
 
@@ -60,13 +57,10 @@ class YourModelWidget {
     std::uint32_t crc = 0;  // of the run's weights file: the same run gives the same bytes
     std::string name;
   };
-  bool prepare(const Trainer& trainer, const TrainedRun& run, const ModelCatalog& catalog);
+  bool prepare(const Model& model, std::uint64_t run_serial, const TrainedRun& run, const ModelCatalog& catalog);
   void save(PanelContext& context, const std::string& file_name, const std::vector<std::uint8_t>& bytes);
 
-  // The run the files below belong to, told by its last losses and step (a new run differs in them).
-  std::int64_t key_step_ = -1;
-  float key_loss_ = 0.f;
-  double key_mean_loss_ = 0.0;
+  std::uint64_t run_serial_ = 0;  // the run the files below belong to (0: none yet)
   ModelCard card_;
   std::vector<std::uint8_t> weights_;  // the .dlw
   std::string name_;                   // in the model list ("your-model-2")
