@@ -1376,7 +1376,7 @@ struct Trainer::State {
         }
     if (first) pieces.push_back({Piece::Kind::loss, 0, 0, 0, true});  // nothing ran backward: the loss alone
     const double per_element = update_work_per_element(options.optimizer.kind);
-    const std::size_t slice = static_cast<std::size_t>(std::min(1e15, std::max(1.0, options.piece_work / per_element)));
+    const std::size_t slice = static_cast<std::size_t>(std::min(1e9, std::max(1.0, options.piece_work / per_element)));  // fits a 32-bit size_t (wasm)
     std::size_t filled = 0;  // elements in the last part so far
     update_parts.assign(1, {});
     for (std::size_t p = 0; p < parameters.size(); ++p) {
