@@ -158,6 +158,16 @@ TileGrid tile_grid(int m, int n, int k, double part_work) {
   return grid;
 }
 
+// v sized for `full` values of which [0, upto) are about to be written: the first time a buffer grows, each
+// part zero-fills (and faults in) only its own share, not the whole batch's in one piece (the CNN's conv
+// columns at batch 256 are 58 MB). A shorter batch shrinks it (keeping the memory).
+template <class T>
+void grow(std::vector<T>& v, std::size_t full, std::size_t upto) {
+  if (v.size() > full) v.resize(full);
+  if (v.capacity() < full) v.reserve(full);  // address space: pages are touched when written
+  if (v.size() < upto) v.resize(upto);
+}
+
 class BatchNetwork {
  public:
   // Checks the model (infer_shapes) and notes the layers that take part: all but trailing softmaxes.
@@ -258,8 +268,8 @@ class BatchNetwork {
           break;
         }
         case LayerKind::batch_norm: {
-          // Counted by elements: each phase reads the batch once in double.
-          const double pass = 2 * in * batch;
+          // Counted by values: each phase reads the batch once (sums in double), as an elementwise layer.
+          const double pass = 12 * in * batch;
           const int parts = parts_for(pass, part_work, batch * static_cast<int>(in / layer.channels));
           if (mode == PassMode::train) p.forward[0] = p.forward[1] = parts;
           p.forward[2] = p.backward[0] = parts;
@@ -268,7 +278,7 @@ class BatchNetwork {
         }
         default: {
           p.forward[0] = parts_for(work_per_element(layer) * std::max(in, out) * batch, part_work, batch);
-          p.backward[0] = input_pass ? parts_for(2 * std::max(in, out) * batch, part_work, batch) : 0;
+          p.backward[0] = input_pass ? parts_for(12 * std::max(in, out) * batch, part_work, batch) : 0;
           break;
         }
       }
@@ -375,7 +385,8 @@ class BatchNetwork {
     const int parts = plans_[l].forward[phase];
     const bool first = part == 0, last = part + 1 == parts;
     const std::size_t in_sample = sample_size(l, false), out_sample = sample_size(l, true);
-    y.resize(static_cast<std::size_t>(batch) * out_sample);
+    const std::size_t full = static_cast<std::size_t>(batch) * out_sample;
+    grow(y, full, 0);
     const auto& in = in_shapes_[l].dims;
     const auto& out = out_shapes_[l].dims;
     const Range images = share(batch, parts, part);
@@ -388,6 +399,7 @@ class BatchNetwork {
           break;
         }
         if (l == sparse_layer_ && cache.sparse) {
+          grow(y, full, images.end * out_sample);
           linear_forward_sparse(layer, y, cache, images);
           break;
         }
@@ -396,6 +408,7 @@ class BatchNetwork {
         const Range rows = share(batch, grid.row_parts, part / grid.column_parts, 4);
         const Range columns = share(n_out, grid.column_parts, part % grid.column_parts, 8);
         if (rows.size() == 0 || columns.size() == 0) break;
+        grow(y, full, rows.end * out_sample);
         const float* bias = layer.tensors[1].values.data();
         for (int b = rows.begin; b < rows.end; ++b)
           std::copy(bias + columns.begin, bias + columns.end, y.data() + static_cast<std::size_t>(b) * n_out + columns.begin);
@@ -410,7 +423,8 @@ class BatchNetwork {
         const int k = static_cast<int>(layer.kernel), stride = static_cast<int>(layer.stride),
                   pad = static_cast<int>(layer.padding);
         const int taps = k * k * c;  // one column row: (ky, kx, channel)
-        cache.columns.resize(static_cast<std::size_t>(batch) * oh * ow * taps);  // every entry is written: no zero fill
+        grow(cache.columns, static_cast<std::size_t>(batch) * oh * ow * taps, static_cast<std::size_t>(images.end) * oh * ow * taps);
+        grow(y, full, images.end * out_sample);
         if (first) reorder_conv_weight(layer);
         for (int b = images.begin; b < images.end; ++b) {
           const float* image = x.data() + static_cast<std::size_t>(b) * h * w * c;
@@ -443,10 +457,11 @@ class BatchNetwork {
       }
       case LayerKind::batch_norm: {
         const int channels = static_cast<int>(layer.channels);
-        const int all_rows = static_cast<int>(y.size() / channels);
+        const int all_rows = static_cast<int>(x.size() / channels);
         const Range rows = share(all_rows, parts, part);
         const float* gamma = layer.tensors[0].values.data();
         const float* beta = layer.tensors[1].values.data();
+        if (mode == PassMode::eval || phase == 2) grow(y, full, static_cast<std::size_t>(rows.end) * channels);
         if (mode == PassMode::eval) {
           const kernels::Elementwise op =
               kernels::make_batch_norm(gamma, beta, layer.tensors[2].values.data(), layer.tensors[3].values.data(),
@@ -516,6 +531,7 @@ class BatchNetwork {
       case LayerKind::sigmoid:
       case LayerKind::tanh: {
         const std::size_t from = images.begin * in_sample, to = images.end * in_sample;
+        grow(y, full, to);
         std::copy(x.begin() + from, x.begin() + to, y.begin() + from);
         kernels::apply_to_channels(activation_op(layer), y.data() + from, 0, static_cast<int>(to - from));
         break;
@@ -524,7 +540,8 @@ class BatchNetwork {
         const int c = static_cast<int>(in[0]), w = static_cast<int>(in[2]);
         const int oh = static_cast<int>(out[1]), ow = static_cast<int>(out[2]);
         const int k = static_cast<int>(layer.kernel), stride = static_cast<int>(layer.stride);
-        cache.argmax.resize(y.size());
+        grow(y, full, images.end * out_sample);
+        grow(cache.argmax, full, images.end * out_sample);
         // The first largest value in (ky, kx) order wins, as in PyTorch (a NaN wins too): it gets the
         // gradient on ties. Channels innermost, so the comparisons run over vectors of channels.
         for (int b = images.begin; b < images.end; ++b) {
@@ -571,6 +588,7 @@ class BatchNetwork {
         break;
       }
       case LayerKind::flatten:
+        grow(y, full, images.end * out_sample);
         if (in.size() == 3 && in[0] > 1) {
           for (int b = images.begin; b < images.end; ++b)
             kernels::hwc_to_chw(x.data() + b * in_sample, static_cast<int>(in[0]), static_cast<int>(in[1]),
@@ -581,6 +599,7 @@ class BatchNetwork {
         break;
       case LayerKind::dropout: {
         const std::size_t from = images.begin * in_sample, to = images.end * in_sample;
+        grow(y, full, to);
         if (mode == PassMode::eval || layer.dropout_p <= 0.f) {
           std::copy(x.begin() + from, x.begin() + to, y.begin() + from);
           cache.mask.clear();
@@ -588,7 +607,7 @@ class BatchNetwork {
         }
         // The masks come from the generator in value order, part after part.
         const float keep = layer.dropout_p >= 1.f ? 0.f : 1.f / (1.f - layer.dropout_p);
-        cache.mask.resize(x.size());
+        grow(cache.mask, x.size(), to);
         for (std::size_t i = from; i < to; ++i) {
           cache.mask[i] = dropout->uniform(0.f, 1.f) < layer.dropout_p ? 0.f : keep;
           y[i] = x[i] * cache.mask[i];
@@ -597,6 +616,7 @@ class BatchNetwork {
       }
       case LayerKind::softmax:
         // Inside the network: over the last dimension of (C, H, W) or over the features.
+        grow(y, full, images.end * out_sample);
         for_each_softmax_group(l, images, [&](std::size_t first_value, std::size_t stride, std::size_t length) {
           group_.resize(length);
           for (std::size_t i = 0; i < length; ++i) group_[i] = x[first_value + i * stride];
@@ -639,8 +659,10 @@ class BatchNetwork {
     const auto& in = in_shapes_[l].dims;
     const auto& out = out_shapes_[l].dims;
     const std::size_t in_sample = sample_size(l, false), out_sample = sample_size(l, true);
-    if (writes_input_gradient(l, phase)) gx_.resize(x.size());
+    if (writes_input_gradient(l, phase)) grow(gx_, x.size(), 0);
     const Range images = share(batch, parts, part);
+    // This part writes the input gradient [0, upto) at most (its share; grow() above sized it).
+    const auto grow_input_gradient = [&](std::size_t upto) { grow(gx_, x.size(), upto); };
     switch (layer.kind) {
       case LayerKind::linear: {
         const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
@@ -673,6 +695,7 @@ class BatchNetwork {
         const Range rows = share(batch, grid.row_parts, part / grid.column_parts, 4);
         const Range columns = share(n_in, grid.column_parts, part % grid.column_parts, 8);
         if (rows.size() == 0 || columns.size() == 0) break;
+        grow_input_gradient(static_cast<std::size_t>(rows.end) * n_in);
         train_gemm::gemm(rows.size(), columns.size(), n_out, MatrixView{gy.data() + static_cast<std::size_t>(rows.begin) * n_out, n_out, 1},
                          MatrixView{layer.tensors[0].values.data() + columns.begin, n_in, 1},
                          gx_.data() + static_cast<std::size_t>(rows.begin) * n_in + columns.begin, n_in, false, gemm_scratch_);
@@ -715,6 +738,7 @@ class BatchNetwork {
         column_grad_.resize(static_cast<std::size_t>(pixels) * taps);
         train_gemm::gemm(pixels, taps, o, MatrixView{gy.data() + first_pixel * o, o, 1}, MatrixView{weight_hwc_.data(), taps, 1},
                          column_grad_.data(), taps, false, gemm_scratch_);
+        grow_input_gradient(images.end * in_sample);
         std::fill(gx_.begin() + images.begin * in_sample, gx_.begin() + images.end * in_sample, 0.f);
         for (int b = images.begin; b < images.end; ++b) {
           float* image = gx_.data() + static_cast<std::size_t>(b) * h * w * c;
@@ -793,6 +817,7 @@ class BatchNetwork {
           }
           break;
         }
+        grow_input_gradient(static_cast<std::size_t>(rows.end) * channels);
         if (mode == PassMode::eval) {
           for (int r = rows.begin; r < rows.end; ++r)
             for (int ch = 0; ch < channels; ++ch) {
@@ -821,6 +846,7 @@ class BatchNetwork {
       case LayerKind::sigmoid:
       case LayerKind::tanh: {
         const std::size_t from = images.begin * in_sample, n = images.size() * in_sample;
+        grow_input_gradient(from + n);
         // Raw restrict pointers: the loops neither reload the vectors' data pointers nor fear aliasing,
         // so they vectorise.
         const float* __restrict__ input = x.data() + from;
@@ -853,6 +879,7 @@ class BatchNetwork {
         break;
       }
       case LayerKind::max_pool2d: {
+        grow_input_gradient(images.end * in_sample);
         std::fill(gx_.begin() + images.begin * in_sample, gx_.begin() + images.end * in_sample, 0.f);
         for (int b = images.begin; b < images.end; ++b)
           for (std::size_t o = 0; o < out_sample; ++o) {
@@ -862,6 +889,7 @@ class BatchNetwork {
         break;
       }
       case LayerKind::flatten:
+        grow_input_gradient(images.end * in_sample);
         if (in.size() == 3 && in[0] > 1) {
           for (int b = images.begin; b < images.end; ++b)
             kernels::chw_to_hwc(gy.data() + b * in_sample, static_cast<int>(in[0]), static_cast<int>(in[1]),
@@ -872,6 +900,7 @@ class BatchNetwork {
         break;
       case LayerKind::dropout: {
         const std::size_t from = images.begin * in_sample, to = images.end * in_sample;
+        grow_input_gradient(to);
         if (cache.mask.empty()) {
           std::copy(gy.begin() + from, gy.begin() + to, gx_.begin() + from);
         } else {
@@ -881,6 +910,7 @@ class BatchNetwork {
       }
       case LayerKind::softmax:
         // gx = y * (gy - sum(gy * y)) within each group.
+        grow_input_gradient(images.end * in_sample);
         for_each_softmax_group(l, images, [&](std::size_t first_value, std::size_t stride, std::size_t length) {
           float dot = 0.f;
           for (std::size_t i = 0; i < length; ++i) dot += gy[first_value + i * stride] * y[first_value + i * stride];
@@ -911,16 +941,16 @@ class BatchNetwork {
     }
   }
 
-  // Work per value of an elementwise layer's forward pass, in multiply-adds (rough: a generator draw or
-  // an exp costs several).
+  // Work per value of an elementwise layer's pass, in multiply-adds (measured: a value read and written
+  // through memory costs about 12 of the product's; a generator draw or an exp about twice that).
   static double work_per_element(const Layer& layer) {
     switch (layer.kind) {
       case LayerKind::sigmoid:
       case LayerKind::tanh:
       case LayerKind::softmax:
-      case LayerKind::dropout: return 8;
-      case LayerKind::max_pool2d: return static_cast<double>(layer.kernel * layer.kernel);
-      default: return 2;
+      case LayerKind::dropout: return 24;
+      case LayerKind::max_pool2d: return 12 + static_cast<double>(layer.kernel * layer.kernel);
+      default: return 12;
     }
   }
 
@@ -1523,6 +1553,7 @@ Result<Trainer> Trainer::create(Model model, ImageSet data, TrainerOptions optio
   }
   state->draw_order();
   state->plan_pieces();
+  state->grads = state->network.make_gradients();  // here, not in the first piece: the deep MLP's are 10 MB
   return Trainer(std::move(state));
 }
 

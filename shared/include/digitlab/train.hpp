@@ -208,7 +208,7 @@ class Trainer {
   // Errors: bad_argument between two update pieces of a step (the parameters half updated), for
   // mis-shaped data or a label outside the classes.
   Result<Evaluation> evaluate(ImageSet data);
-  // Images whose evaluation is about options.piece_work multiply-adds (at least 1): MLP 23, deep MLP 5,
+  // Images whose evaluation is about options.piece_work multiply-adds (at least 1): MLP 22, deep MLP 5,
   // CNN 1 at the default.
   std::size_t evaluation_images_per_piece() const;
 
