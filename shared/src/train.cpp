@@ -358,19 +358,23 @@ class BatchNetwork {
     return 4.0 * (static_cast<double>(batch) * per_sample + 4.0 * static_cast<double>(parameter_count(*model_)));
   }
 
-  // Zeroed gradient tensors for every trainable tensor of the model.
+  // Zeroed gradient tensors for every trainable tensor of the model (of layer l: zero_gradients).
   std::vector<LayerGradients> make_gradients() const {
     std::vector<LayerGradients> grads(model_->layers.size());
-    for (std::size_t l = 0; l < count_; ++l) {
-      const Layer& layer = model_->layers[l];
-      const std::size_t trainable = layer.kind == LayerKind::linear || layer.kind == LayerKind::conv2d ||
-                                            layer.kind == LayerKind::batch_norm
-                                        ? 2
-                                        : 0;
-      for (std::size_t t = 0; t < trainable; ++t)
-        grads[l].tensors.push_back(Tensor{layer.tensors[t].shape, std::vector<float>(layer.tensors[t].values.size(), 0.f)});
-    }
+    for (std::size_t l = 0; l < count_; ++l) zero_gradients(l, grads[l]);
     return grads;
+  }
+  void zero_gradients(std::size_t l, LayerGradients& grads) const {
+    const Layer& layer = model_->layers[l];
+    const std::size_t trainable =
+        layer.kind == LayerKind::linear || layer.kind == LayerKind::conv2d || layer.kind == LayerKind::batch_norm ? 2 : 0;
+    if (grads.tensors.size() != trainable) {
+      grads.tensors.clear();
+      for (std::size_t t = 0; t < trainable; ++t)
+        grads.tensors.push_back(Tensor{layer.tensors[t].shape, std::vector<float>(layer.tensors[t].values.size(), 0.f)});
+      return;
+    }
+    for (Tensor& tensor : grads.tensors) std::fill(tensor.values.begin(), tensor.values.end(), 0.f);
   }
 
   // Part `part` of phase `phase` of layer l's forward pass: acts_[l] -> acts_[l + 1] for its share of
@@ -1341,6 +1345,7 @@ struct Piece {
   std::size_t layer = 0;
   int phase = 0, part = 0;
   bool loss = false;  // the step's first backward piece also takes the loss
+  bool zero = false;  // a layer's first backward piece first zeroes its gradients
 };
 
 // The elements [begin, end) of trainable tensor `parameter` (an index into State::parameters).
@@ -1396,15 +1401,17 @@ struct Trainer::State {
     for (std::size_t l = 0; l < layers; ++l)
       for (int phase = 0; phase < BatchNetwork::kPhases; ++phase)
         for (int part = 0; part < network.plan(l).forward[phase]; ++part)
-          pieces.push_back({Piece::Kind::forward, l, phase, part, false});
+          pieces.push_back({Piece::Kind::forward, l, phase, part, false, false});
     bool first = true;
-    for (std::size_t l = layers; l-- > 0;)
+    for (std::size_t l = layers; l-- > 0;) {
+      bool layer_first = true;
       for (int phase = 0; phase < BatchNetwork::kPhases; ++phase)
         for (int part = 0; part < network.plan(l).backward[phase]; ++part) {
-          pieces.push_back({Piece::Kind::backward, l, phase, part, first});
-          first = false;
+          pieces.push_back({Piece::Kind::backward, l, phase, part, first, layer_first});
+          first = layer_first = false;
         }
-    if (first) pieces.push_back({Piece::Kind::loss, 0, 0, 0, true});  // nothing ran backward: the loss alone
+    }
+    if (first) pieces.push_back({Piece::Kind::loss, 0, 0, 0, true, false});  // nothing ran backward: the loss alone
     const double per_element = update_work_per_element(options.optimizer.kind);
     const std::size_t slice = static_cast<std::size_t>(std::min(1e9, std::max(1.0, options.piece_work / per_element)));  // fits a 32-bit size_t (wasm)
     std::size_t filled = 0;  // elements in the last part so far
@@ -1424,7 +1431,7 @@ struct Trainer::State {
     }
     first_update_piece = pieces.size();
     for (std::size_t part = 0; part < update_parts.size(); ++part)
-      pieces.push_back({Piece::Kind::update, 0, 0, static_cast<int>(part), false});
+      pieces.push_back({Piece::Kind::update, 0, 0, static_cast<int>(part), false, false});
   }
 
   // The batch of this step, normalised; gradients zeroed; the forward pass started.
@@ -1444,11 +1451,7 @@ struct Trainer::State {
     report = StepReport{};
     report.learning_rate = rate;
     report.batch = static_cast<int>(batch);
-    if (grads.empty()) grads = network.make_gradients();
-    for (LayerGradients& layer : grads) {
-      for (Tensor& tensor : layer.tensors) std::fill(tensor.values.begin(), tensor.values.end(), 0.f);
-      layer.running_statistics.clear();
-    }
+    for (LayerGradients& layer : grads) layer.running_statistics.clear();  // each layer's tensors: its first backward piece
     network.start_forward(inputs.data(), static_cast<int>(batch));
   }
 
@@ -1553,7 +1556,8 @@ Result<Trainer> Trainer::create(Model model, ImageSet data, TrainerOptions optio
   }
   state->draw_order();
   state->plan_pieces();
-  state->grads = state->network.make_gradients();  // here, not in the first piece: the deep MLP's are 10 MB
+  // Each layer's gradients are made (or zeroed) by its first backward piece: the deep MLP's are 10 MB.
+  state->grads.resize(state->model.layers.size());
   return Trainer(std::move(state));
 }
 
@@ -1578,6 +1582,7 @@ Result<std::optional<StepReport>> Trainer::advance() {
       s.network.forward_part(piece.layer, piece.phase, piece.part, PassMode::train, &s.dropout, &s.grads[piece.layer]);
       break;
     case Piece::Kind::backward:
+      if (piece.zero) s.network.zero_gradients(piece.layer, s.grads[piece.layer]);
       s.network.backward_part(piece.layer, piece.phase, piece.part, PassMode::train, &s.grads[piece.layer]);
       break;
     case Piece::Kind::loss:
