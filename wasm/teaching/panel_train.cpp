@@ -305,26 +305,19 @@ class Panel final : public TeachingPanel {
     int pieces = 0;
     while (status_ == Status::running) {
       const double elapsed = seconds_since(start);
-      if (evaluating_ && !evaluation_model_) {
-        // The model as trained so far (a copy, its weights packed for forward()): the deep MLP's takes tens
-        // of milliseconds, so it starts a frame of its own.
-        if (pieces > 0) break;
-        const Clock::time_point t0 = Clock::now();
-        evaluation_model_ = trainer_->model();
-        snapshot_seconds_.push_back(seconds_since(t0));
-        longest_snapshot_ = std::max(longest_snapshot_, snapshot_seconds_.back());
-        ++pieces;
-        continue;
-      }
       if (evaluating_) {
+        // The parameters as trained so far, evaluated in place (Trainer::evaluate: no copy of the model,
+        // so no long piece for the deep MLP's), a slice per piece.
         if (pieces > 0 && elapsed + evaluation_piece_seconds_ > kTrainBudgetSeconds) break;
         const Clock::time_point t0 = Clock::now();
-        auto part = evaluate(*evaluation_model_, held_out_.slice(evaluated_, kEvaluationSlice));
+        const std::size_t slice = std::min(kEvaluationSlice, trainer_->evaluation_images_per_piece());
+        auto part = trainer_->evaluate(held_out_.slice(evaluated_, slice));
         evaluation_piece_seconds_ = seconds_since(t0);
+        longest_piece_ = std::max(longest_piece_, evaluation_piece_seconds_);
         ++pieces;
         if (!part.ok()) return fail(part.error().to_string());
         evaluation_.merge(part.value());
-        evaluated_ += kEvaluationSlice;
+        evaluated_ += slice;
         if (evaluated_ >= held_out_.count) finish_evaluation();
         continue;
       }
@@ -361,7 +354,6 @@ class Panel final : public TeachingPanel {
                                  (long long)report.step, (long long)steps_per_epoch_, double(report.loss)));
     if (report.epoch_finished) {
       epoch_losses_.push_back(trainer_->epoch_mean_loss());
-      evaluation_model_.reset();  // taken at the start of the next slice
       evaluation_ = Evaluation{};
       evaluated_ = 0;
       evaluating_ = true;
@@ -370,7 +362,6 @@ class Panel final : public TeachingPanel {
 
   void finish_evaluation() {
     evaluating_ = false;
-    evaluation_model_.reset();
     accuracies_.push_back(evaluation_.accuracy);
     log_.push_back(format_text(tr("Epoch [%d/%d]: mean loss %.4f, accuracy on the %d held-out images: %.2f %%"),
                                last_epoch_, run_epochs_, epoch_losses_.back(), int(held_out_.count),
