@@ -6,8 +6,9 @@
 // whole frame: training slice, ImGui, GL calls): 95 % of them must take at most 50 ms; the longest is
 // printed with the images per second the panel measured. Then the frame budget of issue 14 with the
 // heavy models at batch 64: the CNN and the deep MLP each train through their first epoch and its
-// held-out evaluation, and 99 % of their frames must take at most 50 ms (the longest frames, the
-// panel's longest piece and longest model copy are printed). Screenshot panel-train.png.
+// held-out evaluation, and 99 % of the frames that train must take at most 50 ms (the longest frames, the
+// frame that created the run, the panel's longest piece and longest model copy are printed). Screenshot
+// panel-train.png.
 // Usage: node teaching_train_panel.test.mjs --root build/wasm/web --out <folder>. Read next: harness.mjs,
 // wasm/teaching/panel_train.cpp.
 import {checker, displayToPage, options, run, screenshot, start, state, waitForState} from './harness.mjs';
@@ -49,16 +50,24 @@ await run(site, {check, finish}, 'teaching_train_panel', async () => {
   const page = await site.context.newPage();
   // Times every requestAnimationFrame callback (Emscripten's main loop runs one app frame in each) while
   // window.__timeFrames is set.
+  // With window.__statusOf set, each timed frame also notes the panel's status before it ran (read outside
+  // the timed callback), so the frame that creates the run can be told from those that train.
   await page.addInitScript(() => {
     const raf = window.requestAnimationFrame.bind(window);
     window.__frameMs = [];
+    window.__frameStatus = [];
     window.__timeFrames = false;
+    window.__statusOf = null;
     window.requestAnimationFrame = (callback) => raf((time) => {
+      const before = window.__timeFrames && window.__statusOf ? window.__statusOf() : null;
       const t0 = performance.now();
       try {
         callback(time);
       } finally {
-        if (window.__timeFrames) window.__frameMs.push(performance.now() - t0);
+        if (window.__timeFrames) {
+          window.__frameMs.push(performance.now() - t0);
+          window.__frameStatus.push(before);
+        }
       }
     });
   });
@@ -134,20 +143,26 @@ await run(site, {check, finish}, 'teaching_train_panel', async () => {
 
   // ---- The frame budget with the heavy models (issue 14): the CNN and the deep MLP at batch 64 ----------------
   // Each trains through its first epoch and the held-out evaluation after it (where the deep MLP's model
-  // copy used to take a frame of 40 ms and more), every frame timed.
+  // copy used to take a frame of 40 ms and more), every frame timed. The frames that train are those that
+  // began with the panel running; the one that creates the run (the architecture's seeded weights, then
+  // PyTorch's initialisation: 20-40 ms natively for the deep MLP, docs/teaching.md) is printed apart.
+  await page.evaluate(() => { window.__statusOf = () => window.digitlab.state().panel_state.train.status; });
   const budget = [];
   for (const [index, model] of [[2, 'cnn'], [1, 'mlp-deep']]) {
     await choose(page, 'model', index, ['model', model]);
     t = (await state(page)).panel_state.train;
-    await page.evaluate(() => { window.__frameMs = []; window.__timeFrames = true; });
+    await page.evaluate(() => { window.__frameMs = []; window.__frameStatus = []; window.__timeFrames = true; });
     await clickBox(page, t.start_rect);
     s = await waitForState(page, (st) => st.panel_state.train.accuracies.length >= 1 || st.panel_state.train.status === 'failed',
                            RUN_TIMEOUT);
     t = s.panel_state.train;
-    const ms = await page.evaluate(() => { window.__timeFrames = false; return window.__frameMs; });
+    const [all, status] = await page.evaluate(() => { window.__timeFrames = false; return [window.__frameMs, window.__frameStatus]; });
+    const ms = all.filter((x, i) => status[i] === 'running');
+    const startFrames = all.filter((x, i) => status[i] === 'loading').map((x) => x.toFixed(1)).join(', ');
     const longestFrames = [...ms].sort((a, b) => b - a).slice(0, 5).map((x) => x.toFixed(1)).join(', ');
-    const evidence = `${model} batch ${t.batch_size}: ${ms.length} frames, median ${quantile(ms, 0.5).toFixed(1)} ms, p99 ` +
-        `${quantile(ms, 0.99).toFixed(1)} ms, longest ${longestFrames} ms; panel: longest piece ${t.longest_piece_ms.toFixed(1)} ms, ` +
+    const evidence = `${model} batch ${t.batch_size}: ${ms.length} training frames, median ${quantile(ms, 0.5).toFixed(1)} ms, p99 ` +
+        `${quantile(ms, 0.99).toFixed(1)} ms, longest ${longestFrames} ms (the frames creating the run: ${startFrames} ms); ` +
+        `panel: longest piece ${t.longest_piece_ms.toFixed(1)} ms, ` +
         `longest slice ${t.longest_slice_ms.toFixed(1)} ms, longest model copy ${t.longest_snapshot_ms.toFixed(1)} ms, ` +
         `${t.global_step} steps, ${Math.round(t.images_per_second)} images/s`;
     budget.push(evidence);
