@@ -89,12 +89,16 @@ kernels::Elementwise activation_op(const Layer& layer) {
 // sums[j] += the sum of column j of values (rows, columns), in double, rows in order: a bias sums its
 // gradient over every pixel of the batch (25,088 for the CNN's first layer), and before a train-mode
 // batch_norm that sum is 0 in exact arithmetic, so float rounding would be all that is left of it.
-void add_column_sums(const float* values, int rows, int columns, float* sums) {
-  std::vector<double> total(static_cast<std::size_t>(columns), 0.0);
+// The double version continues totals across calls (a product cut into parts over the rows).
+void add_column_sums(const float* values, int rows, int columns, double* total) {
   for (int r = 0; r < rows; ++r) {
     const float* row = values + static_cast<std::size_t>(r) * columns;
     for (int j = 0; j < columns; ++j) total[j] += row[j];
   }
+}
+void add_column_sums(const float* values, int rows, int columns, float* sums) {
+  std::vector<double> total(static_cast<std::size_t>(columns), 0.0);
+  add_column_sums(values, rows, columns, total.data());
   for (int j = 0; j < columns; ++j) sums[j] += static_cast<float>(total[j]);
 }
 
@@ -112,10 +116,64 @@ struct LayerCache {
   bool sparse = false;                          // this batch went the sparse way
 };
 
+// Where a pass is cut into parts (the Trainer's advance() pieces): each part of a layer's pass does about
+// `work` multiply-adds (TrainerOptions::piece_work; elementwise work counted with the weights in
+// work_per_element()). Parts never change a result: every sum still adds its terms in the same order.
+
+// [begin, end) of part `part` of `parts` equal shares of `total`, cut at multiples of `align` (the
+// product's register tile), so a short last batch gets its share of every part (some may be empty).
+struct Range {
+  int begin = 0, end = 0;
+  int size() const { return end - begin; }
+};
+Range share(int total, int parts, int part, int align = 1) {
+  const long units = (static_cast<long>(total) + align - 1) / align;
+  const auto at = [&](int p) { return static_cast<int>(std::min<long>(total, units * p / parts * align)); };
+  return Range{at(part), at(part + 1)};
+}
+int parts_for(double work, double part_work, int most) {
+  return std::max(1, static_cast<int>(std::min<double>(most, std::ceil(work / part_work))));
+}
+
+// The work of a product C (m, n) over k terms: the register tile is 8 columns wide (a ninth column costs
+// a tile of its own), and each C(i, j) costs about 16 multiply-adds besides its k (start, store, packing).
+double product_work(double m, double n, double k) { return m * 8 * std::ceil(n / 8) * (k + 16); }
+
+// A product cut into a grid of tiles of C, each product run whole over k (so no C(i, j) is stored and
+// reloaded mid-sum). Tiles near square: each tile packs its rows of A and its columns of B once, and that
+// packing, per multiply-add, is 1/rows + 1/columns of the work.
+struct TileGrid {
+  int row_parts = 1, column_parts = 1;
+  int parts() const { return row_parts * column_parts; }
+};
+TileGrid tile_grid(int m, int n, int k, double part_work) {
+  const int wanted = parts_for(product_work(m, n, k), part_work, 1 << 20);
+  TileGrid grid;
+  if (wanted == 1) return grid;
+  const int most_rows = (m + 3) / 4, most_columns = (n + 7) / 8;
+  const double side = std::sqrt(part_work / std::max(1, k));
+  grid.column_parts = std::max(1, std::min({most_columns, wanted, static_cast<int>(std::lround(n / side))}));
+  grid.row_parts = std::max(1, std::min(most_rows, (wanted + grid.column_parts - 1) / grid.column_parts));
+  grid.column_parts = std::max(1, std::min(most_columns, (wanted + grid.row_parts - 1) / grid.row_parts));
+  return grid;
+}
+
+// v sized for `full` values of which [0, upto) are about to be written: the first time a buffer grows, each
+// part zero-fills (and faults in) only its own share, not the whole batch's in one piece (the CNN's conv
+// columns at batch 256 are 58 MB). A shorter batch shrinks it (keeping the memory).
+template <class T>
+void grow(std::vector<T>& v, std::size_t full, std::size_t upto) {
+  if (v.size() > full) v.resize(full);
+  if (v.capacity() < full) v.reserve(full);  // address space: pages are touched when written
+  if (v.size() < upto) v.resize(upto);
+}
+
 class BatchNetwork {
  public:
   // Checks the model (infer_shapes) and notes the layers that take part: all but trailing softmaxes.
-  Status bind(const Model& model) {
+  // `sparse`: a first linear layer on blank paper may take the sparse way (training); without, it is
+  // always the dense product, whose cost per image does not depend on a per-call set-up (evaluation).
+  Status bind(const Model& model, bool sparse = true) {
     auto shapes = infer_shapes(model);
     if (!shapes) return shapes.error();
     model_ = &model;
@@ -129,7 +187,7 @@ class BatchNetwork {
     // A linear layer fed by the model input (only flatten before it) sees mostly blank paper.
     sparse_layer_ = count_;
     blank_ = (0.f - model.card.normalize_mean) / model.card.normalize_std;
-    for (std::size_t l = 0; l < count_ && std::isfinite(blank_); ++l) {
+    for (std::size_t l = 0; l < count_ && sparse && std::isfinite(blank_); ++l) {
       if (model.layers[l].kind == LayerKind::linear) sparse_layer_ = l;
       if (model.layers[l].kind != LayerKind::flatten) break;
     }
@@ -144,20 +202,111 @@ class BatchNetwork {
 
   std::size_t layer_count() const { return count_; }
 
+  // Multiply-adds of one image's eval-mode forward pass (products; elementwise layers by their values).
+  double forward_work_per_image() const {
+    double work = 0;
+    for (std::size_t l = 0; l < count_; ++l) {
+      const Layer& layer = model_->layers[l];
+      const double out = static_cast<double>(sample_size(l, true));
+      if (layer.kind == LayerKind::linear) work += product_work(1, static_cast<double>(layer.out_features), static_cast<double>(layer.in_features));
+      else if (layer.kind == LayerKind::conv2d)
+        work += product_work(out / static_cast<double>(layer.out_channels), static_cast<double>(layer.out_channels),
+                             static_cast<double>(layer.in_channels * layer.kernel * layer.kernel));
+      else work += work_per_element(layer) * out;
+    }
+    return work;
+  }
+
+  // ---- the plan: every layer's passes as phases, each phase as parts run in order ----
+  // forward: batch_norm in train mode has three phases (the batch mean, the variance around it, the
+  // normalisation: each needs the whole batch's previous one), the sparse first linear layer two, every
+  // other layer one. backward: linear three (weight gradient, the sparse layer's move of it into place,
+  // input gradient), conv2d two (parameter gradients, input gradient), batch_norm two (its sums over the
+  // batch, then the input gradient that needs them), the others one (input gradient). A phase of 0 parts
+  // does not run (the first layer's input gradient in training, the sparse phases of other layers).
+  static constexpr int kPhases = 3;
+  static constexpr double kWholeLayer = 1e300;  // part_work for passes not run in pieces: one part a phase
+  struct LayerPlan {
+    int forward[kPhases] = {0, 0, 0}, backward[kPhases] = {0, 0, 0};
+  };
+  const LayerPlan& plan(std::size_t l) const { return plans_[l]; }
+
+  // Parts of about `part_work` multiply-adds for batches of up to `batch` samples (a shorter batch shares
+  // the same parts out). A layer's part count depends on its size and the batch only.
+  void make_plan(int batch, PassMode mode, bool input_gradient, double part_work = kWholeLayer) {
+    plan_batch_ = batch;
+    part_work_ = part_work;
+    plans_.assign(count_, LayerPlan{});
+    for (std::size_t l = 0; l < count_; ++l) {
+      const Layer& layer = model_->layers[l];
+      LayerPlan& p = plans_[l];
+      const double in = static_cast<double>(sample_size(l, false)), out = static_cast<double>(sample_size(l, true));
+      const bool input_pass = l > 0 || input_gradient;
+      switch (layer.kind) {
+        case LayerKind::linear: {
+          // forward: [the sparse layer's blank-paper terms,] the product; backward: the weight gradient
+          // [, the sparse layer's gradient moved into place], the input gradient. The sparse phases walk
+          // the whole weight with strided reads or writes: about 40 multiply-adds a weight.
+          const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
+          const bool sparse = l == sparse_layer_;
+          const int sparse_parts = parts_for(40.0 * n_in * n_out, part_work, (n_out + 15) / 16);
+          p.forward[0] = sparse ? sparse_parts : 0;
+          p.forward[1] = tile_grid(batch, n_out, n_in, part_work).parts();
+          p.backward[0] = tile_grid(n_out, n_in, batch, part_work).parts();
+          p.backward[1] = sparse ? sparse_parts : 0;
+          p.backward[2] = input_pass ? tile_grid(batch, n_in, n_out, part_work).parts() : 0;
+          break;
+        }
+        case LayerKind::conv2d: {
+          // Per image: the product, and im2col (forward) or col2im (input gradient), or the bias sums.
+          const double pixels = static_cast<double>(out_shapes_[l].dims[1] * out_shapes_[l].dims[2]);
+          const double taps = static_cast<double>(layer.in_channels * layer.kernel * layer.kernel);
+          const double o = static_cast<double>(layer.out_channels);
+          p.forward[0] = parts_for((product_work(pixels, o, taps) + 4 * pixels * taps) * batch, part_work, batch);
+          p.backward[0] = parts_for((product_work(o, taps, pixels) + 2 * pixels * o) * batch, part_work, batch);
+          p.backward[1] = input_pass ? parts_for((product_work(pixels, taps, o) + 4 * pixels * taps) * batch, part_work, batch) : 0;
+          break;
+        }
+        case LayerKind::batch_norm: {
+          // Counted by values: each phase reads the batch once (sums in double), as an elementwise layer.
+          const double pass = 12 * in * batch;
+          const int parts = parts_for(pass, part_work, batch * static_cast<int>(in / layer.channels));
+          if (mode == PassMode::train) p.forward[0] = p.forward[1] = parts;
+          p.forward[2] = p.backward[0] = parts;
+          p.backward[1] = input_pass ? parts : 0;
+          break;
+        }
+        default: {
+          p.forward[0] = parts_for(work_per_element(layer) * std::max(in, out) * batch, part_work, batch);
+          p.backward[0] = input_pass ? parts_for(12 * std::max(in, out) * batch, part_work, batch) : 0;
+          break;
+        }
+      }
+    }
+  }
+
   // inputs: batch samples in (C, H, W). `dropout` is used in train mode only. With `grads` (train mode)
-  // batch_norm's updated running statistics are written into it.
-  void forward(const float* inputs, int batch, PassMode mode, SeededRandom* dropout, std::vector<LayerGradients>* grads) {
+  // batch_norm's updated running statistics are written into it. Plans for this batch first.
+  void forward(const float* inputs, int batch, PassMode mode, SeededRandom* dropout, std::vector<LayerGradients>* grads,
+               bool input_gradient) {
+    make_plan(batch, mode, input_gradient);
     start_forward(inputs, batch);
-    for (std::size_t l = 0; l < count_; ++l) forward_layer(l, mode, dropout, grads ? &(*grads)[l] : nullptr);
+    for (std::size_t l = 0; l < count_; ++l)
+      for (int phase = 0; phase < kPhases; ++phase)
+        for (int part = 0; part < plans_[l].forward[phase]; ++part)
+          forward_part(l, phase, part, mode, dropout, grads ? &(*grads)[l] : nullptr);
   }
 
   // grad_logits (batch, classes) -> parameter gradients (added into grads, sized by make_gradients) and,
-  // when input_grad is given, the gradient of the inputs in (C, H, W) per sample.
+  // when input_grad is given (forward() planned with input_gradient), the gradient of the inputs in
+  // (C, H, W) per sample.
   void backward(const std::vector<float>& grad_logits, PassMode mode, std::vector<LayerGradients>* grads,
                 std::vector<float>* input_grad) {
     start_backward(grad_logits);
     for (std::size_t l = count_; l-- > 0;)
-      backward_layer(l, mode, grads ? &(*grads)[l] : nullptr, l > 0 || input_grad != nullptr);
+      for (int phase = 0; phase < kPhases; ++phase)
+        for (int part = 0; part < plans_[l].backward[phase]; ++part)
+          backward_part(l, phase, part, mode, grads ? &(*grads)[l] : nullptr);
     if (!input_grad) return;
     const ActivationShape& in = in_shapes_[0];
     input_grad->resize(gy_.size());
@@ -170,8 +319,8 @@ class BatchNetwork {
     }
   }
 
-  // The passes in pieces (the Trainer's advance()): start_forward, forward_layer for 0..layer_count()-1,
-  // start_backward, backward_layer from layer_count()-1 down to 0.
+  // The passes in pieces (the Trainer's advance()): start_forward, forward_part for every layer, phase
+  // and part in order; start_backward, backward_part from the last layer down.
   void start_forward(const float* inputs, int batch) {
     batch_ = batch;
     const ActivationShape& in = in_shapes_[0];
@@ -209,56 +358,67 @@ class BatchNetwork {
     return 4.0 * (static_cast<double>(batch) * per_sample + 4.0 * static_cast<double>(parameter_count(*model_)));
   }
 
-  // Zeroed gradient tensors for every trainable tensor of the model.
+  // Zeroed gradient tensors for every trainable tensor of the model (of layer l: zero_gradients).
   std::vector<LayerGradients> make_gradients() const {
     std::vector<LayerGradients> grads(model_->layers.size());
-    for (std::size_t l = 0; l < count_; ++l) {
-      const Layer& layer = model_->layers[l];
-      const std::size_t trainable = layer.kind == LayerKind::linear || layer.kind == LayerKind::conv2d ||
-                                            layer.kind == LayerKind::batch_norm
-                                        ? 2
-                                        : 0;
-      for (std::size_t t = 0; t < trainable; ++t)
-        grads[l].tensors.push_back(Tensor{layer.tensors[t].shape, std::vector<float>(layer.tensors[t].values.size(), 0.f)});
-    }
+    for (std::size_t l = 0; l < count_; ++l) zero_gradients(l, grads[l]);
     return grads;
   }
-
-  // Layer l over the batch; its gradients go into grads (when given). Afterwards gy_ holds the gradient
-  // of layer l's input (when need_input).
-  void backward_layer(std::size_t l, PassMode mode, LayerGradients* grads, bool need_input) {
-    backward_into_gx(l, mode, grads, need_input);
-    gy_.swap(gx_);
-  }
-  // backward_layer() of a linear or conv2d layer in two halves: its parameters' gradients, then its
-  // input's (the two products are independent; the Trainer's pieces stay short).
-  void backward_parameters(std::size_t l, PassMode mode, LayerGradients* grads) {
-    backward_into_gx(l, mode, grads, false);
-  }
-  void backward_input(std::size_t l, PassMode mode) { backward_layer(l, mode, nullptr, true); }
-  bool splits_backward(std::size_t l) const {
-    return model_->layers[l].kind == LayerKind::linear || model_->layers[l].kind == LayerKind::conv2d;
+  void zero_gradients(std::size_t l, LayerGradients& grads) const {
+    const Layer& layer = model_->layers[l];
+    const std::size_t trainable =
+        layer.kind == LayerKind::linear || layer.kind == LayerKind::conv2d || layer.kind == LayerKind::batch_norm ? 2 : 0;
+    if (grads.tensors.size() != trainable) {
+      grads.tensors.clear();
+      for (std::size_t t = 0; t < trainable; ++t)
+        grads.tensors.push_back(Tensor{layer.tensors[t].shape, std::vector<float>(layer.tensors[t].values.size(), 0.f)});
+      return;
+    }
+    for (Tensor& tensor : grads.tensors) std::fill(tensor.values.begin(), tensor.values.end(), 0.f);
   }
 
-  // Layer l over the batch: acts_[l] -> acts_[l + 1], keeping what its backward pass needs.
-  void forward_layer(std::size_t l, PassMode mode, SeededRandom* dropout, LayerGradients* grads) {
+  // Part `part` of phase `phase` of layer l's forward pass: acts_[l] -> acts_[l + 1] for its share of
+  // the batch, keeping what the backward pass needs. A layer's first part also does what its whole batch
+  // needs once (the conv weight in the columns' order, the sparse first layer's blank-paper terms).
+  void forward_part(std::size_t l, int phase, int part, PassMode mode, SeededRandom* dropout, LayerGradients* grads) {
     const Layer& layer = model_->layers[l];
     const std::vector<float>& x = acts_[l];
     std::vector<float>& y = acts_[l + 1];
     LayerCache& cache = caches_[l];
     const int batch = batch_;
-    y.resize(static_cast<std::size_t>(batch) * sample_size(l, true));
+    const int parts = plans_[l].forward[phase];
+    const bool first = part == 0, last = part + 1 == parts;
+    const std::size_t in_sample = sample_size(l, false), out_sample = sample_size(l, true);
+    const std::size_t full = static_cast<std::size_t>(batch) * out_sample;
+    grow(y, full, 0);
     const auto& in = in_shapes_[l].dims;
     const auto& out = out_shapes_[l].dims;
+    const Range images = share(batch, parts, part);
     switch (layer.kind) {
       case LayerKind::linear: {
-        if (l == sparse_layer_ && linear_forward_sparse(layer, x, y, cache)) break;
-        // y (batch, out) = bias + x (batch, in) * weight^T; weight (out, in) read as (in, out).
         const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
+        if (phase == 0) {  // the sparse layer: which inputs are inked, and its blank-paper terms
+          if (first) linear_sparse_scan(layer, x, cache);
+          if (cache.sparse) linear_sparse_prepare(layer, share(n_out, parts, part, 16));
+          break;
+        }
+        if (l == sparse_layer_ && cache.sparse) {
+          grow(y, full, images.end * out_sample);
+          linear_forward_sparse(layer, y, cache, images);
+          break;
+        }
+        // y (batch, out) = bias + x (batch, in) * weight^T; weight (out, in) read as (in, out); one tile.
+        const TileGrid grid = tile_grid(plan_batch_, n_out, n_in, part_work_);
+        const Range rows = share(batch, grid.row_parts, part / grid.column_parts, 4);
+        const Range columns = share(n_out, grid.column_parts, part % grid.column_parts, 8);
+        if (rows.size() == 0 || columns.size() == 0) break;
+        grow(y, full, rows.end * out_sample);
         const float* bias = layer.tensors[1].values.data();
-        for (int b = 0; b < batch; ++b) std::copy(bias, bias + n_out, y.data() + static_cast<std::size_t>(b) * n_out);
-        train_gemm::gemm(batch, n_out, n_in, MatrixView{x.data(), n_in, 1},
-                         MatrixView{layer.tensors[0].values.data(), 1, n_in}, y.data(), n_out, true, gemm_scratch_);
+        for (int b = rows.begin; b < rows.end; ++b)
+          std::copy(bias + columns.begin, bias + columns.end, y.data() + static_cast<std::size_t>(b) * n_out + columns.begin);
+        train_gemm::gemm(rows.size(), columns.size(), n_in, MatrixView{x.data() + static_cast<std::size_t>(rows.begin) * n_in, n_in, 1},
+                         MatrixView{layer.tensors[0].values.data() + static_cast<std::size_t>(columns.begin) * n_in, 1, n_in},
+                         y.data() + static_cast<std::size_t>(rows.begin) * n_out + columns.begin, n_out, true, gemm_scratch_);
         break;
       }
       case LayerKind::conv2d: {
@@ -267,9 +427,10 @@ class BatchNetwork {
         const int k = static_cast<int>(layer.kernel), stride = static_cast<int>(layer.stride),
                   pad = static_cast<int>(layer.padding);
         const int taps = k * k * c;  // one column row: (ky, kx, channel)
-        const std::size_t pixels = static_cast<std::size_t>(batch) * oh * ow;
-        cache.columns.resize(pixels * taps);  // every entry is written below: no zero fill first
-        for (int b = 0; b < batch; ++b) {
+        grow(cache.columns, static_cast<std::size_t>(batch) * oh * ow * taps, static_cast<std::size_t>(images.end) * oh * ow * taps);
+        grow(y, full, images.end * out_sample);
+        if (first) reorder_conv_weight(layer);
+        for (int b = images.begin; b < images.end; ++b) {
           const float* image = x.data() + static_cast<std::size_t>(b) * h * w * c;
           for (int oy = 0; oy < oh; ++oy) {
             for (int ox = 0; ox < ow; ++ox) {
@@ -290,98 +451,114 @@ class BatchNetwork {
             }
           }
         }
-        reorder_conv_weight(layer);
+        const std::size_t first_pixel = static_cast<std::size_t>(images.begin) * oh * ow;
+        const std::size_t pixels = static_cast<std::size_t>(images.size()) * oh * ow;
         const float* bias = layer.tensors[1].values.data();
-        for (std::size_t p = 0; p < pixels; ++p) std::copy(bias, bias + o, y.data() + p * o);
-        train_gemm::gemm(static_cast<int>(pixels), o, taps, MatrixView{cache.columns.data(), taps, 1},
-                         MatrixView{weight_hwc_.data(), 1, taps}, y.data(), o, true, gemm_scratch_);
+        for (std::size_t p = first_pixel; p < first_pixel + pixels; ++p) std::copy(bias, bias + o, y.data() + p * o);
+        train_gemm::gemm(static_cast<int>(pixels), o, taps, MatrixView{cache.columns.data() + first_pixel * taps, taps, 1},
+                         MatrixView{weight_hwc_.data(), 1, taps}, y.data() + first_pixel * o, o, true, gemm_scratch_);
         break;
       }
       case LayerKind::batch_norm: {
         const int channels = static_cast<int>(layer.channels);
-        const std::size_t rows = y.size() / channels;
+        const int all_rows = static_cast<int>(x.size() / channels);
+        const Range rows = share(all_rows, parts, part);
         const float* gamma = layer.tensors[0].values.data();
         const float* beta = layer.tensors[1].values.data();
+        if (mode == PassMode::eval || phase == 2) grow(y, full, static_cast<std::size_t>(rows.end) * channels);
         if (mode == PassMode::eval) {
           const kernels::Elementwise op =
               kernels::make_batch_norm(gamma, beta, layer.tensors[2].values.data(), layer.tensors[3].values.data(),
                                        channels, layer.eps);
-          y = x;
-          for (std::size_t r = 0; r < rows; ++r) kernels::apply_to_channels(op, y.data() + r * channels, 0, channels);
+          const std::size_t from = static_cast<std::size_t>(rows.begin) * channels, to = static_cast<std::size_t>(rows.end) * channels;
+          std::copy(x.begin() + from, x.begin() + to, y.begin() + from);
+          for (int r = rows.begin; r < rows.end; ++r)
+            kernels::apply_to_channels(op, y.data() + static_cast<std::size_t>(r) * channels, 0, channels);
           break;
         }
-        // Batch statistics in double, rows in order: mean, then the biased variance around it. Local
-        // restrict pointers throughout, so the loops over channels vectorise.
-        std::vector<double> mean_values(channels, 0.0), variance_values(channels, 0.0);
-        double* __restrict__ mean = mean_values.data();
-        double* __restrict__ variance = variance_values.data();
+        // Batch statistics in double, rows in order across the parts: the mean (phase 0), then the biased
+        // variance around it (phase 1), then the normalisation (phase 2). Local restrict pointers
+        // throughout, so the loops over channels vectorise.
         const float* __restrict__ input = x.data();
-        for (std::size_t r = 0; r < rows; ++r) {
-          const float* __restrict__ row = input + r * channels;
-          for (int ch = 0; ch < channels; ++ch) mean[ch] += row[ch];
-        }
-        for (int ch = 0; ch < channels; ++ch) mean[ch] /= static_cast<double>(rows);
-        for (std::size_t r = 0; r < rows; ++r) {
-          const float* __restrict__ row = input + r * channels;
-          for (int ch = 0; ch < channels; ++ch) {
-            const double d = row[ch] - mean[ch];
-            variance[ch] += d * d;
+        if (phase < 2) {
+          if (first) (phase == 0 ? sums_a_ : sums_b_).assign(channels, 0.0);
+          double* __restrict__ mean = sums_a_.data();
+          double* __restrict__ variance = sums_b_.data();
+          for (int r = rows.begin; r < rows.end; ++r) {
+            const float* __restrict__ row = input + static_cast<std::size_t>(r) * channels;
+            if (phase == 0) {
+              for (int ch = 0; ch < channels; ++ch) mean[ch] += row[ch];
+            } else {
+              for (int ch = 0; ch < channels; ++ch) {
+                const double d = row[ch] - mean[ch];
+                variance[ch] += d * d;
+              }
+            }
           }
-        }
-        cache.mean.resize(channels);
-        cache.inverse_std.resize(channels);
-        for (int ch = 0; ch < channels; ++ch) {
-          variance[ch] /= static_cast<double>(rows);
-          cache.mean[ch] = static_cast<float>(mean[ch]);
-          cache.inverse_std[ch] = static_cast<float>(1.0 / std::sqrt(variance[ch] + layer.eps));
+          if (!last) break;
+          if (phase == 0) {
+            for (int ch = 0; ch < channels; ++ch) mean[ch] /= static_cast<double>(all_rows);
+            break;
+          }
+          cache.mean.resize(channels);
+          cache.inverse_std.resize(channels);
+          for (int ch = 0; ch < channels; ++ch) {
+            variance[ch] /= static_cast<double>(all_rows);
+            cache.mean[ch] = static_cast<float>(mean[ch]);
+            cache.inverse_std[ch] = static_cast<float>(1.0 / std::sqrt(variance[ch] + layer.eps));
+          }
+          if (grads) {  // PyTorch's running statistics: momentum 0.1, unbiased variance
+            const double unbiased = all_rows > 1 ? static_cast<double>(all_rows) / static_cast<double>(all_rows - 1) : 1.0;
+            grads->running_statistics = {layer.tensors[2], layer.tensors[3]};
+            for (int ch = 0; ch < channels; ++ch) {
+              float& running_mean = grads->running_statistics[0].values[ch];
+              float& running_var = grads->running_statistics[1].values[ch];
+              running_mean = static_cast<float>(0.9 * running_mean + 0.1 * mean[ch]);
+              running_var = static_cast<float>(0.9 * running_var + 0.1 * variance[ch] * unbiased);
+            }
+          }
+          break;
         }
         const float* __restrict__ batch_mean = cache.mean.data();
         const float* __restrict__ inverse_std = cache.inverse_std.data();
         float* __restrict__ output = y.data();
-        for (std::size_t r = 0; r < rows; ++r) {
-          const float* __restrict__ row = input + r * channels;
-          float* __restrict__ out_row = output + r * channels;
+        for (int r = rows.begin; r < rows.end; ++r) {
+          const float* __restrict__ row = input + static_cast<std::size_t>(r) * channels;
+          float* __restrict__ out_row = output + static_cast<std::size_t>(r) * channels;
           for (int ch = 0; ch < channels; ++ch)
             out_row[ch] = (row[ch] - batch_mean[ch]) * inverse_std[ch] * gamma[ch] + beta[ch];
-        }
-        if (grads) {  // PyTorch's running statistics: momentum 0.1, unbiased variance
-          const double unbiased = rows > 1 ? static_cast<double>(rows) / static_cast<double>(rows - 1) : 1.0;
-          grads->running_statistics = {layer.tensors[2], layer.tensors[3]};
-          for (int ch = 0; ch < channels; ++ch) {
-            float& running_mean = grads->running_statistics[0].values[ch];
-            float& running_var = grads->running_statistics[1].values[ch];
-            running_mean = static_cast<float>(0.9 * running_mean + 0.1 * mean[ch]);
-            running_var = static_cast<float>(0.9 * running_var + 0.1 * variance[ch] * unbiased);
-          }
         }
         break;
       }
       case LayerKind::relu:
       case LayerKind::leaky_relu:
       case LayerKind::sigmoid:
-      case LayerKind::tanh:
-        y = x;
-        kernels::apply_to_channels(activation_op(layer), y.data(), 0, static_cast<int>(y.size()));
+      case LayerKind::tanh: {
+        const std::size_t from = images.begin * in_sample, to = images.end * in_sample;
+        grow(y, full, to);
+        std::copy(x.begin() + from, x.begin() + to, y.begin() + from);
+        kernels::apply_to_channels(activation_op(layer), y.data() + from, 0, static_cast<int>(to - from));
         break;
+      }
       case LayerKind::max_pool2d: {
         const int c = static_cast<int>(in[0]), w = static_cast<int>(in[2]);
         const int oh = static_cast<int>(out[1]), ow = static_cast<int>(out[2]);
         const int k = static_cast<int>(layer.kernel), stride = static_cast<int>(layer.stride);
-        const std::size_t in_sample = sample_size(l, false), out_sample = sample_size(l, true);
-        cache.argmax.resize(y.size());
+        grow(y, full, images.end * out_sample);
+        grow(cache.argmax, full, images.end * out_sample);
         // The first largest value in (ky, kx) order wins, as in PyTorch (a NaN wins too): it gets the
         // gradient on ties. Channels innermost, so the comparisons run over vectors of channels.
-        for (int b = 0; b < batch; ++b) {
+        for (int b = images.begin; b < images.end; ++b) {
           const float* __restrict__ image = x.data() + b * in_sample;
           for (int oy = 0; oy < oh; ++oy)
             for (int ox = 0; ox < ow; ++ox) {
               const std::size_t o = b * out_sample + (static_cast<std::size_t>(oy) * ow + ox) * c;
               float* __restrict__ best = y.data() + o;
               int* __restrict__ where = cache.argmax.data() + o;
-              const int first = ((oy * stride) * w + ox * stride) * c;
+              const int first_tap = ((oy * stride) * w + ox * stride) * c;
               for (int ch = 0; ch < c; ++ch) {
-                best[ch] = image[first + ch];
-                where[ch] = first + ch;
+                best[ch] = image[first_tap + ch];
+                where[ch] = first_tap + ch;
               }
               for (int ky = 0; ky < k; ++ky)
                 for (int kx = 0; kx < k; ++kx) {
@@ -415,24 +592,27 @@ class BatchNetwork {
         break;
       }
       case LayerKind::flatten:
+        grow(y, full, images.end * out_sample);
         if (in.size() == 3 && in[0] > 1) {
-          const std::size_t size = sample_size(l, false);
-          for (int b = 0; b < batch; ++b)
-            kernels::hwc_to_chw(x.data() + b * size, static_cast<int>(in[0]), static_cast<int>(in[1]),
-                                static_cast<int>(in[2]), y.data() + b * size);
+          for (int b = images.begin; b < images.end; ++b)
+            kernels::hwc_to_chw(x.data() + b * in_sample, static_cast<int>(in[0]), static_cast<int>(in[1]),
+                                static_cast<int>(in[2]), y.data() + b * in_sample);
         } else {
-          y = x;
+          std::copy(x.begin() + images.begin * in_sample, x.begin() + images.end * in_sample, y.begin() + images.begin * in_sample);
         }
         break;
       case LayerKind::dropout: {
+        const std::size_t from = images.begin * in_sample, to = images.end * in_sample;
+        grow(y, full, to);
         if (mode == PassMode::eval || layer.dropout_p <= 0.f) {
-          y = x;
+          std::copy(x.begin() + from, x.begin() + to, y.begin() + from);
           cache.mask.clear();
           break;
         }
+        // The masks come from the generator in value order, part after part.
         const float keep = layer.dropout_p >= 1.f ? 0.f : 1.f / (1.f - layer.dropout_p);
-        cache.mask.resize(x.size());
-        for (std::size_t i = 0; i < x.size(); ++i) {
+        grow(cache.mask, x.size(), to);
+        for (std::size_t i = from; i < to; ++i) {
           cache.mask[i] = dropout->uniform(0.f, 1.f) < layer.dropout_p ? 0.f : keep;
           y[i] = x[i] * cache.mask[i];
         }
@@ -440,48 +620,89 @@ class BatchNetwork {
       }
       case LayerKind::softmax:
         // Inside the network: over the last dimension of (C, H, W) or over the features.
-        for_each_softmax_group(l, [&](std::size_t first, std::size_t stride, std::size_t length) {
+        grow(y, full, images.end * out_sample);
+        for_each_softmax_group(l, images, [&](std::size_t first_value, std::size_t stride, std::size_t length) {
           group_.resize(length);
-          for (std::size_t i = 0; i < length; ++i) group_[i] = x[first + i * stride];
+          for (std::size_t i = 0; i < length; ++i) group_[i] = x[first_value + i * stride];
           kernels::softmax(group_.data(), static_cast<std::int64_t>(length), static_cast<std::int64_t>(length));
-          for (std::size_t i = 0; i < length; ++i) y[first + i * stride] = group_[i];
+          for (std::size_t i = 0; i < length; ++i) y[first_value + i * stride] = group_[i];
         });
         break;
     }
+  }
+
+  // Part `part` of phase `phase` of layer l's backward pass: its parameters' gradients go into grads
+  // (when given), its input's into gx_; the input gradient's last part makes it gy_ for the layer below.
+  void backward_part(std::size_t l, int phase, int part, PassMode mode, LayerGradients* grads) {
+    backward_into_gx(l, phase, part, mode, grads);
+    const LayerPlan& p = plans_[l];
+    int last_phase = kPhases - 1;
+    while (last_phase > 0 && p.backward[last_phase] == 0) --last_phase;
+    if (phase == last_phase && part + 1 == p.backward[phase] && writes_input_gradient(l, phase)) gy_.swap(gx_);
   }
 
  private:
   std::size_t sample_size(std::size_t l, bool output) const {
     return static_cast<std::size_t>((output ? out_shapes_[l] : in_shapes_[l]).size());
   }
+  bool writes_input_gradient(std::size_t l, int phase) const {
+    const LayerKind kind = model_->layers[l].kind;
+    if (kind == LayerKind::linear) return phase == 2;
+    return kind == LayerKind::conv2d || kind == LayerKind::batch_norm ? phase == 1 : phase == 0;
+  }
 
-  void backward_into_gx(std::size_t l, PassMode mode, LayerGradients* grads, bool need_input) {
+  void backward_into_gx(std::size_t l, int phase, int part, PassMode mode, LayerGradients* grads) {
     const Layer& layer = model_->layers[l];
     const std::vector<float>& x = acts_[l];
     const std::vector<float>& y = acts_[l + 1];
     const std::vector<float>& gy = gy_;
     LayerCache& cache = caches_[l];
     const int batch = batch_;
+    const int parts = plans_[l].backward[phase];
+    const bool first = part == 0, last = part + 1 == parts;
     const auto& in = in_shapes_[l].dims;
     const auto& out = out_shapes_[l].dims;
-    gx_.resize(x.size());
+    const std::size_t in_sample = sample_size(l, false), out_sample = sample_size(l, true);
+    if (writes_input_gradient(l, phase)) grow(gx_, x.size(), 0);
+    const Range images = share(batch, parts, part);
+    // This part writes the input gradient [0, upto) at most (its share; grow() above sized it).
+    const auto grow_input_gradient = [&](std::size_t upto) { grow(gx_, x.size(), upto); };
     switch (layer.kind) {
       case LayerKind::linear: {
         const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
-        if (grads) {
-          // weight (out, in) += gy^T (out, batch) * x (batch, in); bias += column sums of gy.
-          if (cache.sparse) {
-            linear_weight_gradient_sparse(layer, gy, cache, grads->tensors[0].values.data());
-          } else {
-            train_gemm::gemm(n_out, n_in, batch, MatrixView{gy.data(), 1, n_out}, MatrixView{x.data(), n_in, 1},
-                             grads->tensors[0].values.data(), n_in, true, gemm_scratch_);
+        if (phase == 0) {
+          if (!grads) break;
+          // bias += column sums of gy (the whole batch, in the first part: batch * out additions).
+          if (first) add_column_sums(gy.data(), batch, n_out, grads->tensors[1].values.data());
+          if (l == sparse_layer_ && cache.sparse) {
+            linear_weight_gradient_sparse(layer, gy, cache, images, first);
+            break;
           }
-          add_column_sums(gy.data(), batch, n_out, grads->tensors[1].values.data());
+          // weight (out, in) += gy^T (out, batch) * x (batch, in): one tile of the weight, over the whole batch.
+          const TileGrid grid = tile_grid(n_out, n_in, plan_batch_, part_work_);
+          const Range rows = share(n_out, grid.row_parts, part / grid.column_parts, 4);
+          const Range columns = share(n_in, grid.column_parts, part % grid.column_parts, 8);
+          if (rows.size() == 0 || columns.size() == 0) break;
+          train_gemm::gemm(rows.size(), columns.size(), batch, MatrixView{gy.data() + rows.begin, 1, n_out},
+                           MatrixView{x.data() + columns.begin, n_in, 1},
+                           grads->tensors[0].values.data() + static_cast<std::size_t>(rows.begin) * n_in + columns.begin,
+                           n_in, true, gemm_scratch_);
+          break;
         }
-        // x (batch, in) <- gy (batch, out) * weight (out, in).
-        if (need_input)
-          train_gemm::gemm(batch, n_in, n_out, MatrixView{gy.data(), n_out, 1},
-                           MatrixView{layer.tensors[0].values.data(), n_in, 1}, gx_.data(), n_in, false, gemm_scratch_);
+        if (phase == 1) {
+          if (grads && cache.sparse) linear_weight_gradient_sparse_finish(layer, gy, grads->tensors[0].values.data(),
+                                                                          share(n_out, parts, part, 16), first);
+          break;
+        }
+        // x (batch, in) <- gy (batch, out) * weight (out, in): one tile.
+        const TileGrid grid = tile_grid(plan_batch_, n_in, n_out, part_work_);
+        const Range rows = share(batch, grid.row_parts, part / grid.column_parts, 4);
+        const Range columns = share(n_in, grid.column_parts, part % grid.column_parts, 8);
+        if (rows.size() == 0 || columns.size() == 0) break;
+        grow_input_gradient(static_cast<std::size_t>(rows.end) * n_in);
+        train_gemm::gemm(rows.size(), columns.size(), n_out, MatrixView{gy.data() + static_cast<std::size_t>(rows.begin) * n_out, n_out, 1},
+                         MatrixView{layer.tensors[0].values.data() + columns.begin, n_in, 1},
+                         gx_.data() + static_cast<std::size_t>(rows.begin) * n_in + columns.begin, n_in, false, gemm_scratch_);
         break;
       }
       case LayerKind::conv2d: {
@@ -490,12 +711,21 @@ class BatchNetwork {
         const int k = static_cast<int>(layer.kernel), stride = static_cast<int>(layer.stride),
                   pad = static_cast<int>(layer.padding);
         const int taps = k * k * c;
-        const int pixels = batch * oh * ow;
-        if (grads) {
-          // weight (out, taps) = gy^T (out, pixels) * columns (pixels, taps), then back to (out, c, ky, kx).
-          weight_grad_.resize(static_cast<std::size_t>(o) * taps);
-          train_gemm::gemm(o, taps, pixels, MatrixView{gy.data(), 1, o}, MatrixView{cache.columns.data(), taps, 1},
-                           weight_grad_.data(), taps, false, gemm_scratch_);
+        const std::size_t first_pixel = static_cast<std::size_t>(images.begin) * oh * ow;
+        const int pixels = images.size() * oh * ow;
+        if (phase == 0) {
+          if (!grads) break;
+          // weight (out, taps) = gy^T (out, pixels) * columns (pixels, taps), the parts continuing the sums
+          // over the pixels in order; then back to (out, c, ky, kx). The bias sums in double likewise.
+          if (first) {
+            weight_grad_.assign(static_cast<std::size_t>(o) * taps, 0.f);
+            sums_a_.assign(o, 0.0);
+          }
+          train_gemm::gemm(o, taps, pixels, MatrixView{gy.data() + first_pixel * o, 1, o},
+                           MatrixView{cache.columns.data() + first_pixel * taps, taps, 1}, weight_grad_.data(), taps,
+                           true, gemm_scratch_);
+          add_column_sums(gy.data() + first_pixel * o, pixels, o, sums_a_.data());
+          if (!last) break;
           float* weight = grads->tensors[0].values.data();
           for (int oc = 0; oc < o; ++oc)
             for (int ch = 0; ch < c; ++ch)
@@ -503,20 +733,22 @@ class BatchNetwork {
                 for (int kx = 0; kx < k; ++kx)
                   weight[((static_cast<std::size_t>(oc) * c + ch) * k + ky) * k + kx] +=
                       weight_grad_[static_cast<std::size_t>(oc) * taps + (ky * k + kx) * c + ch];
-          add_column_sums(gy.data(), pixels, o, grads->tensors[1].values.data());
+          float* bias = grads->tensors[1].values.data();
+          for (int oc = 0; oc < o; ++oc) bias[oc] += static_cast<float>(sums_a_[oc]);
+          break;
         }
-        if (!need_input) break;
         // columns (pixels, taps) <- gy (pixels, out) * weight (out, taps), then added back onto the pixels.
-        reorder_conv_weight(layer);
+        if (first) reorder_conv_weight(layer);
         column_grad_.resize(static_cast<std::size_t>(pixels) * taps);
-        train_gemm::gemm(pixels, taps, o, MatrixView{gy.data(), o, 1}, MatrixView{weight_hwc_.data(), taps, 1},
+        train_gemm::gemm(pixels, taps, o, MatrixView{gy.data() + first_pixel * o, o, 1}, MatrixView{weight_hwc_.data(), taps, 1},
                          column_grad_.data(), taps, false, gemm_scratch_);
-        std::fill(gx_.begin(), gx_.end(), 0.f);
-        for (int b = 0; b < batch; ++b) {
+        grow_input_gradient(images.end * in_sample);
+        std::fill(gx_.begin() + images.begin * in_sample, gx_.begin() + images.end * in_sample, 0.f);
+        for (int b = images.begin; b < images.end; ++b) {
           float* image = gx_.data() + static_cast<std::size_t>(b) * h * w * c;
           for (int oy = 0; oy < oh; ++oy)
             for (int ox = 0; ox < ow; ++ox) {
-              const float* row = column_grad_.data() + ((static_cast<std::size_t>(b) * oh + oy) * ow + ox) * taps;
+              const float* row = column_grad_.data() + ((static_cast<std::size_t>(b - images.begin) * oh + oy) * ow + ox) * taps;
               for (int ky = 0; ky < k; ++ky) {
                 const int iy = oy * stride + ky - pad;
                 if (iy < 0 || iy >= h) continue;
@@ -534,64 +766,78 @@ class BatchNetwork {
       }
       case LayerKind::batch_norm: {
         const int channels = static_cast<int>(layer.channels);
-        const std::size_t rows = x.size() / channels;
+        const int all_rows = static_cast<int>(x.size() / channels);
+        const Range rows = share(all_rows, parts, part);
         const float* gamma = layer.tensors[0].values.data();
-        std::vector<float> mean(channels), inverse_std(channels);
-        if (mode == PassMode::eval) {
-          for (int ch = 0; ch < channels; ++ch) {
-            mean[ch] = layer.tensors[2].values[ch];
-            inverse_std[ch] = 1.f / std::sqrt(layer.tensors[3].values[ch] + layer.eps);
+        if (phase == 0 && first) {
+          bn_mean_.resize(channels);
+          bn_inverse_std_.resize(channels);
+          if (mode == PassMode::eval) {
+            for (int ch = 0; ch < channels; ++ch) {
+              bn_mean_[ch] = layer.tensors[2].values[ch];
+              bn_inverse_std_[ch] = 1.f / std::sqrt(layer.tensors[3].values[ch] + layer.eps);
+            }
+          } else {
+            bn_mean_ = cache.mean;
+            bn_inverse_std_ = cache.inverse_std;
           }
-        } else {
-          mean = cache.mean;
-          inverse_std = cache.inverse_std;
+          sums_a_.assign(channels, 0.0);
+          sums_b_.assign(channels, 0.0);
         }
-        // Sums over the rows in order (double): d beta = sum gy, d gamma = sum gy * x_hat. Local restrict
-        // pointers, so the loops over channels vectorise.
-        std::vector<double> sum_gy_values(channels, 0.0), sum_gy_xhat_values(channels, 0.0);
-        double* __restrict__ sum_gy = sum_gy_values.data();
-        double* __restrict__ sum_gy_xhat = sum_gy_xhat_values.data();
         const float* __restrict__ input = x.data();
         const float* __restrict__ grad = gy.data();
-        const float* __restrict__ centre = mean.data();
-        const float* __restrict__ inverse = inverse_std.data();
-        for (std::size_t r = 0; r < rows; ++r) {
-          const float* __restrict__ row = input + r * channels;
-          const float* __restrict__ grad_row = grad + r * channels;
-          for (int ch = 0; ch < channels; ++ch) {
-            const float xhat = (row[ch] - centre[ch]) * inverse[ch];
-            sum_gy[ch] += grad_row[ch];
-            sum_gy_xhat[ch] += static_cast<double>(grad_row[ch]) * xhat;
-          }
-        }
-        if (grads) {
-          for (int ch = 0; ch < channels; ++ch) {
-            grads->tensors[0].values[ch] += static_cast<float>(sum_gy_xhat[ch]);
-            grads->tensors[1].values[ch] += static_cast<float>(sum_gy[ch]);
-          }
-        }
-        if (!need_input) break;
-        if (mode == PassMode::eval) {
-          for (std::size_t r = 0; r < rows; ++r)
+        const float* __restrict__ centre = bn_mean_.data();
+        const float* __restrict__ inverse = bn_inverse_std_.data();
+        if (phase == 0) {
+          // Sums over the rows in order (double), across the parts: d beta = sum gy, d gamma = sum gy *
+          // x_hat. Local restrict pointers, so the loops over channels vectorise.
+          double* __restrict__ sum_gy = sums_a_.data();
+          double* __restrict__ sum_gy_xhat = sums_b_.data();
+          for (int r = rows.begin; r < rows.end; ++r) {
+            const float* __restrict__ row = input + static_cast<std::size_t>(r) * channels;
+            const float* __restrict__ grad_row = grad + static_cast<std::size_t>(r) * channels;
             for (int ch = 0; ch < channels; ++ch) {
-              const std::size_t i = r * channels + ch;
-              gx_[i] = gy[i] * (gamma[ch] * inverse_std[ch]);
+              const float xhat = (row[ch] - centre[ch]) * inverse[ch];
+              sum_gy[ch] += grad_row[ch];
+              sum_gy_xhat[ch] += static_cast<double>(grad_row[ch]) * xhat;
+            }
+          }
+          if (!last) break;
+          if (grads) {
+            for (int ch = 0; ch < channels; ++ch) {
+              grads->tensors[0].values[ch] += static_cast<float>(sum_gy_xhat[ch]);
+              grads->tensors[1].values[ch] += static_cast<float>(sum_gy[ch]);
+            }
+          }
+          // x_hat's own gradient through the batch mean and variance (train mode):
+          // gx = gamma * inv_std * (gy - mean(gy) - x_hat * mean(gy * x_hat)).
+          bn_mean_gy_.resize(channels);
+          bn_mean_gy_xhat_.resize(channels);
+          bn_factor_.resize(channels);
+          for (int ch = 0; ch < channels; ++ch) {
+            bn_mean_gy_[ch] = static_cast<float>(sum_gy[ch] / static_cast<double>(all_rows));
+            bn_mean_gy_xhat_[ch] = static_cast<float>(sum_gy_xhat[ch] / static_cast<double>(all_rows));
+            bn_factor_[ch] = gamma[ch] * inverse[ch];
+          }
+          break;
+        }
+        grow_input_gradient(static_cast<std::size_t>(rows.end) * channels);
+        if (mode == PassMode::eval) {
+          for (int r = rows.begin; r < rows.end; ++r)
+            for (int ch = 0; ch < channels; ++ch) {
+              const std::size_t i = static_cast<std::size_t>(r) * channels + ch;
+              gx_[i] = gy[i] * (gamma[ch] * inverse[ch]);
             }
           break;
         }
-        // x_hat's own gradient through the batch mean and variance:
-        // gx = gamma * inv_std * (gy - mean(gy) - x_hat * mean(gy * x_hat)).
-        std::vector<float> mean_gy(channels), mean_gy_xhat(channels), factor(channels);
-        for (int ch = 0; ch < channels; ++ch) {
-          mean_gy[ch] = static_cast<float>(sum_gy[ch] / static_cast<double>(rows));
-          mean_gy_xhat[ch] = static_cast<float>(sum_gy_xhat[ch] / static_cast<double>(rows));
-          factor[ch] = gamma[ch] * inverse_std[ch];
-        }
+        const float* __restrict__ mean_gy = bn_mean_gy_.data();
+        const float* __restrict__ mean_gy_xhat = bn_mean_gy_xhat_.data();
+        const float* __restrict__ factor = bn_factor_.data();
         float* __restrict__ input_grad = gx_.data();
-        for (std::size_t r = 0; r < rows; ++r) {
-          const float* __restrict__ row = input + r * channels;
-          const float* __restrict__ grad_row = grad + r * channels;
-          float* __restrict__ out_row = input_grad + r * channels;
+        for (int r = rows.begin; r < rows.end; ++r) {
+          const float* __restrict__ row = input + static_cast<std::size_t>(r) * channels;
+          const float* __restrict__ grad_row = grad + static_cast<std::size_t>(r) * channels;
+          float* __restrict__ out_row = input_grad + static_cast<std::size_t>(r) * channels;
           for (int ch = 0; ch < channels; ++ch) {
             const float xhat = (row[ch] - centre[ch]) * inverse[ch];
             out_row[ch] = factor[ch] * (grad_row[ch] - mean_gy[ch] - xhat * mean_gy_xhat[ch]);
@@ -603,13 +849,14 @@ class BatchNetwork {
       case LayerKind::leaky_relu:
       case LayerKind::sigmoid:
       case LayerKind::tanh: {
-        const std::size_t n = x.size();
+        const std::size_t from = images.begin * in_sample, n = images.size() * in_sample;
+        grow_input_gradient(from + n);
         // Raw restrict pointers: the loops neither reload the vectors' data pointers nor fear aliasing,
         // so they vectorise.
-        const float* __restrict__ input = x.data();
-        const float* __restrict__ result = y.data();
-        const float* __restrict__ g = gy.data();
-        float* __restrict__ input_grad = gx_.data();
+        const float* __restrict__ input = x.data() + from;
+        const float* __restrict__ result = y.data() + from;
+        const float* __restrict__ g = gy.data() + from;
+        float* __restrict__ input_grad = gx_.data() + from;
         const float alpha = layer.alpha;
         if (layer.kind == LayerKind::relu || layer.kind == LayerKind::leaky_relu) {
           // gy where the input was > 0, else gy * alpha (relu: 0, even for a non-finite gy, as PyTorch's
@@ -636,9 +883,9 @@ class BatchNetwork {
         break;
       }
       case LayerKind::max_pool2d: {
-        std::fill(gx_.begin(), gx_.end(), 0.f);
-        const std::size_t in_sample = sample_size(l, false), out_sample = sample_size(l, true);
-        for (int b = 0; b < batch; ++b)
+        grow_input_gradient(images.end * in_sample);
+        std::fill(gx_.begin() + images.begin * in_sample, gx_.begin() + images.end * in_sample, 0.f);
+        for (int b = images.begin; b < images.end; ++b)
           for (std::size_t o = 0; o < out_sample; ++o) {
             const std::size_t at = b * out_sample + o;
             gx_[b * in_sample + cache.argmax[at]] += gy[at];
@@ -646,29 +893,33 @@ class BatchNetwork {
         break;
       }
       case LayerKind::flatten:
+        grow_input_gradient(images.end * in_sample);
         if (in.size() == 3 && in[0] > 1) {
-          const std::size_t size = sample_size(l, false);
-          for (int b = 0; b < batch; ++b)
-            kernels::chw_to_hwc(gy.data() + b * size, static_cast<int>(in[0]), static_cast<int>(in[1]),
-                                static_cast<int>(in[2]), gx_.data() + b * size);
+          for (int b = images.begin; b < images.end; ++b)
+            kernels::chw_to_hwc(gy.data() + b * in_sample, static_cast<int>(in[0]), static_cast<int>(in[1]),
+                                static_cast<int>(in[2]), gx_.data() + b * in_sample);
         } else {
-          gx_ = gy;
+          std::copy(gy.begin() + images.begin * in_sample, gy.begin() + images.end * in_sample, gx_.begin() + images.begin * in_sample);
         }
         break;
-      case LayerKind::dropout:
+      case LayerKind::dropout: {
+        const std::size_t from = images.begin * in_sample, to = images.end * in_sample;
+        grow_input_gradient(to);
         if (cache.mask.empty()) {
-          gx_ = gy;
+          std::copy(gy.begin() + from, gy.begin() + to, gx_.begin() + from);
         } else {
-          for (std::size_t i = 0; i < x.size(); ++i) gx_[i] = gy[i] * cache.mask[i];
+          for (std::size_t i = from; i < to; ++i) gx_[i] = gy[i] * cache.mask[i];
         }
         break;
+      }
       case LayerKind::softmax:
         // gx = y * (gy - sum(gy * y)) within each group.
-        for_each_softmax_group(l, [&](std::size_t first, std::size_t stride, std::size_t length) {
+        grow_input_gradient(images.end * in_sample);
+        for_each_softmax_group(l, images, [&](std::size_t first_value, std::size_t stride, std::size_t length) {
           float dot = 0.f;
-          for (std::size_t i = 0; i < length; ++i) dot += gy[first + i * stride] * y[first + i * stride];
+          for (std::size_t i = 0; i < length; ++i) dot += gy[first_value + i * stride] * y[first_value + i * stride];
           for (std::size_t i = 0; i < length; ++i) {
-            const std::size_t at = first + i * stride;
+            const std::size_t at = first_value + i * stride;
             gx_[at] = y[at] * (gy[at] - dot);
           }
         });
@@ -677,12 +928,12 @@ class BatchNetwork {
   }
 
   // softmax over the last dimension of PyTorch's layout: the features when flat; for (C, H, W), stored
-  // here as (H, W, C), each (c, h) row over w, whose values lie C apart.
+  // here as (H, W, C), each (c, h) row over w, whose values lie C apart. Samples `images` only.
   template <class Visit>
-  void for_each_softmax_group(std::size_t l, Visit visit) const {
+  void for_each_softmax_group(std::size_t l, Range images, Visit visit) const {
     const auto& d = in_shapes_[l].dims;
     const std::size_t size = sample_size(l, false);
-    for (int b = 0; b < batch_; ++b) {
+    for (int b = images.begin; b < images.end; ++b) {
       const std::size_t base = b * size;
       if (d.size() != 3) {
         visit(base, 1, size);
@@ -694,11 +945,26 @@ class BatchNetwork {
     }
   }
 
+  // Work per value of an elementwise layer's pass, in multiply-adds (measured: a value read and written
+  // through memory costs about 12 of the product's; a generator draw or an exp about twice that).
+  static double work_per_element(const Layer& layer) {
+    switch (layer.kind) {
+      case LayerKind::sigmoid:
+      case LayerKind::tanh:
+      case LayerKind::softmax:
+      case LayerKind::dropout: return 24;
+      case LayerKind::max_pool2d: return 12 + static_cast<double>(layer.kernel * layer.kernel);
+      default: return 12;
+    }
+  }
+
   // The first linear layer on blank-paper inputs, as forward()'s kernels do it: with x = blank + s, where
   // s is 0 for every blank pixel, y = (bias + blank * sum_i w[o][i]) + sum over the nonzero s of s * w[.][i]
   // -- one row of the transposed weight per inked pixel. Used when at most half the inputs are inked (MNIST:
-  // about a fifth); returns false otherwise (the dense product runs).
-  bool linear_forward_sparse(const Layer& layer, const std::vector<float>& x, std::vector<float>& y, LayerCache& cache) {
+  // about a fifth); otherwise the dense product runs. Its first forward phase finds the inked pixels of
+  // the whole batch (the choice is the batch's) and then, when sparse, the blank-paper bias and the
+  // transposed weight, a share of the outputs per part.
+  void linear_sparse_scan(const Layer& layer, const std::vector<float>& x, LayerCache& cache) {
     const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
     cache.sparse_start.assign(1, 0);
     cache.sparse_index.clear();
@@ -713,57 +979,63 @@ class BatchNetwork {
       cache.sparse_start.push_back(static_cast<int>(cache.sparse_index.size()));
     }
     cache.sparse = 2 * cache.sparse_index.size() <= static_cast<std::size_t>(batch_) * n_in;
-    if (!cache.sparse) return false;
+    if (!cache.sparse) return;
+    blank_bias_.resize(n_out);
+    transposed_.resize(static_cast<std::size_t>(n_in) * n_out);  // (in, out)
+  }
+  void linear_sparse_prepare(const Layer& layer, Range outputs) {
+    const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
     const float* weight = layer.tensors[0].values.data();  // (out, in)
     const float* bias = layer.tensors[1].values.data();
-    blank_bias_.resize(n_out);
-    for (int o = 0; o < n_out; ++o) {
+    for (int o = outputs.begin; o < outputs.end; ++o) {
       double sum = 0.0;
       for (int i = 0; i < n_in; ++i) sum += weight[static_cast<std::size_t>(o) * n_in + i];
       blank_bias_[o] = static_cast<float>(bias[o] + static_cast<double>(blank_) * sum);
     }
-    transpose(weight, n_out, n_in, transposed_);  // (in, out)
-    for (int b = 0; b < batch_; ++b) {
+    for (int i0 = 0; i0 < n_in; i0 += 16)  // in 16 x 16 tiles: both layouts stay in cache
+      for (int o = outputs.begin; o < outputs.end; ++o)
+        for (int i = i0; i < std::min(n_in, i0 + 16); ++i)
+          transposed_[static_cast<std::size_t>(i) * n_out + o] = weight[static_cast<std::size_t>(o) * n_in + i];
+  }
+  void linear_forward_sparse(const Layer& layer, std::vector<float>& y, const LayerCache& cache, Range samples) {
+    const int n_out = static_cast<int>(layer.out_features);
+    for (int b = samples.begin; b < samples.end; ++b) {
       float* out = y.data() + static_cast<std::size_t>(b) * n_out;
       std::copy(blank_bias_.begin(), blank_bias_.end(), out);
       for (int e = cache.sparse_start[b]; e < cache.sparse_start[b + 1]; ++e)
         train_gemm::add_scaled(out, transposed_.data() + static_cast<std::size_t>(cache.sparse_index[e]) * n_out,
                                cache.sparse_value[e], n_out);
     }
-    return true;
   }
 
   // Its weight gradient: gy^T x = gy^T s + blank * (column sums of gy), built transposed (in, out) one
-  // inked pixel at a time, samples in order, then added to grad (out, in).
+  // inked pixel at a time, samples in order across the parts; then (the next phase, a share of the
+  // outputs per part) added to grad (out, in).
   void linear_weight_gradient_sparse(const Layer& layer, const std::vector<float>& gy, const LayerCache& cache,
-                                     float* grad) {
+                                     Range samples, bool first) {
     const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
-    transposed_.assign(static_cast<std::size_t>(n_in) * n_out, 0.f);
-    for (int b = 0; b < batch_; ++b) {
+    if (first) transposed_.assign(static_cast<std::size_t>(n_in) * n_out, 0.f);
+    for (int b = samples.begin; b < samples.end; ++b) {
       const float* g = gy.data() + static_cast<std::size_t>(b) * n_out;
       for (int e = cache.sparse_start[b]; e < cache.sparse_start[b + 1]; ++e)
         train_gemm::add_scaled(transposed_.data() + static_cast<std::size_t>(cache.sparse_index[e]) * n_out, g,
                                cache.sparse_value[e], n_out);
     }
-    std::vector<float> blank_share(n_out, 0.f);
-    add_column_sums(gy.data(), batch_, n_out, blank_share.data());
-    for (float& v : blank_share) v *= blank_;
+  }
+  void linear_weight_gradient_sparse_finish(const Layer& layer, const std::vector<float>& gy, float* grad,
+                                            Range outputs, bool first) {
+    const int n_in = static_cast<int>(layer.in_features), n_out = static_cast<int>(layer.out_features);
+    if (first) {
+      blank_share_.assign(n_out, 0.f);
+      add_column_sums(gy.data(), batch_, n_out, blank_share_.data());
+      for (float& v : blank_share_) v *= blank_;
+    }
     for (int i0 = 0; i0 < n_in; i0 += 16)  // in 16 x 16 tiles: both layouts stay in cache
-      for (int o0 = 0; o0 < n_out; o0 += 16)
-        for (int o = o0; o < std::min(n_out, o0 + 16); ++o)
+      for (int o0 = outputs.begin; o0 < outputs.end; o0 += 16)
+        for (int o = o0; o < std::min(outputs.end, o0 + 16); ++o)
           for (int i = i0; i < std::min(n_in, i0 + 16); ++i)
             grad[static_cast<std::size_t>(o) * n_in + i] +=
-                transposed_[static_cast<std::size_t>(i) * n_out + o] + blank_share[o];
-  }
-
-  // out (columns, rows) = the transpose of in (rows, columns), in 16 x 16 tiles.
-  static void transpose(const float* in, int rows, int columns, std::vector<float>& out) {
-    out.resize(static_cast<std::size_t>(rows) * columns);
-    for (int r0 = 0; r0 < rows; r0 += 16)
-      for (int c0 = 0; c0 < columns; c0 += 16)
-        for (int r = r0; r < std::min(rows, r0 + 16); ++r)
-          for (int c = c0; c < std::min(columns, c0 + 16); ++c)
-            out[static_cast<std::size_t>(c) * rows + r] = in[static_cast<std::size_t>(r) * columns + c];
+                transposed_[static_cast<std::size_t>(i) * n_out + o] + blank_share_[o];
   }
 
   // weight (out, c, ky, kx) as PyTorch stores it -> weight_hwc_ (out, ky, kx, c), the columns' order.
@@ -784,9 +1056,16 @@ class BatchNetwork {
   std::size_t count_ = 0;  // layers that run: all but trailing softmaxes
   std::vector<ActivationShape> in_shapes_, out_shapes_;
   int batch_ = 0;
+  int plan_batch_ = 0;  // the batch size make_plan() cut the passes for
+  double part_work_ = kWholeLayer;
+  std::vector<LayerPlan> plans_;
   std::vector<std::vector<float>> acts_;  // acts_[l]: layer l's input for the whole batch; acts_[count_]: logits
   std::vector<LayerCache> caches_;
-  std::vector<float> gy_, gx_, weight_hwc_, weight_grad_, column_grad_, group_, transposed_, blank_bias_;
+  std::vector<float> gy_, gx_, weight_hwc_, weight_grad_, column_grad_, group_, transposed_, blank_bias_, blank_share_;
+  // Sums carried from one part of a phase to the next (and batch_norm's backward from its first phase to
+  // its second); a layer's phases run one after another, so one set serves every layer.
+  std::vector<double> sums_a_, sums_b_;
+  std::vector<float> bn_mean_, bn_inverse_std_, bn_mean_gy_, bn_mean_gy_xhat_, bn_factor_;
   std::size_t sparse_layer_ = 0;  // the linear layer fed by the model input, or count_ if none
   float blank_ = 0.f;             // a blank pixel as model input: (0 - mean) / std
   train_gemm::Scratch gemm_scratch_;
@@ -857,7 +1136,7 @@ Result<BatchGradients> loss_and_gradients(const Model& model, const float* input
   result.layers = network.make_gradients();
   SeededRandom dropout(options.dropout_seed);
   const int n = static_cast<int>(batch);
-  network.forward(inputs, n, options.mode, &dropout, &result.layers);
+  network.forward(inputs, n, options.mode, &dropout, &result.layers, false);
   std::vector<float> grad;
   const double loss = cross_entropy(network.logits(), labels, n, network.classes(), grad, result.correct);
   result.loss = static_cast<float>(loss / static_cast<double>(batch));
@@ -880,7 +1159,7 @@ Result<std::vector<float>> input_gradient(const Model& model, const float* input
                       "class " + std::to_string(class_index) + " is outside the model's " +
                           std::to_string(network.classes()) + " classes.");
   }
-  network.forward(input, 1, PassMode::eval, nullptr, nullptr);
+  network.forward(input, 1, PassMode::eval, nullptr, nullptr, true);
   std::vector<float> grad(network.classes(), 0.f);
   grad[static_cast<std::size_t>(class_index)] = 1.f;
   std::vector<float> result;
@@ -936,19 +1215,20 @@ struct ParameterState {
   std::vector<float> first, second;  // sgd: momentum buffer; adam: exp_avg, exp_avg_sq
 };
 
-// torch.optim's single-tensor updates, in float as torch computes them for float32 parameters. The
-// branches sit outside the loops (which then vectorise); each element gets the same operations either way.
+// torch.optim's single-tensor updates, in float as torch computes them for float32 parameters, on the
+// elements [begin, end) (the Trainer's update pieces; each element's update is independent). The branches
+// sit outside the loops (which then vectorise); each element gets the same operations either way.
 void update_parameter(const OptimizerOptions& o, double learning_rate, std::int64_t step, double beta1_power,
                       double beta2_power, std::vector<float>& parameter_values, const std::vector<float>& gradient_values,
-                      ParameterState& state) {
+                      ParameterState& state, std::size_t begin, std::size_t end) {
   const float lr = static_cast<float>(learning_rate), decay = static_cast<float>(o.weight_decay);
-  const std::size_t n = parameter_values.size();
-  float* parameter = parameter_values.data();
-  const float* gradient = gradient_values.data();
+  const std::size_t n = end - begin;
+  float* parameter = parameter_values.data() + begin;
+  const float* gradient = gradient_values.data() + begin;
   if (o.kind == OptimizerKind::sgd) {
     const float momentum = static_cast<float>(o.momentum);
-    if (momentum != 0.f && state.first.empty()) state.first.assign(n, 0.f);
-    float* buffer = state.first.data();
+    if (momentum != 0.f && state.first.empty()) state.first.assign(parameter_values.size(), 0.f);
+    float* buffer = state.first.data() + begin;
     if (momentum == 0.f) {
       if (decay != 0.f) {
         for (std::size_t i = 0; i < n; ++i) parameter[i] -= lr * (gradient[i] + decay * parameter[i]);
@@ -974,11 +1254,11 @@ void update_parameter(const OptimizerOptions& o, double learning_rate, std::int6
     return;
   }
   if (state.first.empty()) {
-    state.first.assign(n, 0.f);
-    state.second.assign(n, 0.f);
+    state.first.assign(parameter_values.size(), 0.f);
+    state.second.assign(parameter_values.size(), 0.f);
   }
-  float* first = state.first.data();
-  float* second = state.second.data();
+  float* first = state.first.data() + begin;
+  float* second = state.second.data() + begin;
   const float beta1 = static_cast<float>(o.beta1), beta2 = static_cast<float>(o.beta2);
   const float step_size = static_cast<float>(learning_rate / (1.0 - beta1_power));
   const float correction2_sqrt = static_cast<float>(std::sqrt(1.0 - beta2_power));
@@ -1019,6 +1299,8 @@ Status check_options(const TrainerOptions& options) {
     return bad("optimizer.beta1", "Adam needs beta1 and beta2 in [0, 1) and epsilon > 0.");
   if (options.epochs < 1 || options.epochs > 1000) return bad("epochs", "epochs must be in 1..1000.");
   if (options.batch_size < 1 || options.batch_size > 65536) return bad("batch_size", "the batch size must be in 1..65536.");
+  if (!(options.piece_work >= 1e3))
+    return bad("piece_work", "piece_work must be at least 1,000 multiply-adds (the default is 16 million).");
   if (options.schedule.kind == Schedule::Kind::step &&
       (options.schedule.step_epochs < 1 || !(options.schedule.gamma > 0) || !std::isfinite(options.schedule.gamma)))
     return bad("schedule.step_epochs", "a step schedule needs step_epochs >= 1 and a finite gamma > 0 (e.g. 2 and 0.1).");
@@ -1055,11 +1337,25 @@ std::string describe_recipe(const TrainerOptions& options) {
 
 namespace {
 
+// One advance(): a part of one phase of one layer's forward or backward pass (BatchNetwork::make_plan),
+// the loss alone (a model with no layers that run), or a part of the update.
 struct Piece {
-  enum class Kind { forward, loss_and_backward, loss_and_parameters, backward, backward_parameters, backward_input, update };
+  enum class Kind { forward, backward, loss, update };
   Kind kind = Kind::forward;
   std::size_t layer = 0;
+  int phase = 0, part = 0;
+  bool loss = false;  // the step's first backward piece also takes the loss
+  bool zero = false;  // a layer's first backward piece first zeroes its gradients
 };
+
+// The elements [begin, end) of trainable tensor `parameter` (an index into State::parameters).
+struct UpdateSlice {
+  std::size_t parameter = 0, begin = 0, end = 0;
+};
+
+// Work per parameter element of an update, in multiply-adds (Adam's square root and division count several).
+// The update streams 5 (SGD) or 7 (Adam) floats per element through memory: it is measured, not counted.
+double update_work_per_element(OptimizerKind kind) { return kind == OptimizerKind::sgd ? 32 : 64; }
 
 }  // namespace
 
@@ -1078,31 +1374,64 @@ struct Trainer::State {
   double beta1_power = 1.0, beta2_power = 1.0;
   float last_loss = 0.f;
   double epoch_loss_sum = 0.0, last_epoch_mean = 0.0;
-  std::vector<float> inputs;
+  std::vector<float> inputs, inputs_evaluated;
   std::vector<int> labels;
   // The step in progress (advance()): the pieces of a step, the next one, gradients and report so far.
   std::vector<Piece> pieces;
+  std::vector<std::vector<UpdateSlice>> update_parts;  // Piece::part of an update piece indexes this
   std::size_t piece = 0;
+  double next_beta1_power = 1.0, next_beta2_power = 1.0;  // the update in progress uses these
+  std::size_t first_update_piece = 0;
+  // evaluate(): the same layers over the same parameters in eval mode, with buffers of its own (so an
+  // evaluation between two pieces of a step leaves the step's activations alone).
+  BatchNetwork evaluation;
+  bool evaluation_bound = false;
   std::vector<LayerGradients> grads;
   std::vector<float> grad_logits;
   double loss_sum = 0.0;
   StepReport report;
 
+  // Every part of every layer's passes in order (forward, then backward from the last layer; the first
+  // backward piece also takes the loss), then the update in parts of about options.piece_work, whole tensors
+  // grouped and large ones cut. Planned for options.batch_size: a shorter last batch shares the same
+  // pieces out, so every step has pieces_per_step() of them.
   void plan_pieces() {
+    network.make_plan(options.batch_size, PassMode::train, false, options.piece_work);
     const std::size_t layers = network.layer_count();
-    for (std::size_t l = 0; l < layers; ++l) pieces.push_back({Piece::Kind::forward, l});
-    bool first = true;  // the first backward piece also takes the loss
+    for (std::size_t l = 0; l < layers; ++l)
+      for (int phase = 0; phase < BatchNetwork::kPhases; ++phase)
+        for (int part = 0; part < network.plan(l).forward[phase]; ++part)
+          pieces.push_back({Piece::Kind::forward, l, phase, part, false, false});
+    bool first = true;
     for (std::size_t l = layers; l-- > 0;) {
-      if (network.splits_backward(l) && l > 0) {
-        pieces.push_back({first ? Piece::Kind::loss_and_parameters : Piece::Kind::backward_parameters, l});
-        pieces.push_back({Piece::Kind::backward_input, l});
-      } else {
-        pieces.push_back({first ? Piece::Kind::loss_and_backward : Piece::Kind::backward, l});
-      }
-      first = false;
+      bool layer_first = true;
+      for (int phase = 0; phase < BatchNetwork::kPhases; ++phase)
+        for (int part = 0; part < network.plan(l).backward[phase]; ++part) {
+          pieces.push_back({Piece::Kind::backward, l, phase, part, first, layer_first});
+          first = layer_first = false;
+        }
     }
-    if (first) pieces.push_back({Piece::Kind::loss_and_backward, layers});  // no layers run: the loss alone
-    pieces.push_back({Piece::Kind::update, 0});
+    if (first) pieces.push_back({Piece::Kind::loss, 0, 0, 0, true, false});  // nothing ran backward: the loss alone
+    const double per_element = update_work_per_element(options.optimizer.kind);
+    const std::size_t slice = static_cast<std::size_t>(std::min(1e9, std::max(1.0, options.piece_work / per_element)));  // fits a 32-bit size_t (wasm)
+    std::size_t filled = 0;  // elements in the last part so far
+    update_parts.assign(1, {});
+    for (std::size_t p = 0; p < parameters.size(); ++p) {
+      const std::size_t size = model.layers[parameters[p].layer].tensors[parameters[p].tensor].values.size();
+      for (std::size_t begin = 0; begin < size;) {
+        if (filled == slice) {
+          update_parts.emplace_back();
+          filled = 0;
+        }
+        const std::size_t end = std::min(size, begin + (slice - filled));
+        update_parts.back().push_back({p, begin, end});
+        filled += end - begin;
+        begin = end;
+      }
+    }
+    first_update_piece = pieces.size();
+    for (std::size_t part = 0; part < update_parts.size(); ++part)
+      pieces.push_back({Piece::Kind::update, 0, 0, static_cast<int>(part), false, false});
   }
 
   // The batch of this step, normalised; gradients zeroed; the forward pass started.
@@ -1122,24 +1451,29 @@ struct Trainer::State {
     report = StepReport{};
     report.learning_rate = rate;
     report.batch = static_cast<int>(batch);
-    if (grads.empty()) grads = network.make_gradients();
-    for (LayerGradients& layer : grads) {
-      for (Tensor& tensor : layer.tensors) std::fill(tensor.values.begin(), tensor.values.end(), 0.f);
-      layer.running_statistics.clear();
-    }
+    for (LayerGradients& layer : grads) layer.running_statistics.clear();  // each layer's tensors: its first backward piece
     network.start_forward(inputs.data(), static_cast<int>(batch));
   }
 
-  // The update, the batch_norm statistics, the counters; returns the finished step's report.
+  // Part `part` of the update: the optimiser on its slices of the parameters.
+  void update(int part) {
+    if (part == 0) {
+      next_beta1_power = beta1_power * options.optimizer.beta1;
+      next_beta2_power = beta2_power * options.optimizer.beta2;
+    }
+    for (const UpdateSlice& slice : update_parts[static_cast<std::size_t>(part)]) {
+      ParameterState& parameter = parameters[slice.parameter];
+      update_parameter(options.optimizer, report.learning_rate, global_step + 1, next_beta1_power, next_beta2_power,
+                       model.layers[parameter.layer].tensors[parameter.tensor].values,
+                       grads[parameter.layer].tensors[parameter.tensor].values, parameter, slice.begin, slice.end);
+    }
+  }
+
+  // After the update: the batch_norm statistics, the counters; returns the finished step's report.
   StepReport finish_step() {
     ++global_step;
-    beta1_power *= options.optimizer.beta1;
-    beta2_power *= options.optimizer.beta2;
-    for (ParameterState& parameter : parameters) {
-      update_parameter(options.optimizer, report.learning_rate, global_step, beta1_power, beta2_power,
-                       model.layers[parameter.layer].tensors[parameter.tensor].values,
-                       grads[parameter.layer].tensors[parameter.tensor].values, parameter);
-    }
+    beta1_power = next_beta1_power;
+    beta2_power = next_beta2_power;
     for (std::size_t l = 0; l < grads.size(); ++l) {
       if (grads[l].running_statistics.size() == 2) {
         model.layers[l].tensors[2].values.swap(grads[l].running_statistics[0].values);
@@ -1222,12 +1556,13 @@ Result<Trainer> Trainer::create(Model model, ImageSet data, TrainerOptions optio
   }
   state->draw_order();
   state->plan_pieces();
+  // Each layer's gradients are made (or zeroed) by its first backward piece: the deep MLP's are 10 MB.
+  state->grads.resize(state->model.layers.size());
   return Trainer(std::move(state));
 }
 
-// One step's pieces, in order: forward layer 0 .. n-1 (the first also gathers the batch); backward layer
-// n-1 .. 0 (the first also takes the loss), a linear or conv2d layer other than the first in two pieces
-// (parameter gradients, input gradient); the update.
+// One step's pieces, in order (plan_pieces()): the forward parts (the first also gathers the batch), the
+// backward parts (the first also takes the loss), the update parts (the last also finishes the step).
 Result<std::optional<StepReport>> Trainer::advance() {
   State& s = *state_;
   if (finished()) {
@@ -1237,31 +1572,24 @@ Result<std::optional<StepReport>> Trainer::advance() {
   }
   if (s.piece == 0) s.begin_step(learning_rate());
   const Piece piece = s.pieces[s.piece++];
+  if (piece.loss) {
+    s.loss_sum = cross_entropy(s.network.logits(), s.labels.data(), s.report.batch, s.network.classes(),
+                               s.grad_logits, s.report.correct);
+    s.network.start_backward(s.grad_logits);
+  }
   switch (piece.kind) {
     case Piece::Kind::forward:
-      s.network.forward_layer(piece.layer, PassMode::train, &s.dropout, &s.grads[piece.layer]);
-      return std::optional<StepReport>();
-    case Piece::Kind::loss_and_backward:
-    case Piece::Kind::loss_and_parameters:
-      s.loss_sum = cross_entropy(s.network.logits(), s.labels.data(), s.report.batch, s.network.classes(),
-                                 s.grad_logits, s.report.correct);
-      s.network.start_backward(s.grad_logits);
-      if (piece.kind == Piece::Kind::loss_and_parameters) {
-        s.network.backward_parameters(piece.layer, PassMode::train, &s.grads[piece.layer]);
-      } else if (piece.layer < s.network.layer_count()) {
-        s.network.backward_layer(piece.layer, PassMode::train, &s.grads[piece.layer], piece.layer > 0);
-      }
+      s.network.forward_part(piece.layer, piece.phase, piece.part, PassMode::train, &s.dropout, &s.grads[piece.layer]);
       break;
     case Piece::Kind::backward:
-      s.network.backward_layer(piece.layer, PassMode::train, &s.grads[piece.layer], piece.layer > 0);
+      if (piece.zero) s.network.zero_gradients(piece.layer, s.grads[piece.layer]);
+      s.network.backward_part(piece.layer, piece.phase, piece.part, PassMode::train, &s.grads[piece.layer]);
       break;
-    case Piece::Kind::backward_parameters:
-      s.network.backward_parameters(piece.layer, PassMode::train, &s.grads[piece.layer]);
-      break;
-    case Piece::Kind::backward_input:
-      s.network.backward_input(piece.layer, PassMode::train);
+    case Piece::Kind::loss:
       break;
     case Piece::Kind::update:
+      s.update(piece.part);
+      if (s.piece < s.pieces.size()) break;
       s.piece = 0;
       return std::optional<StepReport>(s.finish_step());
   }
@@ -1298,6 +1626,51 @@ double Trainer::epoch_mean_loss() const {
 }
 
 const std::vector<std::uint32_t>& Trainer::epoch_order() const { return state_->order; }
+
+Result<Evaluation> Trainer::evaluate(ImageSet data) {
+  State& s = *state_;
+  if (s.piece > s.first_update_piece) {
+    return make_error(ErrorCode::bad_argument, "evaluate", 0,
+                      "the step in progress is half way through its update: evaluate between steps (when "
+                      "advance() has reported), not between its update pieces.");
+  }
+  if (data.count > 0 && (data.pixels == nullptr || data.labels == nullptr))
+    return make_error(ErrorCode::bad_argument, "data", 0, "Trainer::evaluate() got a null image or label pointer.");
+  if (Status shaped = check_image_shape(s.model.card, data); !shaped) return shaped.error();
+  if (!s.evaluation_bound) {
+    if (Status bound = s.evaluation.bind(s.model, false); !bound) return bound.error();
+    s.evaluation_bound = true;
+  }
+  const std::size_t classes = s.network.classes();
+  Evaluation evaluation;
+  evaluation.count = data.count;
+  evaluation.confusion.assign(classes, std::vector<std::size_t>(classes, 0));
+  constexpr std::size_t kImagesAtOnce = 64;  // the activations held: about those of a training batch of 64
+  for (std::size_t first = 0; first < data.count; first += kImagesAtOnce) {
+    const std::size_t n = std::min(kImagesAtOnce, data.count - first);
+    s.inputs_evaluated.resize(n * s.image_size);
+    for (std::size_t i = 0; i < n * s.image_size; ++i) s.inputs_evaluated[i] = s.normalize[data.pixels[first * s.image_size + i]];
+    s.evaluation.forward(s.inputs_evaluated.data(), static_cast<int>(n), PassMode::eval, nullptr, nullptr, false);
+    const float* logits = s.evaluation.logits().data();
+    for (std::size_t b = 0; b < n; ++b) {
+      const float* z = logits + b * classes;
+      const std::size_t truth = data.labels[first + b];
+      const std::size_t predicted = static_cast<std::size_t>(std::max_element(z, z + classes) - z);
+      if (truth >= classes)
+        return make_error(ErrorCode::bad_argument, "data.labels[" + std::to_string(first + b) + "]", 0,
+                          "label " + std::to_string(truth) + " is outside the model's classes.");
+      ++evaluation.confusion[truth][predicted];
+      if (truth == predicted) ++evaluation.correct;
+    }
+  }
+  evaluation.accuracy = data.count ? static_cast<double>(evaluation.correct) / static_cast<double>(data.count) : 0.0;
+  return evaluation;
+}
+
+std::size_t Trainer::evaluation_images_per_piece() const {
+  const double per_image = state_->network.forward_work_per_image();
+  return static_cast<std::size_t>(std::max(1.0, std::floor(state_->options.piece_work / std::max(1.0, per_image))));
+}
 
 Model Trainer::model() const {
   Model model = state_->model;

@@ -6,7 +6,10 @@
 // prediction panel predicts with it and PyTorch's NeuralNetwork with the downloaded .pth agrees; Reset clears
 // it. Every animation-frame callback is timed while it trains (the app's whole frame: training slice, ImGui,
 // GL calls): 95 % of them must take at most 50 ms; the longest is printed with the images per second the
-// panel measured. Screenshot panel-train.png. Then side by side: the "learning rates" comparison trains
+// panel measured. Screenshot panel-train.png. Then the frame budget of issue 14 with the heavy models at
+// batch 64: the CNN and the deep MLP each train through their first epoch and its held-out evaluation, and
+// 99 % of the frames that train must take at most 50 ms (the longest frames, the frame that created the run,
+// the panel's longest piece are printed). Then side by side: the "learning rates" comparison trains
 // 0.1 / 0.01 / 0.001 in the same frames, each with its curve, legend and log (panel-train-compare.png); the
 // full MNIST training set (60,000 images, downloaded on Start) trains for a few seconds and its speed is
 // printed; a site without training sets (its index answers 404) offers the subset only, and a corrupt
@@ -46,6 +49,17 @@ async function clickBox(page, box) {
   const [x, y] = await displayToPage(page, box.x + box.width / 2, box.y + box.height / 2);
   await page.mouse.click(x, y);
 }
+// Opens a settings combo box and clicks its choice `index` (ImGui lists the choices one text line apart
+// under it, at the app's default style and UI scale 1), then waits for the state to show `expect`.
+async function choose(page, setting, index, expect) {
+  const rect = (await state(page)).panel_state.train.setting_rects[setting];
+  await clickBox(page, {x: rect.x, y: rect.y, width: 40, height: rect.height});
+  await page.waitForTimeout(200);
+  const frame = 19, line = 17, padding = 8;
+  await clickBox(page, {x: rect.x, y: rect.y + frame + padding + line * index, width: 40, height: line - 4});
+  // The predicate runs in the page: built from text, as it cannot close over expect.
+  await waitForState(page, new Function('st', `return st.panel_state.train.${expect[0]} === ${JSON.stringify(expect[1])};`), 5000);
+}
 const framesOver = async (page, ms) => {
   const before = (await state(page)).frames;
   await page.waitForTimeout(ms);
@@ -56,16 +70,24 @@ await run(site, {check, finish}, 'teaching_train_panel', async () => {
   const page = await site.context.newPage();
   // Times every requestAnimationFrame callback (Emscripten's main loop runs one app frame in each) while
   // window.__timeFrames is set.
+  // With window.__statusOf set, each timed frame also notes the panel's status before it ran (read outside
+  // the timed callback), so the frame that creates the run can be told from those that train.
   await page.addInitScript(() => {
     const raf = window.requestAnimationFrame.bind(window);
     window.__frameMs = [];
+    window.__frameStatus = [];
     window.__timeFrames = false;
+    window.__statusOf = null;
     window.requestAnimationFrame = (callback) => raf((time) => {
+      const before = window.__timeFrames && window.__statusOf ? window.__statusOf() : null;
       const t0 = performance.now();
       try {
         callback(time);
       } finally {
-        if (window.__timeFrames) window.__frameMs.push(performance.now() - t0);
+        if (window.__timeFrames) {
+          window.__frameMs.push(performance.now() - t0);
+          window.__frameStatus.push(before);
+        }
       }
     });
   });
@@ -184,7 +206,41 @@ await run(site, {check, finish}, 'teaching_train_panel', async () => {
   await page.waitForTimeout(300);
   const resetFrames = await framesOver(page, 1500);
   check(resetFrames === 0, 'after Reset the page is idle', `${resetFrames} frames in 1.5 s`);
+
+  // ---- The frame budget with the heavy models (issue 14): the CNN and the deep MLP at batch 64 ----------------
+  // Each trains through its first epoch and the held-out evaluation after it (where the deep MLP's model
+  // copy used to take a frame of 40 ms and more), every frame timed. The frames that train are those that
+  // began with the panel running; the one that creates the run (the architecture's seeded weights, then
+  // PyTorch's initialisation: 20-40 ms natively for the deep MLP, docs/teaching.md) is printed apart.
+  await page.evaluate(() => { window.__statusOf = () => window.digitlab.state().panel_state.train.status; });
+  const budget = [];
+  for (const [index, model] of [[2, 'cnn'], [1, 'mlp-deep']]) {
+    await choose(page, 'model', index, ['model', model]);
+    t = (await state(page)).panel_state.train;
+    await page.evaluate(() => { window.__frameMs = []; window.__frameStatus = []; window.__timeFrames = true; });
+    await clickBox(page, t.start_rect);
+    s = await waitForState(page, (st) => st.panel_state.train.accuracies.length >= 1 || st.panel_state.train.status === 'failed',
+                           RUN_TIMEOUT);
+    t = s.panel_state.train;
+    const [all, status] = await page.evaluate(() => { window.__timeFrames = false; return [window.__frameMs, window.__frameStatus]; });
+    const ms = all.filter((x, i) => status[i] === 'running');
+    const startFrames = all.filter((x, i) => status[i] === 'loading').map((x) => x.toFixed(1)).join(', ');
+    const longestFrames = [...ms].sort((a, b) => b - a).slice(0, 5).map((x) => x.toFixed(1)).join(', ');
+    const evidence = `${model} batch ${t.batch_size}: ${ms.length} training frames, median ${quantile(ms, 0.5).toFixed(1)} ms, p99 ` +
+        `${quantile(ms, 0.99).toFixed(1)} ms, longest ${longestFrames} ms (the frames creating the run: ${startFrames} ms); ` +
+        `panel: longest piece ${t.longest_piece_ms.toFixed(1)} ms, ` +
+        `longest slice ${t.longest_slice_ms.toFixed(1)} ms, final model copy ${t.longest_snapshot_ms.toFixed(1)} ms, ` +
+        `${t.global_step} steps, ${Math.round(t.images_per_second)} images/s`;
+    budget.push(evidence);
+    check(t.status !== 'failed' && t.accuracies.length >= 1 && t.batch_size === 64,
+          `${model}: the first epoch trains and is evaluated on the held-out images`, `${t.status} ${t.problem}`);
+    check(ms.length > 20 && quantile(ms, 0.99) <= LONGEST_FRAME_MS,
+          `${model} at batch 64: 99 % of the frames while it trains take at most ${LONGEST_FRAME_MS} ms`, evidence);
+    await clickBox(page, t.reset_rect);
+    await waitForState(page, (st) => st.panel_state.train.status === 'idle');
+  }
   console.log(`frames while training: ${frameEvidence}`);
+  for (const line of budget) console.log(`frames while training ${line}`);
   await page.close();
 
   // ---- Side by side: three learning rates in the same frames ------------------------------------------------------

@@ -32,8 +32,8 @@ namespace {
 using Clock = TrainRun::Clock;
 
 // Training time per frame, all runs together: at 60 frames a second a frame has 16.7 ms, and ImGui needs a
-// few of them. One piece always runs, so a frame takes at least the longest piece (the CNN's at batch 64:
-// about 36 ms).
+// few of them. One piece always runs, so a frame takes at least the longest piece (the core cuts them at
+// about 16M multiply-adds: 1-2 ms natively, a few ms in the page).
 constexpr double kTrainBudgetSeconds = 0.012;
 constexpr std::size_t kHeldOut = 200;        // training on the subset: its last images are the live test
 constexpr double kLongPieceSeconds = 0.040;  // above this the page stutters: the panel says so

@@ -149,7 +149,7 @@ void TrainRun::fail(std::string why) {
   status_ = Status::failed;
   trainer_.reset();
   evaluating_ = false;
-  evaluation_model_.reset();
+  taking_model_ = false;
   last_running_frame_.reset();
 }
 
@@ -163,24 +163,31 @@ void TrainRun::frame_started(Clock::time_point now) {
 bool TrainRun::run_piece(Clock::time_point frame_start, double budget_seconds, int pieces_in_frame) {
   if (status_ != Status::running || !trainer_) return false;
   const double elapsed = seconds_since(frame_start);
-  if (evaluating_ && !evaluation_model_) {
-    // The model as trained so far (a copy, its weights packed for forward()): the deep MLP's takes tens
-    // of milliseconds, so it starts a frame of its own.
+  if (taking_model_) {
+    // The trained model for "use for drawing" and the downloads (a copy, its weights packed for forward():
+    // the deep MLP's takes tens of milliseconds), once, in a frame of its own.
     if (pieces_in_frame > 0) return false;
     const Clock::time_point t0 = Clock::now();
-    evaluation_model_ = trainer_->model();
+    final_model_ = trainer_->model();
     snapshot_seconds_.push_back(seconds_since(t0));
     longest_snapshot_ = std::max(longest_snapshot_, snapshot_seconds_.back());
+    taking_model_ = false;
+    status_ = Status::done;
+    last_running_frame_.reset();
     return true;
   }
   if (evaluating_) {
+    // The parameters as trained so far, evaluated in place (Trainer::evaluate: no copy of the model), a
+    // slice of at most one training piece's work per piece.
     if (pieces_in_frame > 0 && elapsed + evaluation_piece_seconds_ > budget_seconds) return false;
     const Clock::time_point t0 = Clock::now();
-    auto part = evaluate(*evaluation_model_, held_out_.slice(evaluated_, kEvaluationSlice));
+    const std::size_t slice = std::min(kEvaluationSlice, trainer_->evaluation_images_per_piece());
+    auto part = trainer_->evaluate(held_out_.slice(evaluated_, slice));
     evaluation_piece_seconds_ = seconds_since(t0);
+    longest_piece_ = std::max(longest_piece_, evaluation_piece_seconds_);
     if (!part.ok()) return fail(part.error().to_string()), true;
     evaluation_.merge(part.value());
-    evaluated_ += kEvaluationSlice;
+    evaluated_ += slice;
     if (evaluated_ >= held_out_.count) finish_evaluation();
     return true;
   }
@@ -214,7 +221,6 @@ void TrainRun::on_step(const StepReport& report) {
                                (long long)report.step, (long long)steps_per_epoch_, double(report.loss)));
   if (report.epoch_finished) {
     epoch_losses_.push_back(trainer_->epoch_mean_loss());
-    evaluation_model_.reset();  // taken at the start of the next slice
     evaluation_ = Evaluation{};
     evaluated_ = 0;
     evaluating_ = true;
@@ -228,12 +234,7 @@ void TrainRun::finish_evaluation() {
                              last_epoch_, settings_.epochs, epoch_losses_.back(), int(held_out_.count),
                              100.0 * evaluation_.accuracy));
   final_ = evaluation_;
-  if (trainer_->finished()) {
-    final_model_ = std::move(evaluation_model_);  // the trained model, for "use for drawing" and downloads
-    status_ = Status::done;
-    last_running_frame_.reset();
-  }
-  evaluation_model_.reset();
+  if (trainer_->finished()) taking_model_ = true;  // the next piece: the trained model, then done
 }
 
 std::vector<double> TrainRun::per_class_accuracy() const {

@@ -87,7 +87,8 @@ class TrainRun {
   // says why) when the Trainer refuses. Takes a frame of its own in the panel (not small).
   bool begin(const RunSettings& settings, std::shared_ptr<const void> data, ImageSet train, ImageSet held_out);
 
-  // One piece of work -- a Trainer::advance() piece, the epoch's model copy, or 10 held-out images -- when
+  // One piece of work -- a Trainer::advance() piece, a slice of the held-out images (Trainer::evaluate, at
+  // most 10 and one training piece's work), or at the end the trained model's copy -- when
   // it fits: `pieces_in_frame` pieces (of every run) already ran in the frame that began at `frame_start`,
   // and a piece is started only when what it took last time still ends within `budget_seconds` (the first
   // piece of a frame always runs; the model copy runs only as a frame's first piece). True when it ran.
@@ -153,7 +154,7 @@ class TrainRun {
   std::size_t piece_index_ = 0;
   // After each epoch: the model as trained so far, evaluated on the held-out images a slice at a time.
   bool evaluating_ = false;
-  std::optional<Model> evaluation_model_;
+  bool taking_model_ = false;  // trained and evaluated: the next piece copies the model out, then done
   Evaluation evaluation_, final_;
   std::size_t evaluated_ = 0;
   double evaluation_piece_seconds_ = 0;
@@ -172,7 +173,7 @@ class TrainRun {
   std::optional<Clock::time_point> last_running_frame_;
   std::int64_t training_frames_ = 0;
   double longest_piece_ = 0, longest_snapshot_ = 0;
-  std::vector<double> snapshot_seconds_;  // what each epoch's Trainer::model() took
+  std::vector<double> snapshot_seconds_;  // what the final Trainer::model() copy took (one entry once done)
 };
 
 }  // namespace digitlab::app

@@ -126,6 +126,19 @@ struct TrainerOptions {
   // from the model and the batch size; over_budget beyond. At batch 64: MLP 11 MB, deep MLP 42 MB, CNN
   // 102 MB (the CNN training process peaked at 110 MB resident).
   std::uint64_t memory_budget = 1ull << 30;
+  // Multiply-adds per advance() piece (about): 16 million is about 1.5 ms natively on the 2-core reference
+  // machine and a few ms in wasm, so a page that runs a piece per frame stays far under 50 ms. Larger
+  // means fewer, longer pieces; the bits of a run do not depend on it.
+  double piece_work = 16e6;
+};
+
+// Accuracy and confusion counts over a set of images (evaluate() below, Trainer::evaluate()).
+struct Evaluation {
+  std::size_t count = 0, correct = 0;
+  double accuracy = 0.0;                           // fraction
+  std::vector<std::vector<std::size_t>> confusion;  // [true][predicted]
+  // Adds another slice's evaluation (of the same model), so a page can evaluate a test set piecewise.
+  void merge(const Evaluation& other);
 };
 
 // What the last step did, for the tutorial's log line "Epoch [e/E], Step [s/S], Loss: x".
@@ -155,11 +168,16 @@ class Trainer {
   // One batch: forward, backward, update. Errors: bad_argument once finished().
   Result<StepReport> step();
   // The same step in pieces, for a page that must hand control back to the browser between frames: each
-  // call runs one piece -- one layer's forward or backward pass over the batch (a linear or conv2d
-  // layer's backward in two: parameter gradients, input gradient), or the update -- and returns the
-  // step's report with the last piece (std::nullopt before). step() is advance() until it reports; the
-  // bits are the same. The model and the counters change only with the last piece.
+  // call runs one piece and returns the step's report with the last piece (std::nullopt before). A piece
+  // is a part of one phase of one layer's pass -- a share of the batch's images, or for a linear layer's
+  // product a tile of its output -- or a part of the update, each of about 16 million multiply-adds
+  // (about 1.5 ms natively, a few ms in wasm: docs/core.md "Training"), so no piece of any model at batch
+  // sizes up to 256 holds a browser frame long. batch_norm's phases (batch mean, variance, normalisation;
+  // backward: its sums, then the input gradient) follow each other because each needs the whole batch's
+  // previous one. step() is advance() until it reports: the same operations in the same order, so the
+  // same bits. The parameters change in the update pieces (the step's last), the counters with the last.
   Result<std::optional<StepReport>> advance();
+  // The same for every step of a run (a shorter last batch shares the same pieces out).
   std::size_t pieces_per_step() const;
   bool finished() const;
 
@@ -176,8 +194,23 @@ class Trainer {
   const std::vector<std::uint32_t>& epoch_order() const;
 
   // The model as trained so far (batch_norm running statistics included), prepared for forward(), with
-  // the card's recipe filled in: write it with write_weights() like any other model.
+  // the card's recipe filled in: write it with write_weights() like any other model. A copy whose weights
+  // are packed for forward(): the deep MLP's takes tens of milliseconds in wasm.
   Model model() const;
+
+  // The parameters as trained so far, evaluated in eval mode (batch_norm's running statistics, no
+  // dropout) on `data`, normalised with the card as the training images are, without copying or packing
+  // the model: the training layers' batched forward pass (the first linear layer always dense), 64
+  // images at a time, on buffers of its own. A page evaluates a held-out set a slice per piece this way
+  // between steps, evaluation_images_per_piece() images a slice (a piece's work, as advance()'s). The
+  // prediction is the largest logit; the logits are the training pass's, equal to forward()'s up to
+  // rounding, so a rare near-tie may be decided otherwise than by digitlab::evaluate(model(), data).
+  // Errors: bad_argument between two update pieces of a step (the parameters half updated), for
+  // mis-shaped data or a label outside the classes.
+  Result<Evaluation> evaluate(ImageSet data);
+  // Images whose evaluation is about options.piece_work multiply-adds (at least 1): MLP 22, deep MLP 5,
+  // CNN 1 at the default.
+  std::size_t evaluation_images_per_piece() const;
 
  private:
   struct State;
@@ -190,14 +223,7 @@ std::string describe_recipe(const TrainerOptions& options);
 
 // ---- 5. Evaluation -----------------------------------------------------------------------------------
 
-struct Evaluation {
-  std::size_t count = 0, correct = 0;
-  double accuracy = 0.0;                           // fraction
-  std::vector<std::vector<std::size_t>> confusion;  // [true][predicted]
-  // Adds another slice's evaluation (of the same model), so a page can evaluate a test set piecewise.
-  void merge(const Evaluation& other);
-};
-
+// (struct Evaluation is declared before the Trainer.)
 // forward() (eval mode) over every image of `data`, normalised with the card as the Trainer does. An
 // unprepared model is prepared on a copy first. Errors: the model's, bad_argument for mis-shaped data.
 Result<Evaluation> evaluate(const Model& model, ImageSet data);
