@@ -15,3 +15,20 @@ if(DIGITLAB_BUILD_BENCHMARKS)
   add_test(NAME ${DIGITLAB_TEST_PREFIX}.bench_core-smoke COMMAND bench_core --runs 20 --warmup 2 ${_bench_args})
   set_tests_properties(${DIGITLAB_TEST_PREFIX}.bench_core-smoke PROPERTIES TIMEOUT 120 LABELS bench)
 endif()
+
+# The training-speed benchmark's core (tests/bench/train_speed_core.cpp): natively a program, in wasm a
+# module (no main) that tests/bench/train_speed.mjs loads in node and in Chromium. A build target only:
+# `node tests/bench/train_speed.mjs` runs it (commands in docs/benchmarks.md); no ctest test.
+if(DIGITLAB_BUILD_BENCHMARKS)
+  if(EMSCRIPTEN)
+    add_executable(train_speed_core bench/train_speed_core.cpp)
+    target_link_options(train_speed_core PRIVATE -sMODULARIZE=1 -sEXPORT_NAME=createTrainSpeedCore
+                        -sENVIRONMENT=web,node -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=2gb
+                        "-sEXPORTED_FUNCTIONS=_digitlab_train_speed_begin,_digitlab_train_speed_steps,_digitlab_train_speed_last_loss,_digitlab_train_speed_error,_digitlab_train_speed_end,_malloc,_free"
+                        "-sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8,HEAPU8")
+  else()
+    add_executable(train_speed_core bench/train_speed_core.cpp bench/train_speed_main.cpp)
+    target_compile_definitions(train_speed_core PRIVATE DIGITLAB_DATA_DIR="${DIGITLAB_DATA_DIR}")
+  endif()
+  target_link_libraries(train_speed_core PRIVATE digitlab::core)
+endif()
