@@ -5,26 +5,30 @@
 // The caller passes `tf` in (node: the npm packages; Chromium: their browser bundles).
 // Read next: train_speed.mjs (the driver, the table), train_speed_core.cpp (the core's side).
 
-// Times step() (which returns {images, loss}): warm-up steps first (JIT, kernel set-up, first allocations),
-// then steps until `minSteps` are done and `minSeconds` have passed. An engine whose first step takes over
-// `slowSeconds` (TF.js's cpu backend on the CNN: tens of seconds) gets no more warm-up and one timed step.
-// cpuSeconds(), where the host has one (node: process.cpuUsage), also times the stretch in CPU time, which a
-// busy machine does not inflate.
-export function measure(step, {warmup = 3, minSteps = 10, minSeconds = 5, slowSeconds = 3, cpuSeconds = null} = {}) {
-  const now = () => performance.now() / 1000;
-  let t = now();
+// Times step() (which returns {images, loss}): warmUp() runs the warm-up steps (JIT, kernel set-up, first
+// allocations), timeSteps() then steps until `minSteps` are done and `minSeconds` have passed. An engine
+// whose first step takes over `slowSeconds` (TF.js's cpu backend on the CNN: tens of seconds) gets no more
+// warm-up and one timed step. cpuSeconds(), where the host has one (node: process.cpuUsage), also times the
+// stretch in CPU time, which a busy machine does not inflate. Two calls, so that a driver can read a
+// browser tab's CPU time between them.
+export function warmUp(step, {warmup = 3, slowSeconds = 3} = {}) {
+  const start = performance.now();
   const first = step();
-  const slow = now() - t > slowSeconds;
+  const slow = (performance.now() - start) / 1000 > slowSeconds;
   for (let i = 1; i < (slow ? 1 : warmup); ++i) step();
+  return {first, slow};
+}
+
+export function timeSteps(step, {first, slow}, {minSteps = 10, minSeconds = 5, cpuSeconds = null} = {}) {
   const wantSteps = slow ? 1 : minSteps, wantSeconds = slow ? 0 : minSeconds;
   const cpuStart = cpuSeconds ? cpuSeconds() : 0;
-  const start = now();
+  const start = performance.now() / 1000;
   let steps = 0, images = 0, seconds = 0, last = first;
   while (steps < wantSteps || seconds < wantSeconds) {
     last = step();
     images += last.images;
     ++steps;
-    seconds = now() - start;
+    seconds = performance.now() / 1000 - start;
   }
   const result = {steps, images, seconds, images_per_second: images / seconds, first_loss: first.loss, last_loss: last.loss};
   if (cpuSeconds) {
@@ -34,6 +38,8 @@ export function measure(step, {warmup = 3, minSteps = 10, minSeconds = 5, slowSe
   if (!Number.isFinite(last.loss)) throw new Error(`the loss is ${last.loss}`);
   return result;
 }
+
+export const measure = (step, options) => timeSteps(step, warmUp(step, options), options);
 
 // The core's wasm module (build/wasm/tests/train_speed_core.js, created by its factory): a stepper over
 // `count` images (pixels: count x 784 bytes; labels: count bytes) copied into the module's memory.
