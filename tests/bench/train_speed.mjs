@@ -252,7 +252,8 @@ async function runChromium(engine, model) {
     if (cpu > 0) Object.assign(result, {cpu_seconds: cpu, cpu_images_per_second: result.images / cpu});
     return result;
   } catch (e) {
-    return {error: `${String(e.message || e).split('\n')[0]}${errors.length ? ` (${errors[0]})` : ''}`};
+    const message = String(e.message || e).split('\n')[0].replace(/^page\.evaluate: (Error: )?/, '');
+    return {error: `${message}${errors.length ? ` (${errors[0]})` : ''}`};
   } finally {
     await page.close();
   }
@@ -291,8 +292,8 @@ console.log(`  load at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')
 
 // Best round per cell (the least disturbed on a shared machine), wall clock and CPU time separately.
 const best = (rs, key) => Math.max(...rs.filter((r) => !r.error && r[key] !== undefined).map((r) => r[key]), -Infinity);
-const cell = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '-');
-const ratio = (v, base) => (Number.isFinite(v) && Number.isFinite(base) ? `${(v / base).toFixed(2)}x` : '-');
+const cell = (v) => (!Number.isFinite(v) ? '-' : v < 10 ? v.toPrecision(2) : Math.round(v).toLocaleString('en-US'));
+const ratio = (v, base) => (!Number.isFinite(v) || !Number.isFinite(base) ? '-' : v / base < 0.1 ? `${(v / base).toPrecision(2)}x` : `${(v / base).toFixed(2)}x`);
 const lines = ['', '| model | engine | images/s (wall) | x core wasm node | images/s (CPU time) | x core wasm node (CPU) |', '|---|---|---|---|---|---|'];
 for (const model of models) {
   const base = best(results[model]['core-wasm-node'] ?? [], 'images_per_second');

@@ -44,13 +44,17 @@ int main(int argc, char** argv) {
   }
   if (count <= 0 || count > static_cast<int>(data.value().size())) count = static_cast<int>(data.value().size());
   for (const std::string& model : models) {
-    if (digitlab_train_speed_begin(model.c_str(), data.value().images.pixels.data(),
-                                   data.value().labels.labels.data(), count, batch) != 0 ||
-        digitlab_train_speed_steps(warmup) < 0) {
+    const auto failed = [&] {
       std::fprintf(stderr, "train_speed_core: %s: %s\n", model.c_str(), digitlab_train_speed_error());
       return 1;
-    }
+    };
+    if (digitlab_train_speed_begin(model.c_str(), data.value().images.pixels.data(),
+                                   data.value().labels.labels.data(), count, batch) != 0)
+      return failed();
+    // As train_speed_engines.mjs does: the warm-up's first step gives first_loss.
+    if (digitlab_train_speed_steps(1) < 0) return failed();
     const float first_loss = digitlab_train_speed_last_loss();
+    if (warmup > 1 && digitlab_train_speed_steps(warmup - 1) < 0) return failed();
     using Clock = std::chrono::steady_clock;
     const Clock::time_point start = Clock::now();
     const std::clock_t cpu_start = std::clock();
@@ -59,10 +63,7 @@ int main(int argc, char** argv) {
     double seconds = 0.0;
     while (steps < min_steps || seconds < min_seconds) {
       const int done = digitlab_train_speed_steps(1);
-      if (done < 0) {
-        std::fprintf(stderr, "train_speed_core: %s: %s\n", model.c_str(), digitlab_train_speed_error());
-        return 1;
-      }
+      if (done < 0) return failed();
       images += done;
       ++steps;
       seconds = std::chrono::duration<double>(Clock::now() - start).count();
