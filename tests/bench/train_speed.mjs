@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Training speed, images per second, of the tutorial's three networks with the tutorial's recipe (SGD lr
 // 0.01 momentum 0.9, batch 64), measured side by side in one run: the core natively and as WebAssembly
-// under node and in headless Chromium, `digitlab train`'s LibTorch (`digitlab bench`, one thread), and
+// under node and in headless Chromium, LibTorch (`digitlab train --threads 1` itself), and
 // TensorFlow.js (npm, tests/bench/package.json) with its wasm and cpu backends under node and in Chromium;
 // all on one thread. Prints a table with the ratios to the core's wasm and the projected time of the
 // tutorial's 5 MLP epochs in the page. Read next: train_speed_engines.mjs, then docs/benchmarks.md (its
@@ -9,17 +9,17 @@
 //
 //   node tests/bench/train_speed.mjs [--models mlp,mlp-deep,cnn] [--engines LIST] [--seconds 5]
 //        [--count 10000] [--rounds 1] [--native-build build/native] [--wasm-build build/wasm] [--json FILE]
-//   engines: core-native, core-wasm-node, core-wasm-chromium, libtorch, tfjs-wasm-node, tfjs-cpu-node,
-//            tfjs-wasm-chromium, tfjs-cpu-chromium (default: all but the last)
+//   engines: core-native, core-wasm-node, core-wasm-chromium, core-web-node, core-web-chromium, libtorch,
+//            tfjs-wasm-node, tfjs-cpu-node, tfjs-wasm-chromium, tfjs-cpu-chromium (default: all but the last)
 // Needs: cmake --build --preset native --target digitlab train_speed_core; cmake --build --preset wasm
-// --target train_speed_core; npm ci in tests/bench and tests/browser (scripts/setup does both).
+// --target train_speed_core train_speed_core_web; npm ci in tests/bench and tests/browser (scripts/setup does both).
 import {execFileSync, spawn, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import {createRequire} from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {fileURLToPath, pathToFileURL} from 'node:url';
+import {fileURLToPath} from 'node:url';
 import zlib from 'node:zlib';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,8 +28,9 @@ const argv = process.argv.slice(2);
 const option = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
 const fail = (message) => { console.error(`train_speed: ${message}`); process.exit(1); };
 
-const ENGINES = ['core-native', 'core-wasm-node', 'core-wasm-chromium', 'libtorch', 'tfjs-wasm-node', 'tfjs-cpu-node',
-                 'tfjs-wasm-chromium', 'tfjs-cpu-chromium'];
+// core-web-*: the core built as the page ships it (-Oz, LTO, emmalloc: build/wasm/tests/train_speed_core_web).
+const ENGINES = ['core-native', 'core-wasm-node', 'core-wasm-chromium', 'core-web-node', 'core-web-chromium', 'libtorch',
+                 'tfjs-wasm-node', 'tfjs-cpu-node', 'tfjs-wasm-chromium', 'tfjs-cpu-chromium'];
 const models = option('--models', 'mlp,mlp-deep,cnn').split(',');
 // tfjs-cpu-chromium is left out unless asked for: TF.js's cpu backend takes about a minute per CNN step.
 const engines = option('--engines', ENGINES.filter((e) => e !== 'tfjs-cpu-chromium').join(',')).split(',');
@@ -42,7 +43,8 @@ const batch = 64;
 const measureOptions = {count, batch, warmup: 3, minSteps: 10, minSeconds: seconds};
 for (const e of engines) if (!ENGINES.includes(e)) fail(`unknown engine '${e}': choose from ${ENGINES.join(', ')}`);
 
-// ---- the images: the first `count` MNIST training images, the same bytes for every engine -------------
+// ---- the images: the first `count` MNIST training images, the same bytes for every engine but LibTorch,
+// which reads data/mnist itself (the first images, as many as its steps need) ----------------------------
 function readIdx(name, headerBytes, itemBytes) {
   const file = path.join(repo, 'data/mnist', name);
   let bytes;
@@ -58,10 +60,10 @@ const cpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.syst
 async function child(engine, model, pixels, labels) {
   const {coreStepper, measure, tfjsStepper} = await import('./train_speed_engines.mjs');
   let stepper;
-  if (engine === 'core-wasm-node') {
-    const require = createRequire(import.meta.url);
-    const factory = require(path.join(wasmBuild, 'tests/train_speed_core.js'));
-    const core = await factory({wasmBinary: fs.readFileSync(path.join(wasmBuild, 'tests/train_speed_core.wasm'))});
+  if (engine === 'core-wasm-node' || engine === 'core-web-node') {
+    const module = path.join(wasmBuild, engine === 'core-wasm-node' ? 'tests/train_speed_core' : 'tests/train_speed_core_web');
+    const factory = createRequire(import.meta.url)(`${module}.js`);
+    const core = await factory({wasmBinary: fs.readFileSync(`${module}.wasm`)});
     stepper = coreStepper(core, model, pixels, labels, measureOptions);
   } else {
     const core = await import('@tensorflow/tfjs-core');
@@ -107,6 +109,7 @@ const coreJs = path.join(wasmBuild, 'tests/train_speed_core.js');
 if (engines.includes('core-native')) need(coreNative, 'cmake --build --preset native --target train_speed_core');
 if (engines.includes('libtorch')) need(digitlab, 'cmake --build --preset native --target digitlab');
 if (engines.some((e) => e.startsWith('core-wasm'))) need(coreJs, 'cmake --preset wasm && cmake --build --preset wasm --target train_speed_core');
+if (engines.some((e) => e.startsWith('core-web'))) need(path.join(wasmBuild, 'tests/train_speed_core_web.js'), 'cmake --build --preset wasm --target train_speed_core_web');
 if (engines.some((e) => e.startsWith('tfjs'))) need(path.join(here, 'node_modules/@tensorflow/tfjs-core'), 'run scripts/setup (npm ci in tests/bench)');
 
 function runChild(engine, model) {
@@ -182,6 +185,10 @@ async function startChromium() {
   link(path.join(here, 'train_speed_engines.mjs'), 'train_speed_engines.mjs');
   link(coreJs, 'train_speed_core.js');
   link(path.join(wasmBuild, 'tests/train_speed_core.wasm'), 'train_speed_core.wasm');
+  for (const ext of ['js', 'wasm']) {
+    const file = path.join(wasmBuild, `tests/train_speed_core_web.${ext}`);
+    if (fs.existsSync(file)) link(file, `train_speed_core_web.${ext}`);
+  }
   fs.mkdirSync(path.join(site, 'tfjs'));
   const dist = (pkg) => path.join(here, 'node_modules/@tensorflow', pkg, 'dist');
   for (const [pkg, file] of [['tfjs-core', 'tf-core.min.js'], ['tfjs-layers', 'tf-layers.min.js'], ['tfjs-backend-cpu', 'tf-backend-cpu.min.js'],
