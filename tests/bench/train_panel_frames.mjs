@@ -82,16 +82,20 @@ for (const model of MODELS) {
   rows.push({model, batch, frames: frameMs.length, median: quantile(frameMs, 0.5), p95: quantile(frameMs, 0.95),
              max: Math.max(...frameMs), piece: t.longest_piece_ms, snapshot: t.longest_snapshot_ms, slice: t.longest_slice_ms, steps: t.global_step,
              rate: t.images_per_second, status: t.status, problem: t.problem, snapshots: t.snapshot_ms, ready, elapsed,
-             accuracy: t.accuracy, images: t.train_images});
+             accuracy: t.accuracy, images: t.train_images,
+             trainingSeconds: t.training_seconds, trainingFrames: t.training_frames});
   await click(t.reset_rect.x + t.reset_rect.width / 2, t.reset_rect.y + t.reset_rect.height / 2);
   await waitForState(page, (st) => st.panel_state.train.status === 'idle');
 }
 await site.close();
-console.log(`| model | batch | images | ready | ${wholeEpoch ? 'epoch 1 (training + held-out test)' : 'seconds'} | held-out accuracy | frames | frame median | p95 | longest | longest piece | longest slice | model copy | steps | images/s |`);
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+// images/s is the panel's own figure (images over the seconds it ran); per training second: images over the
+// seconds spent inside its training slices, i.e. the core's speed in the app's build, whatever the frame rate.
+console.log(`| model | batch | images | ready | ${wholeEpoch ? 'epoch 1 (training + held-out test)' : 'seconds'} | held-out accuracy | frames | frame median | p95 | longest | longest piece | longest slice | model copy | steps | images/s | training s (frames) | images per training s |`);
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(`| ${r.model} | ${r.batch} | ${r.images} | ${r.ready.toFixed(1)} s | ${r.elapsed.toFixed(1)} s | ` +
               `${r.accuracy === null ? '-' : (100 * r.accuracy).toFixed(2) + ' %'} | ${r.frames} | ${r.median.toFixed(1)} ms | ${r.p95.toFixed(1)} ms | ${r.max.toFixed(1)} ms | ` +
-              `${r.piece.toFixed(1)} ms | ${r.slice.toFixed(1)} ms | ${r.snapshot.toFixed(1)} ms | ${r.steps} | ${Math.round(r.rate)} |` +
+              `${r.piece.toFixed(1)} ms | ${r.slice.toFixed(1)} ms | ${r.snapshot.toFixed(1)} ms | ${r.steps} | ${Math.round(r.rate)} | ` +
+              `${r.trainingSeconds.toFixed(2)} (${r.trainingFrames}) | ${Math.round(r.steps * Number(r.batch) / r.trainingSeconds)} |` +
               (r.problem ? ` ${r.status}: ${r.problem}` : "") + ` model copies: ${r.snapshots.map((x) => x.toFixed(1)).join(", ")} ms`);
 }
