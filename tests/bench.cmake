@@ -44,11 +44,12 @@ if(DIGITLAB_BUILD_BENCHMARKS)
     target_compile_definitions(train_speed_core PRIVATE DIGITLAB_DATA_DIR="${DIGITLAB_DATA_DIR}")
   endif()
   target_link_libraries(train_speed_core PRIVATE digitlab::core)
-  # The same module around the core as the page ships it (wasm/CMakeLists.txt: digitlab_core_web, -Oz, LTO,
-  # emmalloc), so the benchmark can tell what those build choices cost training (engine core-web-*).
-  if(EMSCRIPTEN AND TARGET digitlab_core_web)
+  # The same module around the core as the lab page ships it (wasm/CMakeLists.txt: digitlab_core_lab, linked
+  # as the app is: -Oz, LTO, emmalloc), so the benchmark can tell what those build choices cost training
+  # (engine core-web-*).
+  if(EMSCRIPTEN AND TARGET digitlab_core_lab)
     add_executable(train_speed_core_web bench/train_speed_core.cpp)
-    target_link_libraries(train_speed_core_web PRIVATE digitlab_core_web digitlab::core)
+    target_link_libraries(train_speed_core_web PRIVATE digitlab_core_lab digitlab::core)
     target_compile_options(train_speed_core_web PRIVATE -Oz -flto)
     get_target_property(_train_speed_link_options train_speed_core LINK_OPTIONS)
     target_link_options(train_speed_core_web PRIVATE ${_train_speed_link_options} -Oz -flto -sMALLOC=emmalloc)

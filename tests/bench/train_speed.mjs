@@ -28,7 +28,8 @@ const argv = process.argv.slice(2);
 const option = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
 const fail = (message) => { console.error(`train_speed: ${message}`); process.exit(1); };
 
-// core-web-*: the core built as the page ships it (-Oz, LTO, emmalloc: build/wasm/tests/train_speed_core_web).
+// core-web-*: the core built as the lab page ships it (digitlab_core_lab, linked -Oz with LTO and emmalloc as the
+// app is: build/wasm/tests/train_speed_core_web).
 const ENGINES = ['core-native', 'core-wasm-node', 'core-wasm-chromium', 'core-web-node', 'core-web-chromium', 'libtorch',
                  'tfjs-wasm-node', 'tfjs-cpu-node', 'tfjs-wasm-chromium', 'tfjs-cpu-chromium'];
 const models = option('--models', 'mlp,mlp-deep,cnn').split(',');
@@ -278,7 +279,7 @@ const version = (command, args) => { try { return execFileSync(command, args, {e
 const cpuModel = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) || [])[1] || 'unknown';
 console.log(`train_speed: ${new Date().toISOString()}, ${os.cpus().length} cores (${cpuModel}), load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`  node ${process.version}, ${version(option('--chromium', '/usr/bin/chromium'), ['--version'])}, ` +
-            `TF.js ${JSON.parse(fs.readFileSync(path.join(here, 'node_modules/@tensorflow/tfjs-core/package.json'), 'utf8')).version}`);
+            `TF.js ${(() => { try { return JSON.parse(fs.readFileSync(path.join(here, 'node_modules/@tensorflow/tfjs-core/package.json'), 'utf8')).version; } catch { return 'not installed (npm ci in tests/bench)'; } })()}`);
 console.log(`  ${count} MNIST training images, batch ${batch}, SGD lr 0.01 momentum 0.9; per measurement 3 warm-up steps, ` +
             `then at least 10 steps and ${seconds} s; ${rounds} round(s), engines interleaved`);
 const results = {};  // model -> engine -> [result per round]
@@ -323,7 +324,7 @@ if (results.mlp) {
   const minutes = (rate) => (Number.isFinite(rate) ? `${(5 * 60000 / (rate * duty) / 60).toFixed(1)} min` : '-');
   console.log(`\nThe tutorial's MLP, 5 epochs x 60,000 images in the page, training ${(duty * 100).toFixed(0)} % of each frame ` +
               '(12 of 16.7 ms, i.e. 60 frames a second; tests/bench/train_panel_frames.mjs measures the real page). Target: under 2 min.');
-  for (const [engine, what] of [['core-wasm-chromium', 'the -O3 module'], ['core-web-chromium', "the page's -Oz build of the core"]]) {
+  for (const [engine, what] of [['core-wasm-chromium', 'the -O3 module'], ['core-web-chromium', "the lab page's build of the core"]]) {
     const rs = results.mlp[engine] ?? [];
     const wall = best(rs, 'images_per_second'), cpu = best(rs, 'cpu_images_per_second');
     if (Number.isFinite(wall)) {
