@@ -218,9 +218,21 @@
         })
         .catch((e) => module.ccall('digitlab_weights_failed', null, ['number', 'string'], [index, String(e.message || e)]));
     },
-    // A site file for the teaching panels (wasm/common/assets.hpp): run records, sweeps, test subsets.
+    // A site file for the teaching panels (wasm/common/assets.hpp): run records, sweeps, test subsets,
+    // training sets. A .gz file arrives inflated where the browser can (DecompressionStream, in small tasks
+    // between frames), so that the app's reader does not spend one long frame on it (0.3 s for a 47 MB
+    // training set); the app reads raw idx files as well. Where it cannot, or the file is not valid gzip,
+    // the bytes go as they came and the app's reader says what is wrong with them.
     fetchAsset(path) {
-      (async () => fetchBytes(sameOriginUrl(path)))()
+      const inflated = async (bytes) => {
+        if (!path.endsWith('.gz') || typeof DecompressionStream !== 'function') return bytes;
+        try {
+          return await new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();
+        } catch {
+          return bytes;
+        }
+      };
+      (async () => inflated(await fetchBytes(sameOriginUrl(path))))()
         .then((bytes) => withBytes(bytes, (pointer, n) =>
           module.ccall('digitlab_asset_arrived', null, ['string', 'number', 'number'], [path, pointer, n])))
         .catch((e) => module.ccall('digitlab_asset_failed', null, ['string', 'string'], [path, String(e.message || e)]));
