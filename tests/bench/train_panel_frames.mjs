@@ -4,9 +4,10 @@
 // MNIST subset while every requestAnimationFrame callback is timed (the app's whole frame: training slice,
 // ImGui, GL calls). Prints frames, median / p95 / longest frame, the panel's longest piece and images/s.
 // --images 60000 trains on the full training set (the site must have it); --epoch runs each model for one whole
-// epoch instead of --seconds and prints its time (download and parse included in "ready") and accuracy.
+// epoch instead of --seconds and prints its time (download and parse included in "ready") and accuracy; --run
+// the whole run (the panel's 5 epochs).
 //   node tests/bench/train_panel_frames.mjs [--root build/wasm/web] [--seconds 8] [--batch 64] [--images 800]
-//        [--epoch] [--models mlp,cnn] [--dataset fashion-mnist]
+//        [--epoch | --run] [--models mlp,cnn] [--dataset fashion-mnist]
 // Read next: tests/browser/teaching_train_panel.test.mjs (the same timing, as a test), wasm/teaching/panel_train.cpp.
 import {displayToPage, options, start, state, waitForState} from '../browser/harness.mjs';
 
@@ -16,9 +17,10 @@ const seconds = Number(option('--seconds', '8'));
 const batch = option('--batch', '64');
 const images = Number(option('--images', '800'));
 const wholeEpoch = argv.includes('--epoch');
+const wholeRun = argv.includes('--run');  // the whole run: the panel's 5 epochs and their held-out tests
 const dataset = option('--dataset', 'mnist');
 const ours = ['--seconds', '--batch', '--images', '--models', '--dataset'];
-const opts = options(argv.filter((a, i) => !ours.includes(a) && !ours.includes(argv[i - 1]) && a !== '--epoch'));
+const opts = options(argv.filter((a, i) => !ours.includes(a) && !ours.includes(argv[i - 1]) && a !== '--epoch' && a !== '--run'));
 const ALL_MODELS = ['mlp', 'mlp-deep', 'cnn'];
 const MODELS = option('--models', ALL_MODELS.join(',')).split(',');
 const BATCHES = ['16', '32', '64', '128', '256'];
@@ -71,7 +73,9 @@ for (const model of MODELS) {
   t = (await waitForState(page, (st) => st.panel_state.train.status !== 'loading' && st.panel_state.train.status !== 'idle',
                           120000)).panel_state.train;
   const ready = (Date.now() - clicked) / 1000;
-  if (wholeEpoch) {
+  if (wholeRun) {
+    await waitForState(page, (st) => st.panel_state.train.status === 'done' || st.panel_state.train.status === 'failed', 1800000);
+  } else if (wholeEpoch) {
     await waitForState(page, (st) => st.panel_state.train.accuracies.length > 0 || st.panel_state.train.status === 'failed', 1800000);
   } else {
     await page.waitForTimeout(seconds * 1000);
@@ -90,7 +94,7 @@ for (const model of MODELS) {
 await site.close();
 // images/s is the panel's own figure (images over the seconds it ran); per training second: images over the
 // seconds spent inside its training slices, i.e. the core's speed in the app's build, whatever the frame rate.
-console.log(`| model | batch | images | ready | ${wholeEpoch ? 'epoch 1 (training + held-out test)' : 'seconds'} | held-out accuracy | frames | frame median | p95 | longest | longest piece | longest slice | model copy | steps | images/s | training s (frames) | images per training s |`);
+console.log(`| model | batch | images | ready | ${wholeRun ? 'the whole run (training + held-out tests)' : wholeEpoch ? 'epoch 1 (training + held-out test)' : 'seconds'} | held-out accuracy | frames | frame median | p95 | longest | longest piece | longest slice | model copy | steps | images/s | training s (frames) | images per training s |`);
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(`| ${r.model} | ${r.batch} | ${r.images} | ${r.ready.toFixed(1)} s | ${r.elapsed.toFixed(1)} s | ` +
