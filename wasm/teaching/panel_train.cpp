@@ -374,7 +374,7 @@ class Panel final : public TeachingPanel {
     const Asset* files[2] = {&context.assets.request(images_path), &context.assets.request(labels_path)};
     for (const Asset* file : files)
       if (file->state == Asset::State::failed) {
-        fail(format_text(tr("Could not load the %s training set (%s: %s). Pick 800 images or fewer to train on the shipped test subset, or rebuild the site with DIGITLAB_WEB_TRAINING_SETS=ON."),
+        fail(format_text(tr("Could not load the %s training set (%s: %s). Pick 800 images or fewer, or rebuild the site with DIGITLAB_WEB_TRAINING_SETS=ON."),
                          dataset.c_str(), (file == files[0] ? images_path : labels_path).c_str(), file->error.c_str()));
         return false;
       }
@@ -553,11 +553,11 @@ class Panel final : public TeachingPanel {
     const float scale = context.ui_scale;
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
     if (site_has_training_set(settings_.dataset))
-      ImGui::TextWrapped(tr("Trains networks here in the page: on up to %s images of the full training set, tested on the %s shipped test images, or on the shipped test subset (up to its first %d images to learn from, its last %d held out to test on)."),
+      ImGui::TextWrapped(tr("Trains here in the page: up to %s images of the full training set, tested on the %s shipped test images; or the shipped test subset (first %d images to learn from, last %d to test on)."),
                          with_thousands(kTrainSizes[offered_train_sizes() - 1]).c_str(), with_thousands(kTestSubsetSize).c_str(),
                          int(kTestSubsetSize - int(kHeldOut)), int(kHeldOut));
     else
-      ImGui::TextWrapped(tr("Trains networks here in the page, on the site's shipped test subset: up to its first %d images to learn from, its last %d held out to test on. This site has no full training sets (built with DIGITLAB_WEB_TRAINING_SETS=OFF, or still loading its index)."),
+      ImGui::TextWrapped(tr("Trains here in the page on the shipped test subset (first %d images to learn from, last %d to test on): this site has no full training sets."),
                          int(kTestSubsetSize - int(kHeldOut)), int(kHeldOut));
     ImGui::PopStyleColor();
     ImGui::BeginDisabled(!editable());
