@@ -9,7 +9,7 @@
 //   node tests/bench/train_panel_frames.mjs [--root build/wasm/web] [--seconds 8] [--batch 64] [--images 800]
 //        [--epoch | --run] [--models mlp,cnn] [--dataset fashion-mnist]
 // Read next: tests/browser/teaching_train_panel.test.mjs (the same timing, as a test), wasm/teaching/panel_train.cpp.
-import {displayToPage, options, start, state, waitForState} from '../browser/harness.mjs';
+import {displayToPage, options, quantile, start, state, timeAnimationFrames, waitForState} from '../browser/harness.mjs';
 
 const argv = process.argv.slice(2);
 const option = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
@@ -24,22 +24,10 @@ const opts = options(argv.filter((a, i) => !ours.includes(a) && !ours.includes(a
 const ALL_MODELS = ['mlp', 'mlp-deep', 'cnn'];
 const MODELS = option('--models', ALL_MODELS.join(',')).split(',');
 const BATCHES = ['16', '32', '64', '128', '256'];
-const quantile = (values, q) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))] : NaN;
-};
 
 const site = await start(opts, {need: ['digitlab-lab.js', 'data/mnist/test-subset-images-idx3-ubyte.gz']});
 const page = await site.context.newPage();
-await page.addInitScript(() => {
-  const raf = window.requestAnimationFrame.bind(window);
-  window.__frameMs = [];
-  window.__timeFrames = false;
-  window.requestAnimationFrame = (callback) => raf((time) => {
-    const t0 = performance.now();
-    try { callback(time); } finally { if (window.__timeFrames) window.__frameMs.push(performance.now() - t0); }
-  });
-});
+await timeAnimationFrames(page);
 await page.goto(`${site.origin}/index.html?panels=train`);
 await page.evaluate(() => window.digitlab.ready);
 const panel = async () => (await state(page)).panel_state.train;

@@ -1,6 +1,6 @@
 // What every real-browser test shares: options (--root, --out, --server, --chromium), PASS/FAIL lines,
 // the site served on a free port, headless Chromium (playwright-core, /usr/bin/chromium), drawing strokes
-// with the mouse, the renderer main thread's busy share, and the summary at the end. Used by demo.test.mjs,
+// with the mouse, the renderer main thread's busy share, frame times, and the summary at the end. Used by demo.test.mjs,
 // teaching_*.test.mjs (one per group of teaching panels), lesson.test.mjs, phones.test.mjs and
 // tests/bench/page_frames.mjs. Read next: teaching_drawing_panels.test.mjs.
 import {spawn} from 'node:child_process';
@@ -178,6 +178,38 @@ export async function busyShare(context, page, seconds, sample = async () => nul
     await cdp.detach().catch(() => {});
   }
 }
+
+// Times every requestAnimationFrame callback of `page` (Emscripten's main loop runs one app frame in each)
+// while window.__timeFrames is set, into window.__frameMs. With window.__statusOf set, each timed frame also
+// notes in window.__frameStatus what it returned before the frame ran (read outside the timed callback), so
+// a test can tell the frame that creates a run from those that train. Call before page.goto().
+export async function timeAnimationFrames(page) {
+  await page.addInitScript(() => {
+    const raf = window.requestAnimationFrame.bind(window);
+    window.__frameMs = [];
+    window.__frameStatus = [];
+    window.__timeFrames = false;
+    window.__statusOf = null;
+    window.requestAnimationFrame = (callback) => raf((time) => {
+      const before = window.__timeFrames && window.__statusOf ? window.__statusOf() : null;
+      const t0 = performance.now();
+      try {
+        callback(time);
+      } finally {
+        if (window.__timeFrames) {
+          window.__frameMs.push(performance.now() - t0);
+          window.__frameStatus.push(before);
+        }
+      }
+    });
+  });
+}
+
+// The q-quantile of `values` (nearest rank), NaN when empty.
+export const quantile = (values, q) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))] : NaN;
+};
 
 // Runs a test's body, then checks that the pages raised no errors, closes the browser and the server, and
 // prints the result (exit status 1 if any check failed).

@@ -8,17 +8,13 @@
 // panel-saliency.png.
 // Usage: node teaching_saliency_panel.test.mjs --root build/wasm/web --out <folder>. Read next: harness.mjs,
 // wasm/teaching/panel_saliency.cpp.
-import {DIGITS, checker, displayToPage, drawStrokes, options, run, screenshot, start, state, waitForState} from './harness.mjs';
+import {DIGITS, checker, displayToPage, drawStrokes, options, quantile, run, screenshot, start, state, timeAnimationFrames, waitForState} from './harness.mjs';
 
 const opts = options();
 const {check, finish} = checker();
 const site = await start(opts, {need: ['digitlab-lab.js', 'digitlab-lab.wasm']});
 const LONGEST_FRAME_MS = 50;
 
-const quantile = (values, q) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))] : NaN;
-};
 async function clickBox(page, box) {
   const [x, y] = await displayToPage(page, box.x + box.width / 2, box.y + box.height / 2);
   await page.mouse.click(x, y);
@@ -39,19 +35,7 @@ const summary = (p) => `${p.model}: ${p.class} (${(100 * p.probability).toFixed(
 
 await run(site, {check, finish}, 'teaching_saliency_panel', async () => {
   const page = await site.context.newPage();
-  await page.addInitScript(() => {
-    const raf = window.requestAnimationFrame.bind(window);
-    window.__frameMs = [];
-    window.__timeFrames = false;
-    window.requestAnimationFrame = (callback) => raf((time) => {
-      const t0 = performance.now();
-      try {
-        callback(time);
-      } finally {
-        if (window.__timeFrames) window.__frameMs.push(performance.now() - t0);
-      }
-    });
-  });
+  await timeAnimationFrames(page);
   await page.goto(`${site.origin}/index.html?panels=saliency`);
   await page.evaluate(() => window.digitlab.ready);
   let s = await waitForState(page, (st) => st.panel_state.saliency && st.panel_state.saliency.model === 'mnist-cnn');

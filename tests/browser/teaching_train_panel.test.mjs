@@ -19,7 +19,7 @@
 import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {DIGITS, checker, displayToPage, drawStrokes, options, repo, run, screenshot, start, state, waitForState} from './harness.mjs';
+import {DIGITS, checker, displayToPage, drawStrokes, options, quantile, repo, run, screenshot, start, state, timeAnimationFrames, waitForState} from './harness.mjs';
 
 const opts = options();
 const {check, finish} = checker();
@@ -28,11 +28,6 @@ const site = await start(opts, {need: ['digitlab-lab.js', 'digitlab-lab.wasm', '
 const LONGEST_FRAME_MS = 50;
 const python = '/usr/bin/python3';
 const RUN_TIMEOUT = 180000;  // ms: 65 MLP steps and 5 held-out evaluations, 12 ms of them per frame
-
-const quantile = (values, q) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))] : NaN;
-};
 
 // Opens a combo box the panel reports (on the box, left of its label) and picks its line `index`.
 async function pick(page, setting, index) {
@@ -68,29 +63,7 @@ const framesOver = async (page, ms) => {
 
 await run(site, {check, finish}, 'teaching_train_panel', async () => {
   const page = await site.context.newPage();
-  // Times every requestAnimationFrame callback (Emscripten's main loop runs one app frame in each) while
-  // window.__timeFrames is set.
-  // With window.__statusOf set, each timed frame also notes the panel's status before it ran (read outside
-  // the timed callback), so the frame that creates the run can be told from those that train.
-  await page.addInitScript(() => {
-    const raf = window.requestAnimationFrame.bind(window);
-    window.__frameMs = [];
-    window.__frameStatus = [];
-    window.__timeFrames = false;
-    window.__statusOf = null;
-    window.requestAnimationFrame = (callback) => raf((time) => {
-      const before = window.__timeFrames && window.__statusOf ? window.__statusOf() : null;
-      const t0 = performance.now();
-      try {
-        callback(time);
-      } finally {
-        if (window.__timeFrames) {
-          window.__frameMs.push(performance.now() - t0);
-          window.__frameStatus.push(before);
-        }
-      }
-    });
-  });
+  await timeAnimationFrames(page);  // window.__frameMs, and window.__frameStatus with window.__statusOf set
   await page.goto(`${site.origin}/index.html?panels=train`);
   await page.evaluate(() => window.digitlab.ready);
   let s = await waitForState(page, (st) => st.panel_state.train && st.panel_state.train.start_rect.width > 0);
