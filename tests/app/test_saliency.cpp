@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "common/drawing.hpp"
+#include "drawn_seven.hpp"
 #include "digitlab/preprocess.hpp"
 #include "digitlab/weights.hpp"
 #include "teaching/saliency.hpp"
@@ -27,16 +27,11 @@ Model shipped_model(const std::string& file) {
   return std::move(loaded).value().model;
 }
 
-// A 7 as a mouse would draw it (the browser tests' DIGITS[7]), made into the model input's ink.
+// The drawn 7 (drawn_seven.hpp), which preprocessing must accept.
 std::vector<float> drawn_seven(const ModelCard& card) {
-  Drawing drawing;
-  drawing.begin_stroke({0.27f, 0.2f}, 0.07f);
-  for (int i = 1; i <= 8; ++i) drawing.extend_stroke({0.27f + 0.45f * float(i) / 8.f, 0.2f});
-  for (int i = 1; i <= 12; ++i) drawing.extend_stroke({0.72f - 0.28f * float(i) / 12.f, 0.2f + 0.64f * float(i) / 12.f});
-  drawing.end_stroke();
-  auto preprocessed = preprocess_canvas(drawing.canvas(), card);
-  REQUIRE(preprocessed);
-  return preprocessed.value().image28;
+  std::vector<float> image = testing::drawn_seven(card);
+  REQUIRE_FALSE(image.empty());
+  return image;
 }
 
 float logit_of(const Model& model, const std::vector<float>& image, int label) {

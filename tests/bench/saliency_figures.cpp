@@ -1,7 +1,7 @@
 // The saliency panel's figures (docs/teaching.md, "Where the model looks"): for a drawn 7 (made with the
-// Drawing API, as tests/app/test_saliency.cpp makes it) and each shipped model, the time of the saliency map,
-// of occlusion (6x6 and 4x4 patches), and the nudge at steps of 1, 2 and 4 levels: steps, new answer, L-inf,
-// L2, pixels changed, time; and how well finite differences agree with the gradient at smooth inked pixels.
+// Drawing API: tests/app/drawn_seven.hpp, the one test_saliency.cpp checks) and each shipped model, the time
+// of the saliency map, of occlusion (6x6 and 4x4 patches), and the nudge at steps of 1, 2 and 4 levels:
+// steps, new answer, L-inf, L2, pixels changed, time; and how well finite differences agree with the gradient at smooth inked pixels.
 // Prints; asserts nothing. Usage: saliency_figures [--weights DIR] [file.dlw ...]. Read next: wasm/teaching/saliency.hpp.
 #include <algorithm>
 #include <chrono>
@@ -10,28 +10,19 @@
 #include <string>
 #include <vector>
 
-#include "common/drawing.hpp"
+#include "../app/drawn_seven.hpp"
 #include "digitlab/preprocess.hpp"
 #include "digitlab/weights.hpp"
 #include "teaching/saliency.hpp"
 
 using namespace digitlab;
 using namespace digitlab::app;
+using digitlab::app::testing::drawn_seven;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
-
-std::vector<float> drawn_seven(const ModelCard& card) {
-  Drawing drawing;
-  drawing.begin_stroke({0.27f, 0.2f}, 0.07f);
-  for (int i = 1; i <= 8; ++i) drawing.extend_stroke({0.27f + 0.45f * float(i) / 8.f, 0.2f});
-  for (int i = 1; i <= 12; ++i) drawing.extend_stroke({0.72f - 0.28f * float(i) / 12.f, 0.2f + 0.64f * float(i) / 12.f});
-  drawing.end_stroke();
-  auto preprocessed = preprocess_canvas(drawing.canvas(), card);
-  return preprocessed ? preprocessed.value().image28 : std::vector<float>{};
-}
 
 float logit_of(const Model& model, const std::vector<float>& image, int label) {
   const std::vector<float> input = normalise_image(model.card, image);
