@@ -39,16 +39,7 @@ class Panel final : public TeachingPanel {
       ImGui::TextDisabled("%s", why);
     }
 
-    const float scale = context.ui_scale;
-    const float spacing = ImGui::GetStyle().ItemSpacing.x;
-    if (!context.draw_panel_shown) {
-      const float side = std::floor(std::min(150.f * scale, ImGui::GetContentRegionAvail().x * 0.2f));
-      ImGui::BeginGroup();
-      ImGui::TextUnformatted(tr("Draw here"));
-      context.draw_canvas(side);
-      ImGui::EndGroup();
-      ImGui::SameLine(0.f, 2.f * spacing);
-    }
+    widgets::canvas_beside(context);
     ImGui::BeginGroup();
     draw_steps(context);
     ImGui::EndGroup();

@@ -102,15 +102,7 @@ class Panel final : public TeachingPanel {
 
   void draw(PanelContext& context) override {
     draw_controls(context);
-    const float spacing = ImGui::GetStyle().ItemSpacing.x;
-    if (!context.draw_panel_shown) {
-      const float side = std::floor(std::min(150.f * context.ui_scale, ImGui::GetContentRegionAvail().x * 0.2f));
-      ImGui::BeginGroup();
-      ImGui::TextUnformatted(tr("Draw here"));
-      context.draw_canvas(side);
-      ImGui::EndGroup();
-      ImGui::SameLine(0.f, 2.f * spacing);
-    }
+    widgets::canvas_beside(context);
     ImGui::BeginGroup();
     // The frame that computes the saliency map (a backward pass) leaves occlusion and the nudge to the next.
     if (!update(context)) work(context);

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <vector>
 
+#include "common/i18n.hpp"
 #include "imgui.h"
+#include "teaching/teaching_panel.hpp"
 
 namespace digitlab::app {
 
@@ -63,6 +65,16 @@ Rect item_rect() {
 }
 
 std::string labelled(const char* shown, const char* id) { return std::string(shown) + "###" + id; }
+
+void canvas_beside(PanelContext& context) {
+  if (context.draw_panel_shown) return;
+  const float side = std::floor(std::min(150.f * context.ui_scale, ImGui::GetContentRegionAvail().x * 0.2f));
+  ImGui::BeginGroup();
+  ImGui::TextUnformatted(tr("Draw here"));
+  context.draw_canvas(side);
+  ImGui::EndGroup();
+  ImGui::SameLine(0.f, 2.f * ImGui::GetStyle().ItemSpacing.x);
+}
 
 // ---- charts (the training and train panels) ----------------------------------------------------------
 

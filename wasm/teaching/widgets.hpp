@@ -14,6 +14,8 @@
 
 namespace digitlab::app {
 
+struct PanelContext;
+
 namespace widgets {
 // A grey-level image (values in [0,1], row-major width x height) drawn at the cursor, cell px per pixel;
 // returns true when clicked. Inverted: white ink on black, as MNIST.
@@ -29,6 +31,10 @@ Rect item_rect();
 // "shown###id": a translated label (tr()) whose ImGui ID stays `id` in every language. Measure it with
 // ImGui::CalcTextSize(label.c_str(), nullptr, true), which stops at the "###".
 std::string labelled(const char* shown, const char* id);
+// For a panel about the drawing shown without the draw panel: a "Draw here" canvas (a fifth of the width, at
+// most 150 px) in a group, and the cursor to its right for what the panel shows. Nothing when the draw
+// panel is shown.
+void canvas_beside(PanelContext& context);
 
 // ---- charts: a framed data area with ticks, grid and labels (the training and train panels) -------------
 ImU32 style_color(ImGuiCol id, float alpha = 1.f);  // the theme's colour, with alpha scaled
