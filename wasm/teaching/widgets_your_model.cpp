@@ -8,7 +8,6 @@
 #include "digitlab/crc32.hpp"
 #include "digitlab/pytorch.hpp"
 #include "digitlab/text.hpp"
-#include "digitlab/train.hpp"
 #include "digitlab/architectures.hpp"  // SeededRandom
 #include "digitlab/weights.hpp"
 #include "imgui.h"
